@@ -1,0 +1,21 @@
+//! Shift left; amounts of the bit width or more give 0. <https://openxla.org/stablehlo/spec#shift_left>
+
+use super::bits::{Shift, shift};
+use crate::prim::VjpCx;
+use crate::testing::{Case, Domain};
+use crate::{DType, Tensor};
+
+super::elementwise!(
+    /// Shift left; amounts of the bit width or more give 0.
+    ShiftLeft, "shift_left", arity: 2, accepts: Int,
+    eval: |x| { let dtype = x[0].dtype(); super::zip_with(x[0], x[1], dtype, |_, _| f64::NAN, |a, b| shift(dtype, a, b, Shift::Left)) },
+    differentiable: false
+);
+
+fn vjp_rule<'t>(_: &VjpCx<'t>) -> Vec<Option<Tensor<'t>>> {
+    vec![None, None]
+}
+
+pub(crate) fn cases() -> Vec<Case> {
+    super::binary_cases(ShiftLeft, "shift_left", &[DType::I32, DType::U32, DType::U8], (Domain::Normal, Domain::Ints(0, 40)), false)
+}

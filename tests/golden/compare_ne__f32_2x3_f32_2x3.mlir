@@ -1,0 +1,6 @@
+module @compare_ne__f32_2x3_f32_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xf32>, %arg1: tensor<2x3xf32>) -> (tensor<2x3xi1>) {
+    %0 = stablehlo.compare NE, %arg0, %arg1, FLOAT : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xi1> loc("compare")
+    return %0 : tensor<2x3xi1>
+  }
+}

@@ -1,0 +1,6 @@
+module @convert_to_f64__f32_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xf32>) -> (tensor<2x3xf64>) {
+    %0 = stablehlo.convert %arg0 : (tensor<2x3xf32>) -> tensor<2x3xf64> loc("convert")
+    return %0 : tensor<2x3xf64>
+  }
+}

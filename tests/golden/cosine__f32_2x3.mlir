@@ -1,0 +1,6 @@
+module @cosine__f32_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xf32>) -> (tensor<2x3xf32>) {
+    %0 = stablehlo.cosine %arg0 : tensor<2x3xf32> loc("cosine")
+    return %0 : tensor<2x3xf32>
+  }
+}

@@ -1,0 +1,6 @@
+module @dot_general_attention__f64_2x3x2x4_f64_2x5x2x4 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3x2x4xf64>, %arg1: tensor<2x5x2x4xf64>) -> (tensor<2x2x3x5xf64>) {
+    %0 = stablehlo.dot_general %arg0, %arg1, batching_dims = [0, 2] x [0, 2], contracting_dims = [3] x [3] : (tensor<2x3x2x4xf64>, tensor<2x5x2x4xf64>) -> tensor<2x2x3x5xf64> loc("dot_general")
+    return %0 : tensor<2x2x3x5xf64>
+  }
+}

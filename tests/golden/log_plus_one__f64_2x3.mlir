@@ -1,0 +1,6 @@
+module @log_plus_one__f64_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xf64>) -> (tensor<2x3xf64>) {
+    %0 = stablehlo.log_plus_one %arg0 : tensor<2x3xf64> loc("log_plus_one")
+    return %0 : tensor<2x3xf64>
+  }
+}

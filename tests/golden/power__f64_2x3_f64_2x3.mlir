@@ -1,0 +1,6 @@
+module @power__f64_2x3_f64_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xf64>, %arg1: tensor<2x3xf64>) -> (tensor<2x3xf64>) {
+    %0 = stablehlo.power %arg0, %arg1 : tensor<2x3xf64> loc("power")
+    return %0 : tensor<2x3xf64>
+  }
+}

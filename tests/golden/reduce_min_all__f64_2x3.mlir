@@ -1,0 +1,7 @@
+module @reduce_min_all__f64_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xf64>) -> (tensor<f64>) {
+    %1 = stablehlo.constant dense<0x7FF0000000000000> : tensor<f64> loc("reduce")
+    %0 = stablehlo.reduce(%arg0 init: %1) applies stablehlo.minimum across dimensions = [0, 1] : (tensor<2x3xf64>, tensor<f64>) -> tensor<f64> loc("reduce")
+    return %0 : tensor<f64>
+  }
+}

@@ -1,0 +1,6 @@
+module @round_nearest_even__bf16_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xbf16>) -> (tensor<2x3xbf16>) {
+    %0 = stablehlo.round_nearest_even %arg0 : tensor<2x3xbf16> loc("round_nearest_even")
+    return %0 : tensor<2x3xbf16>
+  }
+}

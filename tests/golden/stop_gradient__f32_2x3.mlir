@@ -1,0 +1,5 @@
+module @stop_gradient__f32_2x3 attributes {mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
+  func.func public @main(%arg0: tensor<2x3xf32>) -> (tensor<2x3xf32>) {
+    return %arg0 : tensor<2x3xf32>
+  }
+}
