@@ -2,8 +2,7 @@
 
 use crate::prim::VjpCx;
 use crate::testing::{Case, Domain};
-#[allow(unused_imports)]
-use crate::{DType, Tensor, TensorType};
+use crate::Tensor;
 
 super::elementwise!(
     /// Cosine.

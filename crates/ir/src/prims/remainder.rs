@@ -2,7 +2,6 @@
 
 use crate::prim::VjpCx;
 use crate::testing::{Case, Domain};
-#[allow(unused_imports)]
 use crate::{DType, Tensor};
 
 super::elementwise!(
