@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use ouro_pjrt::{Client, ClientOptions, Platform, PluginChoice};
 
+mod dataset;
 mod info;
 mod smoke;
 
@@ -60,6 +61,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Run data-parallel SGD on a linear model across devices and check it against one device.
     Smoke(smoke::SmokeArgs),
+    /// Generate puzzles and build datasets in the TRM format.
+    Dataset(dataset::DatasetArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Info(args) => info::run(&cli.backend, args),
         Command::Smoke(args) => smoke::run(&cli.backend, args),
+        Command::Dataset(args) => dataset::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,332 @@
+//! `ouro dataset`: generate puzzles, build datasets in the TRM format, inspect them.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use ouro_data::build::arc::ArcOptions;
+use ouro_data::build::maze::{self, MazeOptions};
+use ouro_data::build::sudoku::{self, SudokuOptions};
+use ouro_data::build::sudoku_solver::Geometry;
+use ouro_data::writer::write_dataset;
+use ouro_data::{PuzzleDataset, total_steps};
+
+/// Arguments of `ouro dataset`.
+#[derive(Args, Debug)]
+pub struct DatasetArgs {
+    #[command(subcommand)]
+    command: DatasetCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum DatasetCommand {
+    /// Generate puzzles into a CSV of the sudoku-extreme / maze format.
+    Generate(GenerateArgs),
+    /// Build a dataset directory in the TRM format.
+    #[command(subcommand)]
+    Build(BuildCommand),
+    /// Show a dataset's metadata, sizes and step counts.
+    Info(InfoArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Sudoku,
+    Maze,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    /// What to generate.
+    kind: Kind,
+    /// How many puzzles.
+    #[arg(long)]
+    count: usize,
+    /// Output CSV.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Sudoku: side of the board (9, or 4 for fast tests).
+    #[arg(long, default_value_t = 9)]
+    size: usize,
+    /// Sudoku: keep the hardest of this many minimal puzzles for each one.
+    #[arg(long, default_value_t = 4)]
+    candidates: usize,
+    /// Maze: side of the grid.
+    #[arg(long, default_value_t = 30)]
+    side: usize,
+    /// Maze: the shortest path must be longer than this.
+    #[arg(long, default_value_t = 110)]
+    min_path: usize,
+    /// Maze: extra wall openings (loops).
+    #[arg(long, default_value_t = 40)]
+    loops: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum BuildCommand {
+    /// Sudoku from sudoku-extreme CSVs, or generated puzzles.
+    Sudoku(SudokuBuildArgs),
+    /// Maze from maze CSVs, or generated mazes.
+    Maze(MazeBuildArgs),
+    /// ARC from the ARC-AGI JSON files.
+    Arc(ArcBuildArgs),
+}
+
+#[derive(Args, Debug)]
+struct OutputArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace an existing output directory.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+struct SudokuBuildArgs {
+    /// Training CSV (sudoku-extreme format).
+    #[arg(long, conflicts_with = "generate")]
+    train_csv: Option<PathBuf>,
+    /// Test CSV.
+    #[arg(long, conflicts_with = "test_generate")]
+    test_csv: Option<PathBuf>,
+    /// Generate this many training puzzles instead of reading a CSV.
+    #[arg(long)]
+    generate: Option<usize>,
+    /// Generate this many test puzzles instead of reading a CSV.
+    #[arg(long)]
+    test_generate: Option<usize>,
+    /// Side of the board (9, or 4).
+    #[arg(long, default_value_t = 9)]
+    size: usize,
+    /// Keep the hardest of this many minimal puzzles per generated one.
+    #[arg(long, default_value_t = 4)]
+    candidates: usize,
+    /// Keep this many training puzzles.
+    #[arg(long)]
+    subsample_size: Option<usize>,
+    /// Keep puzzles rated at least this.
+    #[arg(long)]
+    min_difficulty: Option<i64>,
+    /// Shuffled copies of each training puzzle.
+    #[arg(long, default_value_t = 0)]
+    num_aug: usize,
+    /// Seed of the augmentation (numpy's legacy generator) and of generation.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Check that every CSV answer is the unique solution of its question.
+    #[arg(long)]
+    check: bool,
+    /// Store augmented training tokens as int64 like the official builder (8× larger files).
+    #[arg(long)]
+    official_dtypes: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+struct MazeBuildArgs {
+    /// Training CSV.
+    #[arg(long, conflicts_with = "generate")]
+    train_csv: Option<PathBuf>,
+    /// Test CSV.
+    #[arg(long, conflicts_with = "test_generate")]
+    test_csv: Option<PathBuf>,
+    /// Generate this many training mazes instead of reading a CSV.
+    #[arg(long)]
+    generate: Option<usize>,
+    /// Generate this many test mazes.
+    #[arg(long)]
+    test_generate: Option<usize>,
+    /// Keep this many training mazes.
+    #[arg(long)]
+    subsample_size: Option<usize>,
+    /// Add the 8 dihedral transforms of each training maze.
+    #[arg(long)]
+    aug: bool,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+struct ArcBuildArgs {
+    /// Prefix of `<prefix>_<subset>_challenges.json`, e.g. `../shared/data/arc-agi/arc-agi`.
+    #[arg(long)]
+    input_prefix: PathBuf,
+    /// Subsets, in order.
+    #[arg(long, num_args = 1.., default_values_t = ["training".to_string(), "evaluation".to_string(), "concept".to_string()])]
+    subsets: Vec<String>,
+    /// The subset whose test pairs form the test split.
+    #[arg(long, default_value = "evaluation")]
+    test_set_name: String,
+    /// Augmentations per task.
+    #[arg(long, default_value_t = 1000)]
+    num_aug: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u32,
+    /// First puzzle identifier.
+    #[arg(long, default_value_t = 1)]
+    puzzle_identifiers_start: usize,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+struct InfoArgs {
+    /// Dataset directories (merged as the trainer merges `data_paths`).
+    paths: Vec<PathBuf>,
+    /// Epochs, for the step count.
+    #[arg(long, default_value_t = 50_000)]
+    epochs: u64,
+    /// Global batch size, for the step count.
+    #[arg(long, default_value_t = 768)]
+    global_batch_size: usize,
+}
+
+fn geometry(size: usize) -> Result<Geometry> {
+    match size {
+        9 => Ok(Geometry::NINE),
+        4 => Ok(Geometry::FOUR),
+        other => bail!("--size must be 9 or 4, got {other}"),
+    }
+}
+
+pub fn run(args: &DatasetArgs) -> Result<()> {
+    match &args.command {
+        DatasetCommand::Generate(g) => generate(g),
+        DatasetCommand::Build(BuildCommand::Sudoku(b)) => build_sudoku(b),
+        DatasetCommand::Build(BuildCommand::Maze(b)) => build_maze(b),
+        DatasetCommand::Build(BuildCommand::Arc(b)) => build_arc(b),
+        DatasetCommand::Info(i) => info(i),
+    }
+}
+
+fn generate(g: &GenerateArgs) -> Result<()> {
+    let started = Instant::now();
+    match g.kind {
+        Kind::Sudoku => {
+            let rows = sudoku::generate(geometry(g.size)?, g.count, g.candidates, g.seed);
+            sudoku::write_csv(&g.out, &rows)?;
+        }
+        Kind::Maze => {
+            if g.side < 7 {
+                bail!("--side must be at least 7");
+            }
+            let rows = maze::generate(g.count, g.side, g.min_path, g.loops, g.seed);
+            maze::write_csv(&g.out, &rows)?;
+        }
+    }
+    eprintln!("wrote {} puzzles to {} in {:.1} s", g.count, g.out.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
+    let started = Instant::now();
+    let g = geometry(b.size)?;
+    let rows =
+        |csv: &Option<PathBuf>, generate: Option<usize>, seed: u64, what: &str| -> Result<Vec<sudoku::SudokuRow>> {
+            match (csv, generate) {
+                (Some(path), _) => Ok(sudoku::read_csv(path, g, b.check)?),
+                (None, Some(n)) => Ok(sudoku::generate(g, n, b.candidates, seed)),
+                (None, None) => bail!("give --{what}-csv or --{}generate", if what == "train" { "" } else { "test-" }),
+            }
+        };
+    let train = rows(&b.train_csv, b.generate, b.seed as u64, "train")?;
+    // Test puzzles come from a different stream than training ones.
+    let test = rows(&b.test_csv, b.test_generate, b.seed as u64 ^ 0x7e57, "test")?;
+    let generated = started.elapsed().as_secs_f64();
+    let options = SudokuOptions {
+        subsample_size: b.subsample_size,
+        min_difficulty: b.min_difficulty,
+        num_aug: b.num_aug,
+        seed: b.seed,
+        official_dtypes: b.official_dtypes,
+    };
+    let files = sudoku::build(g, train, test, &options);
+    write_dataset(&b.output.out, &files, b.output.force)?;
+    let examples: Vec<String> =
+        files.splits.iter().map(|(n, s)| format!("{n} {}", s.puzzle_identifiers.len())).collect();
+    eprintln!(
+        "built {} ({}) in {:.1} s ({generated:.1} s generating)",
+        b.output.out.display(),
+        examples.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn build_maze(b: &MazeBuildArgs) -> Result<()> {
+    let started = Instant::now();
+    let rows = |csv: &Option<PathBuf>, generate: Option<usize>, seed: u64| -> Result<Vec<maze::MazeRow>> {
+        match (csv, generate) {
+            (Some(path), _) => Ok(maze::read_csv(path)?),
+            (None, Some(n)) => Ok(maze::generate(n, 30, 110, 40, seed)),
+            (None, None) => bail!("give a CSV or a number of mazes to generate for each split"),
+        }
+    };
+    let train = rows(&b.train_csv, b.generate, b.seed as u64)?;
+    let test = rows(&b.test_csv, b.test_generate, b.seed as u64 ^ 0x7e57)?;
+    let files =
+        maze::build(&train, &test, &MazeOptions { subsample_size: b.subsample_size, augment: b.aug, seed: b.seed });
+    write_dataset(&b.output.out, &files, b.output.force)?;
+    eprintln!("built {} in {:.1} s", b.output.out.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn build_arc(b: &ArcBuildArgs) -> Result<()> {
+    let started = Instant::now();
+    let options = ArcOptions {
+        input_prefix: b.input_prefix.clone(),
+        subsets: b.subsets.clone(),
+        test_set_name: b.test_set_name.clone(),
+        test_set_name2: "your_test_set".into(),
+        seed: b.seed,
+        num_aug: b.num_aug,
+        puzzle_identifiers_start: b.puzzle_identifiers_start,
+    };
+    let counts = ouro_data::build::arc::build(&options, &b.output.out, b.output.force)?;
+    eprintln!(
+        "built {} (train {} examples, test {}) in {:.1} s",
+        b.output.out.display(),
+        counts[0],
+        counts[1],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn info(i: &InfoArgs) -> Result<()> {
+    if i.paths.is_empty() {
+        bail!("give at least one dataset directory");
+    }
+    for split in ["train", "test"] {
+        let ds = PuzzleDataset::open(&i.paths, split).with_context(|| format!("opening the {split} split"))?;
+        let m = &ds.metadata;
+        println!(
+            "{split}: {} examples, {} puzzles, {} groups, seq_len {}, vocab {}, {} puzzle identifiers",
+            ds.num_examples(),
+            m.total_puzzles,
+            m.total_groups,
+            m.seq_len,
+            m.vocab_size,
+            m.num_puzzle_identifiers
+        );
+        if split == "train" {
+            println!(
+                "  total_steps({} epochs, global batch {}) = {}",
+                i.epochs,
+                i.global_batch_size,
+                total_steps(m, i.epochs, i.global_batch_size)
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! Sudoku datasets: the sudoku-extreme CSV format (`source,question,answer,rating`, `.` for a
+//! blank), the official builder's conversion and augmentation, and a generator of hard puzzles
+//! with unique solutions for when the CSV cannot be downloaded.
+//!
+//! Conversion follows `build_sudoku_dataset.py`: token = digit + 1 (0 PAD, 1 blank, 2..=n+1
+//! digits), one example per puzzle, an original and its `num_aug` shuffles per group, puzzle
+//! identifier 0. The shuffles draw from numpy's legacy generator seeded with `seed`, in the
+//! official call order, so `ouro` reproduces what the official script writes after
+//! `np.random.seed(seed)` (the official script itself is unseeded).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::sudoku_solver::{Geometry, count_solutions, is_solution, minimal_puzzle, random_solution, rating};
+use crate::error::{Error, Result};
+use crate::metadata::Metadata;
+use crate::rng::{NumpyLegacy, SplitMix};
+use crate::writer::{DatasetFiles, SplitArrays};
+
+/// One puzzle of the CSV: clues (0 blank), solution, difficulty rating.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SudokuRow {
+    /// Where it came from.
+    pub source: String,
+    /// Clues, row-major, 0 for blank.
+    pub question: Vec<u8>,
+    /// The solution.
+    pub answer: Vec<u8>,
+    /// Difficulty rating.
+    pub rating: i64,
+}
+
+fn digit(g: Geometry, c: u8, blank_ok: bool) -> Option<u8> {
+    match c {
+        b'.' | b'0' if blank_ok => Some(0),
+        b'1'..=b'9' if ((c - b'0') as usize) <= g.n() => Some(c - b'0'),
+        _ => None,
+    }
+}
+
+/// Reads a sudoku-extreme CSV, checking every row (and, with `check`, that each answer is the
+/// unique solution of its question).
+pub fn read_csv(path: &Path, g: Geometry, check: bool) -> Result<Vec<SudokuRow>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut rows = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        let line_no = i + 1;
+        let err = |message: String| Error::Source { path: path.to_path_buf(), line: line_no, message };
+        if i == 0 {
+            if !line.starts_with("source") {
+                return Err(err(format!("expected the header 'source,question,answer,rating', got '{line}'")));
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
+        if fields.len() != 4 {
+            return Err(err(format!("expected 4 fields (source,question,answer,rating), got {}", fields.len())));
+        }
+        let (q, a) = (fields[1].as_bytes(), fields[2].as_bytes());
+        for (what, s) in [("question", q), ("answer", a)] {
+            if s.len() != g.cells() {
+                return Err(err(format!("the {what} has {} characters, expected {}", s.len(), g.cells())));
+            }
+        }
+        let question =
+            q.iter().map(|&c| digit(g, c, true)).collect::<Option<Vec<u8>>>().ok_or_else(|| {
+                err(format!("the question may only hold '.' and digits 1..{}: '{}'", g.n(), fields[1]))
+            })?;
+        let answer = a
+            .iter()
+            .map(|&c| digit(g, c, false))
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(|| err(format!("the answer may only hold digits 1..{}: '{}'", g.n(), fields[2])))?;
+        let rating =
+            fields[3].trim().parse::<f64>().map_err(|_| err(format!("the rating '{}' is not a number", fields[3])))?
+                as i64;
+        if check {
+            if !is_solution(g, &question, &answer) {
+                return Err(err("the answer is not a valid solution of the question".into()));
+            }
+            match count_solutions(g, &question, 2).0 {
+                0 => return Err(err("the question has no solution".into())),
+                1 => {}
+                _ => return Err(err("the question has more than one solution".into())),
+            }
+        }
+        rows.push(SudokuRow { source: fields[0].to_string(), question, answer, rating });
+    }
+    Ok(rows)
+}
+
+/// Writes rows in the sudoku-extreme CSV format.
+pub fn write_csv(path: &Path, rows: &[SudokuRow]) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?);
+    let cell = |v: &u8| if *v == 0 { '.' } else { (b'0' + v) as char };
+    let mut write = || -> std::io::Result<()> {
+        writeln!(out, "source,question,answer,rating")?;
+        for r in rows {
+            let q: String = r.question.iter().map(cell).collect();
+            let a: String = r.answer.iter().map(cell).collect();
+            writeln!(out, "{},{q},{a},{}", r.source, r.rating)?;
+        }
+        out.flush()
+    };
+    write().map_err(|e| Error::io(path, e))
+}
+
+/// The official `shuffle_sudoku`: a digit relabelling, a random transpose, band/row and
+/// stack/column permutations, applied identically to board and solution.
+pub fn shuffle(g: Geometry, rng: &mut NumpyLegacy, board: &[u8], solution: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (b, n) = (g.b, g.n());
+    let mut digits: Vec<u8> = (1..=n as u8).collect();
+    rng.shuffle(&mut digits);
+    let mut digit_map = vec![0u8];
+    digit_map.extend(digits);
+    let transpose = rng.rand() < 0.5;
+    let perm = |rng: &mut NumpyLegacy| -> Vec<usize> {
+        rng.permutation(b)
+            .into_iter()
+            .flat_map(|band| rng.permutation(b).into_iter().map(move |r| band * b + r).collect::<Vec<_>>())
+            .collect()
+    };
+    let row_perm = perm(rng);
+    let col_perm = perm(rng);
+    let apply = |x: &[u8]| -> Vec<u8> {
+        (0..n * n)
+            .map(|i| {
+                let (r, c) = (row_perm[i / n], col_perm[i % n]);
+                let v = if transpose { x[c * n + r] } else { x[r * n + c] };
+                digit_map[v as usize]
+            })
+            .collect()
+    };
+    (apply(board), apply(solution))
+}
+
+/// Options of the official builder.
+#[derive(Clone, Debug, Default)]
+pub struct SudokuOptions {
+    /// Keep this many training puzzles (chosen with numpy's `choice`).
+    pub subsample_size: Option<usize>,
+    /// Keep puzzles rated at least this.
+    pub min_difficulty: Option<i64>,
+    /// Shuffled copies per training puzzle.
+    pub num_aug: usize,
+    /// Seed of numpy's legacy generator.
+    pub seed: u32,
+    /// Store augmented training tokens as int64, as the official builder does (its shuffles
+    /// produce int64 arrays); ouro stores uint8 otherwise, which every loader reads the same.
+    pub official_dtypes: bool,
+}
+
+fn convert(g: Geometry, rows: &[SudokuRow], num_aug: usize, rng: &mut NumpyLegacy) -> SplitArrays {
+    let cells = g.cells();
+    let count = rows.len() * (1 + num_aug);
+    let mut split = SplitArrays {
+        inputs: Vec::with_capacity(count * cells),
+        labels: Vec::with_capacity(count * cells),
+        puzzle_identifiers: vec![0; count],
+        puzzle_indices: (0..=count as i32).collect(),
+        group_indices: (0..=rows.len()).map(|k| (k * (1 + num_aug)) as i32).collect(),
+        metadata: None,
+        token_dtype: None,
+    };
+    for row in rows {
+        for aug in 0..=num_aug {
+            let (q, a) = if aug == 0 {
+                (row.question.clone(), row.answer.clone())
+            } else {
+                shuffle(g, rng, &row.question, &row.answer)
+            };
+            split.inputs.extend(q.iter().map(|v| v + 1));
+            split.labels.extend(a.iter().map(|v| v + 1));
+        }
+    }
+    split.metadata = Some(Metadata {
+        pad_id: 0,
+        ignore_label_id: Some(0),
+        blank_identifier_id: 0,
+        vocab_size: g.n() + 2,
+        seq_len: cells,
+        num_puzzle_identifiers: 1,
+        total_groups: rows.len(),
+        mean_puzzle_examples: 1.0,
+        // The official builder writes the group count here.
+        total_puzzles: rows.len(),
+        sets: vec!["all".into()],
+    });
+    split
+}
+
+/// Builds the train and test splits as `build_sudoku_dataset.py` does.
+pub fn build(g: Geometry, train: Vec<SudokuRow>, test: Vec<SudokuRow>, options: &SudokuOptions) -> DatasetFiles {
+    let mut rng = NumpyLegacy::new(options.seed);
+    let keep = |rows: Vec<SudokuRow>| -> Vec<SudokuRow> {
+        rows.into_iter().filter(|r| options.min_difficulty.is_none_or(|m| r.rating >= m)).collect()
+    };
+    let mut train = keep(train);
+    let test = keep(test);
+    if let Some(k) = options.subsample_size
+        && k < train.len()
+    {
+        let chosen = rng.choice(train.len(), k);
+        train = chosen.into_iter().map(|i| train[i].clone()).collect();
+    }
+    let mut train_split = convert(g, &train, options.num_aug, &mut rng);
+    if options.official_dtypes && options.num_aug > 0 {
+        train_split.token_dtype = Some(crate::npy::NpyDtype::I64);
+    }
+    let test_split = convert(g, &test, 0, &mut rng);
+    DatasetFiles {
+        splits: vec![("train".into(), train_split), ("test".into(), test_split)],
+        identifiers: vec!["<blank>".into()],
+        extra: Vec::new(),
+    }
+}
+
+/// Generates `count` puzzles with unique solutions, reduced to minimal clue sets; each is the
+/// hardest of `candidates` tries (by [`rating`]). Deterministic for a seed whatever the thread
+/// count: puzzle `i` draws from its own generator.
+pub fn generate(g: Geometry, count: usize, candidates: usize, seed: u64) -> Vec<SudokuRow> {
+    (0..count)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = SplitMix::new(
+                seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
+            );
+            let mut best: Option<(u64, Vec<u8>, Vec<u8>)> = None;
+            for _ in 0..candidates.max(1) {
+                let solution = random_solution(g, &mut rng);
+                let puzzle = minimal_puzzle(g, &solution, &mut rng);
+                let r = rating(g, &puzzle);
+                if best.as_ref().is_none_or(|(br, _, _)| r > *br) {
+                    best = Some((r, puzzle, solution));
+                }
+            }
+            let (r, question, answer) = best.expect("at least one candidate");
+            SudokuRow { source: format!("ouro-gen-{seed}"), question, answer, rating: r as i64 }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shuffles_keep_solutions_valid() {
+        let mut rng = NumpyLegacy::new(0);
+        let rows = generate(Geometry::NINE, 3, 1, 5);
+        for row in &rows {
+            for _ in 0..5 {
+                let (q, a) = shuffle(Geometry::NINE, &mut rng, &row.question, &row.answer);
+                assert!(is_solution(Geometry::NINE, &q, &a));
+                assert_eq!(count_solutions(Geometry::NINE, &q, 2).0, 1);
+                assert_eq!(q.iter().filter(|&&v| v == 0).count(), row.question.iter().filter(|&&v| v == 0).count());
+            }
+        }
+    }
+
+    #[test]
+    fn generation_is_deterministic_per_seed() {
+        assert_eq!(generate(Geometry::FOUR, 4, 2, 9), generate(Geometry::FOUR, 4, 2, 9));
+        assert_ne!(generate(Geometry::FOUR, 4, 2, 9), generate(Geometry::FOUR, 4, 2, 10));
+    }
+}
