@@ -181,8 +181,8 @@ struct ArcBuildArgs {
 
 #[derive(Args, Debug)]
 struct InfoArgs {
-    /// Dataset directories (merged as the trainer merges `data_paths`).
-    paths: Vec<PathBuf>,
+    /// Dataset directories or gs:// / s3:// URLs (merged as the trainer merges `data_paths`).
+    paths: Vec<String>,
     /// Epochs, for the step count.
     #[arg(long, default_value_t = 50_000)]
     epochs: u64,
@@ -308,7 +308,8 @@ fn info(i: &InfoArgs) -> Result<()> {
         bail!("give at least one dataset directory");
     }
     for split in ["train", "test"] {
-        let ds = PuzzleDataset::open(&i.paths, split).with_context(|| format!("opening the {split} split"))?;
+        let ds =
+            PuzzleDataset::open_locations(&i.paths, split).with_context(|| format!("opening the {split} split"))?;
         let m = &ds.metadata;
         println!(
             "{split}: {} examples, {} puzzles, {} groups, seq_len {}, vocab {}, {} puzzle identifiers",

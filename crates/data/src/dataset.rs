@@ -206,6 +206,13 @@ impl PuzzleDataset {
         Ok(PuzzleDataset { metadata, sets, paths: paths.to_vec() })
     }
 
+    /// Opens `split` of every location: local paths, or `gs://`/`s3://` URLs mirrored into the
+    /// cache first (see [`crate::remote`]).
+    pub fn open_locations(locations: &[String], split: &str) -> Result<PuzzleDataset> {
+        let paths = locations.iter().map(|l| crate::remote::resolve(l)).collect::<Result<Vec<_>>>()?;
+        PuzzleDataset::open(&paths, split)
+    }
+
     /// Examples over all sets.
     pub fn num_examples(&self) -> usize {
         self.sets.iter().map(SetArrays::num_examples).sum()

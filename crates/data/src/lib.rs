@@ -10,8 +10,10 @@
 pub mod build;
 pub mod dataset;
 mod error;
+pub mod eval;
 pub mod metadata;
 pub mod npy;
+pub mod remote;
 pub mod rng;
 pub mod sampler;
 pub mod writer;

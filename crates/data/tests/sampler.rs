@@ -153,12 +153,9 @@ fn a_restored_sampler_continues_with_the_same_batches() {
         let state = serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
         let mut resumed = Sampler::new(ds.clone(), config.clone()).unwrap();
         resumed.restore(state).unwrap();
-        for k in cut + 1..40 {
-            assert_eq!(
-                resumed.next_train().map(|b| hash(&b)),
-                all[k].as_ref().map(hash),
-                "resumed after batch {cut}, batch {k}"
-            );
+        for (k, want) in all.iter().enumerate().skip(cut + 1) {
+            let got = resumed.next_train();
+            assert_eq!(got.map(|b| hash(&b)), want.as_ref().map(hash), "resumed after batch {cut}, batch {k}");
         }
     }
     // The prefetcher delivers the very same sequence.
@@ -239,5 +236,27 @@ fn bad_datasets_are_refused_naming_the_file() {
     // A missing array.
     std::fs::remove_file(&labels).unwrap();
     assert!(open().contains("missing"), "{}", open());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn merged_data_paths_iterate_like_the_official_ones() {
+    let dir = scratch("merged");
+    let _ = sudoku_dataset(&dir);
+    let ds = Arc::new(PuzzleDataset::open(&[dir.clone(), dir.clone()], "train").unwrap());
+    assert_eq!(ds.sets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["all", "all1"]);
+    assert_eq!(ds.metadata.num_puzzle_identifiers, 2);
+    let mut sampler = Sampler::new(ds, SamplerConfig { seed: 5, global_batch_size: 8, epochs_per_iter: 2 }).unwrap();
+    for (k, want_pass) in official()["sudoku_two_paths"]["passes"].as_array().unwrap().iter().enumerate() {
+        let got = pass(&mut sampler);
+        let want: Vec<(&str, &str)> = want_pass["batches"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| (b["set"].as_str().unwrap(), b["sha256"].as_str().unwrap()))
+            .collect();
+        let got: Vec<(String, String)> = got.iter().map(|b| (b.set.clone(), hash(b))).collect();
+        assert_eq!(got.iter().map(|(s, h)| (s.as_str(), h.as_str())).collect::<Vec<_>>(), want, "pass {k}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,0 +1,175 @@
+//! Object storage for ouro's datasets and checkpoints, on the `object_store` crate.
+//!
+//! A location is a URL (`gs://bucket/path`, `s3://bucket/path`, `file:///abs/path`) or a plain
+//! local path. Credentials come from the environment the way each cloud's tools read them
+//! (`AWS_*` for S3, application-default credentials or `GOOGLE_SERVICE_ACCOUNT*` for GCS) and
+//! never appear in URLs, logs or errors. ouro's callers are synchronous, so every operation has
+//! a blocking form running on one shared runtime.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+
+/// A store error, naming the location but never a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A location that is not a path or a supported URL.
+    #[error("{location}: {message}")]
+    Location { location: String, message: String },
+    /// The store refused or failed.
+    #[error("{location}: {source}")]
+    Store { location: String, source: object_store::Error },
+    /// A local file.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// This crate's result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The runtime behind the blocking calls (two worker threads: uploads and downloads overlap).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("ouro-store")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime starts")
+    })
+}
+
+/// Runs a future to completion from synchronous code.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    runtime().block_on(future)
+}
+
+/// A store and a prefix inside it.
+#[derive(Clone, Debug)]
+pub struct Location {
+    /// The store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The prefix of every key under this location.
+    pub prefix: ObjectPath,
+    /// The location as the user wrote it (for messages).
+    pub url: String,
+    /// `(scheme, bucket)`, for cache paths; `("file", "")` for local paths.
+    pub scheme_and_bucket: (String, String),
+}
+
+/// Whether `location` names a remote store rather than a local path.
+pub fn is_remote(location: &str) -> bool {
+    location.contains("://") && !location.starts_with("file://")
+}
+
+impl Location {
+    /// Opens `location`: a local path, `file://`, `s3://` or `gs://`.
+    pub fn open(location: &str) -> Result<Location> {
+        let err = |message: String| Error::Location { location: location.to_string(), message };
+        if !location.contains("://") {
+            return Location::local(Path::new(location));
+        }
+        let url = url::Url::parse(location).map_err(|e| err(format!("not a valid URL ({e})")))?;
+        let bucket = url.host_str().unwrap_or("").to_string();
+        let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| err(format!("invalid path ({e})")))?;
+        let store: Arc<dyn ObjectStore> = match url.scheme() {
+            "file" => return Location::local(Path::new(url.path())),
+            "s3" | "s3a" => Arc::new(
+                AmazonS3Builder::from_env()
+                    .with_bucket_name(&bucket)
+                    .build()
+                    .map_err(|e| err(format!("cannot configure S3: {e}")))?,
+            ),
+            "gs" => Arc::new(
+                GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(&bucket)
+                    .build()
+                    .map_err(|e| err(format!("cannot configure GCS: {e}")))?,
+            ),
+            other => {
+                return Err(err(format!("unsupported scheme '{other}': use a local path, file://, s3:// or gs://")));
+            }
+        };
+        Ok(Location { store, prefix, url: location.to_string(), scheme_and_bucket: (url.scheme().to_string(), bucket) })
+    }
+
+    /// A local directory (created if missing).
+    pub fn local(path: &Path) -> Result<Location> {
+        std::fs::create_dir_all(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+        let root = path.canonicalize().map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
+        let store = LocalFileSystem::new_with_prefix(&root)
+            .map_err(|e| Error::Store { location: root.display().to_string(), source: e })?;
+        Ok(Location {
+            store: Arc::new(store),
+            prefix: ObjectPath::default(),
+            url: root.display().to_string(),
+            scheme_and_bucket: ("file".into(), String::new()),
+        })
+    }
+
+    /// A location on any store (tests use `InMemory`).
+    pub fn on(store: Arc<dyn ObjectStore>, prefix: &str, url: &str) -> Location {
+        Location {
+            store,
+            prefix: ObjectPath::from(prefix),
+            url: url.to_string(),
+            scheme_and_bucket: ("memory".into(), String::new()),
+        }
+    }
+
+    /// The key of `relative` (slash-separated) under this location.
+    pub fn key(&self, relative: &str) -> ObjectPath {
+        relative.split('/').filter(|p| !p.is_empty()).fold(self.prefix.clone(), |k, part| k.join(part))
+    }
+
+    fn store_err(&self, source: object_store::Error) -> Error {
+        Error::Store { location: self.url.clone(), source }
+    }
+
+    /// Every object under this location: `(path relative to it, size, e_tag)`, sorted by path.
+    pub fn list(&self) -> Result<Vec<(String, u64, Option<String>)>> {
+        let prefix = if self.prefix.as_ref().is_empty() { None } else { Some(&self.prefix) };
+        let metas: Vec<_> = block_on(self.store.list(prefix).try_collect::<Vec<_>>()).map_err(|e| self.store_err(e))?;
+        let strip = self.prefix.as_ref().len();
+        let mut out: Vec<_> = metas
+            .into_iter()
+            .map(|m| {
+                let full = m.location.as_ref();
+                let rel = if strip == 0 { full.to_string() } else { full[strip..].trim_start_matches('/').to_string() };
+                (rel, m.size, m.e_tag)
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Reads a whole object.
+    pub fn get(&self, relative: &str) -> Result<Vec<u8>> {
+        use object_store::ObjectStoreExt;
+        let key = self.key(relative);
+        block_on(async { self.store.get(&key).await?.bytes().await }).map(|b| b.to_vec()).map_err(|e| self.store_err(e))
+    }
+
+    /// Writes a whole object.
+    pub fn put(&self, relative: &str, bytes: Vec<u8>) -> Result<()> {
+        use object_store::ObjectStoreExt;
+        let key = self.key(relative);
+        block_on(self.store.put(&key, bytes.into())).map(|_| ()).map_err(|e| self.store_err(e))
+    }
+}
+
+/// ouro's cache directory: `OURO_CACHE_DIR`, else `$XDG_CACHE_HOME/ouro`, else `~/.cache/ouro`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let var = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("OURO_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("ouro")))
+        .or_else(|| var("HOME").map(|h| h.join(".cache/ouro")))
+}
