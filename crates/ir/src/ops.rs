@@ -92,6 +92,32 @@ impl Tracer {
         operands.extend(body.captures);
         self.emit(prim, &operands)
     }
+
+    /// `for i in 0..n { carry = body(i, carry) }` as one `while` (not unrolled); `i` is an i32
+    /// scalar. `n == 0` returns `init` unchanged without emitting a loop.
+    #[track_caller]
+    pub fn fori_loop<'t>(
+        &'t self,
+        n: usize,
+        init: &[Tensor<'t>],
+        body: impl FnOnce(Tensor<'t>, &[Tensor<'t>]) -> Vec<Tensor<'t>>,
+    ) -> Vec<Tensor<'t>> {
+        if n == 0 {
+            return init.to_vec();
+        }
+        let mut carry = vec![self.scalar(0.0, DType::I32)];
+        carry.extend_from_slice(init);
+        let out = self.while_loop(
+            &carry,
+            |c| c[0].lt(n as f64),
+            |c| {
+                let mut next = vec![c[0] + 1.0];
+                next.extend(body(c[0], &c[1..]));
+                next
+            },
+        );
+        out[1..].to_vec()
+    }
 }
 
 /// numpy broadcasting of two shapes.

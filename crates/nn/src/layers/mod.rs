@@ -1,0 +1,15 @@
+//! The official layers (`models/layers.py`), one per file, as traced functions of their weights.
+
+mod attention;
+mod embedding;
+mod linear;
+mod rms_norm;
+mod rope;
+mod swiglu;
+
+pub use attention::attention;
+pub use embedding::embedding;
+pub use linear::linear;
+pub use rms_norm::rms_norm;
+pub use rope::{Rope, apply_rope};
+pub use swiglu::swiglu;

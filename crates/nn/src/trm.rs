@@ -1,0 +1,208 @@
+//! The inner TRM (`TinyRecursiveReasoningModel_ACTV1_Inner`): input embeddings, the shared
+//! reasoning module, the recursion with `H_cycles − 1` cycles without gradient, and the heads.
+
+use ouro_ir::tree::Named;
+use ouro_ir::{DType, Tensor};
+
+use crate::config::{DataDims, PosEncoding, TrmConfig};
+use crate::layers::{Rope, attention, embedding, linear, rms_norm, swiglu};
+use crate::params::{ParamSpec, param_specs};
+
+/// A TRM for data of a given shape.
+pub struct Trm {
+    /// The architecture.
+    pub cfg: TrmConfig,
+    /// The data's shapes.
+    pub dims: DataDims,
+    /// Unroll the cycles without gradient instead of emitting `while` loops (for FLOP counting;
+    /// the result is the same).
+    pub unroll: bool,
+    rope: Option<Rope>,
+}
+
+/// What one inner forward returns.
+pub struct InnerOutput<'t> {
+    /// The new answer state `z_H: [B, T, D]` (no gradient flows into the carry).
+    pub z_h: Tensor<'t>,
+    /// The new latent state `z_L: [B, T, D]`.
+    pub z_l: Tensor<'t>,
+    /// `[B, S, V]` in the forward dtype.
+    pub logits: Tensor<'t>,
+    /// `[B]` f32.
+    pub q_halt: Tensor<'t>,
+    /// `[B]` f32.
+    pub q_continue: Tensor<'t>,
+}
+
+/// The parameter `name` of `params` (a missing name is a bug in the parameter specs).
+pub fn weight<'t>(params: &Named<Tensor<'t>>, name: &str) -> Tensor<'t> {
+    *params.get(name).unwrap_or_else(|| panic!("the TRM parameter set has no {name}"))
+}
+
+impl Trm {
+    /// A model for `dims`; the config is validated against them.
+    pub fn new(cfg: TrmConfig, dims: DataDims) -> Result<Trm, String> {
+        cfg.validate(&dims)?;
+        let positions = dims.seq_len + cfg.puzzle_emb_len();
+        let rope = (!cfg.mlp_t && cfg.pos_encodings == PosEncoding::Rope)
+            .then(|| Rope::new(cfg.head_dim(), positions, cfg.rope_theta));
+        Ok(Trm { cfg, dims, unroll: false, rope })
+    }
+
+    /// Every tensor of the model.
+    pub fn specs(&self) -> Vec<ParamSpec> {
+        param_specs(&self.cfg, &self.dims)
+    }
+
+    /// Positions `T = P + S`.
+    pub fn positions(&self) -> usize {
+        self.dims.seq_len + self.cfg.puzzle_emb_len()
+    }
+
+    /// The activations' dtype.
+    pub fn forward_dtype(&self) -> DType {
+        self.cfg.forward_dtype.dtype()
+    }
+
+    /// The puzzle-embedding rows `[B, ndim]` (fp32) of `ids`, if the model has the table.
+    pub fn puzzle_rows<'t>(&self, params: &Named<Tensor<'t>>, ids: Tensor<'t>) -> Option<Tensor<'t>> {
+        (self.cfg.puzzle_emb_ndim() > 0).then(|| embedding(weight(params, "inner.puzzle_emb.weights"), ids, DType::F32))
+    }
+
+    /// `√D · [puzzle prefix | token embeddings]` (+ learned positions), `[B, T, D]`.
+    pub fn input_embeddings<'t>(
+        &self,
+        params: &Named<Tensor<'t>>,
+        inputs: Tensor<'t>,
+        puzzle_rows: Option<Tensor<'t>>,
+    ) -> Tensor<'t> {
+        let tr = inputs.tracer();
+        let _s = tr.scope("embed");
+        let (d, dtype) = (self.cfg.hidden_size, self.forward_dtype());
+        let b = inputs.shape()[0];
+        let mut x = embedding(weight(params, "inner.embed_tokens.embedding_weight"), inputs, dtype);
+        if let Some(rows) = puzzle_rows {
+            let prefix = self.cfg.puzzle_emb_len();
+            let pad = (prefix * d - rows.shape()[1]) as i64;
+            let rows = rows.cast(dtype).pad(0.0, &[0, 0], &[0, pad], &[0, 0]).reshape(&[b, prefix, d]);
+            x = tr.concatenate(&[rows, x], 1);
+        }
+        // Scalars multiply in fp32 and round once, as PyTorch's bf16 arithmetic does.
+        if self.cfg.pos_encodings == PosEncoding::Learned {
+            // The official literal, which is not exactly 1/√2.
+            #[allow(clippy::approx_constant)]
+            const HALF_SQRT2: f64 = 0.707106781;
+            let pos = weight(params, "inner.embed_pos.embedding_weight").cast(dtype);
+            x = ((x + pos).cast(DType::F32) * HALF_SQRT2).cast(dtype);
+        }
+        (x.cast(DType::F32) * (d as f64).sqrt()).cast(dtype)
+    }
+
+    /// One post-norm block.
+    fn block<'t>(
+        &self,
+        params: &Named<Tensor<'t>>,
+        layer: usize,
+        h: Tensor<'t>,
+        rope: Option<(Tensor<'t>, Tensor<'t>)>,
+    ) -> Tensor<'t> {
+        let _s = h.tracer().scope(&format!("layers.{layer}"));
+        let p = |name: &str| weight(params, &format!("inner.L_level.layers.{layer}.{name}"));
+        let eps = self.cfg.rms_norm_eps;
+        let h = if self.cfg.mlp_t {
+            let u = h.transpose(&[0, 2, 1]);
+            let mixed = swiglu(u, p("mlp_t.gate_up_proj.weight"), p("mlp_t.down_proj.weight"));
+            rms_norm(u + mixed, eps).transpose(&[0, 2, 1])
+        } else {
+            let a =
+                attention(h, p("self_attn.qkv_proj.weight"), p("self_attn.o_proj.weight"), self.cfg.num_heads, rope);
+            rms_norm(h + a, eps)
+        };
+        rms_norm(h + swiglu(h, p("mlp.gate_up_proj.weight"), p("mlp.down_proj.weight")), eps)
+    }
+
+    /// The shared reasoning module: `blocks(z + injection)`.
+    fn l_level<'t>(
+        &self,
+        params: &Named<Tensor<'t>>,
+        z: Tensor<'t>,
+        injection: Tensor<'t>,
+        rope: Option<(Tensor<'t>, Tensor<'t>)>,
+    ) -> Tensor<'t> {
+        let _s = z.tracer().scope("L_level");
+        (0..self.cfg.l_layers).fold(z + injection, |h, layer| self.block(params, layer, h, rope))
+    }
+
+    /// One H-cycle: `L_cycles` latent updates `z_L ← f(z_L, z_H + x)`, then `z_H ← f(z_H, z_L)`.
+    fn h_cycle<'t>(
+        &self,
+        params: &Named<Tensor<'t>>,
+        z_h: Tensor<'t>,
+        z_l: Tensor<'t>,
+        x: Tensor<'t>,
+        rope: Option<(Tensor<'t>, Tensor<'t>)>,
+        looped: bool,
+    ) -> (Tensor<'t>, Tensor<'t>) {
+        let injection = z_h + x;
+        let z_l = if looped {
+            z_h.tracer().fori_loop(self.cfg.l_cycles, &[z_l], |_, c| vec![self.l_level(params, c[0], injection, rope)])
+                [0]
+        } else {
+            (0..self.cfg.l_cycles).fold(z_l, |z_l, _| self.l_level(params, z_l, injection, rope))
+        };
+        (self.l_level(params, z_h, z_l, rope), z_l)
+    }
+
+    /// The inner forward on a (reset) carry: `H_cycles − 1` cycles whose results are constants
+    /// for differentiation, then one cycle with gradient, then the heads.
+    pub fn forward<'t>(
+        &self,
+        params: &Named<Tensor<'t>>,
+        z_h: Tensor<'t>,
+        z_l: Tensor<'t>,
+        inputs: Tensor<'t>,
+        puzzle_rows: Option<Tensor<'t>>,
+    ) -> InnerOutput<'t> {
+        let tr = inputs.tracer();
+        let rope = self.rope.as_ref().map(|r| r.constants(tr));
+        let x = self.input_embeddings(params, inputs, puzzle_rows);
+        let (mut z_h, mut z_l) = (z_h, z_l);
+        if self.cfg.h_cycles > 1 {
+            let _s = tr.scope("no_grad_cycles");
+            // Cut the gradient on everything the loop reads: a `while` is never differentiated.
+            let frozen = params.map(|_, t| t.stop_gradient());
+            let x = x.stop_gradient();
+            let cycles = self.cfg.h_cycles - 1;
+            if self.unroll {
+                for _ in 0..cycles {
+                    (z_h, z_l) = self.h_cycle(&frozen, z_h, z_l, x, rope, false);
+                }
+            } else {
+                let out = tr.fori_loop(cycles, &[z_h, z_l], |_, c| {
+                    let (h, l) = self.h_cycle(&frozen, c[0], c[1], x, rope, true);
+                    vec![h, l]
+                });
+                (z_h, z_l) = (out[0], out[1]);
+            }
+            (z_h, z_l) = (z_h.stop_gradient(), z_l.stop_gradient());
+        }
+        {
+            let _s = tr.scope("grad_cycle");
+            (z_h, z_l) = self.h_cycle(params, z_h, z_l, x, rope, false);
+        }
+        let _s = tr.scope("heads");
+        let prefix = self.cfg.puzzle_emb_len();
+        let logits = linear(z_h, weight(params, "inner.lm_head.weight"), None).slice_dim(1, prefix, self.positions());
+        let first = z_h.slice_dim(1, 0, 1).reshape(&[z_h.shape()[0], self.cfg.hidden_size]);
+        let q = linear(first, weight(params, "inner.q_head.weight"), Some(weight(params, "inner.q_head.bias")))
+            .cast(DType::F32);
+        let b = q.shape()[0];
+        InnerOutput {
+            z_h: z_h.stop_gradient(),
+            z_l: z_l.stop_gradient(),
+            logits,
+            q_halt: q.slice_dim(1, 0, 1).reshape(&[b]),
+            q_continue: q.slice_dim(1, 1, 2).reshape(&[b]),
+        }
+    }
+}

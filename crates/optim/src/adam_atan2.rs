@@ -1,0 +1,36 @@
+use ouro_ir::Tensor;
+
+use crate::{DenseRule, bias_correction};
+
+/// AdamATan2 as the official training used it (imoneoi/adam_atan2 at its latest kernel):
+/// decoupled weight decay first, `p ← p·(1 − lr·wd)`; then `m ← β1 m + (1−β1) g`,
+/// `v ← β2 v + (1−β2) g²`, `p ← p − lr/(1−β1^t) · atan2(m, √v / √(1−β2^t))`. No epsilon: the
+/// update is invariant to the scale of the gradient and bounded by `lr·π/2/(1−β1^t)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamAtan2 {
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// Decoupled weight decay (multiplied by the learning rate).
+    pub weight_decay: f64,
+}
+
+impl DenseRule for AdamAtan2 {
+    fn update<'t>(
+        &self,
+        p: Tensor<'t>,
+        g: Tensor<'t>,
+        m: Tensor<'t>,
+        v: Tensor<'t>,
+        lr: Tensor<'t>,
+        t: Tensor<'t>,
+    ) -> (Tensor<'t>, Tensor<'t>, Tensor<'t>) {
+        let p = p * (1.0 - lr * self.weight_decay);
+        let m = m * self.beta1 + g * (1.0 - self.beta1);
+        let v = v * self.beta2 + g.square() * (1.0 - self.beta2);
+        let step_size = lr / bias_correction(self.beta1, t);
+        let denominator = v.sqrt() / bias_correction(self.beta2, t).sqrt();
+        (p - m.atan2(denominator) * step_size, m, v)
+    }
+}

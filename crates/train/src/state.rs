@@ -1,0 +1,49 @@
+//! The first state of a run, made on the device by one traced function of the seed key (as
+//! `jax.jit(init)`): weights drawn with the official initialisation, zero moments, the EMA equal
+//! to the weights, an all-halted carry.
+
+use ouro_ir::tree::{Named, Tree};
+use ouro_ir::{DType, Func, Tensor, TensorType, TraceError, Tracer};
+use ouro_nn::Trm;
+
+use crate::step::StateLayout;
+
+/// The key argument of the init function and of the train step: `[0, seed]`.
+pub fn seed_key(seed: u64) -> [u32; 2] {
+    [(seed >> 32) as u32, seed as u32]
+}
+
+/// Traces `key → (state…, constants without the key…)` in `layout` order.
+pub fn init_state(model: &Trm, layout: &StateLayout, batch_size: usize) -> Result<Func, TraceError> {
+    let tr = Tracer::new("init_state");
+    let key = tr.param("key", TensorType::new(DType::U32, &[2]));
+    let specs = model.specs();
+    let weights = ouro_nn::init(&specs, key);
+    let carry = model.initial_carry(&tr, batch_size);
+    let carry_named: Named<Tensor<'_>> = {
+        let mut n = Named::new();
+        carry.visit(&mut |name, &t| n.push(format!("carry/{name}"), t));
+        n
+    };
+    let value = |name: &str, ty: &TensorType| -> Tensor<'_> {
+        let weight = |n: &str| *weights.get(n).unwrap_or_else(|| panic!("no weight {n}"));
+        if let Some(rest) = name.strip_prefix("params/").or_else(|| name.strip_prefix("fixed/")) {
+            weight(rest)
+        } else if let Some(rest) = name.strip_prefix("ema/") {
+            // A distinct buffer: the EMA is donated separately from the parameters.
+            weight(rest) + tr.zeros(ty)
+        } else if name == "puzzle_emb" {
+            weight("inner.puzzle_emb.weights")
+        } else if let Some(t) = carry_named.get(name) {
+            *t
+        } else if name == "healthy" {
+            tr.full(1.0, ty)
+        } else {
+            // adam moments and the step counter
+            tr.zeros(ty)
+        }
+    };
+    let mut outputs: Vec<Tensor<'_>> = layout.state.iter().map(|(n, ty)| value(n, ty)).collect();
+    outputs.extend(layout.constants.iter().filter(|(n, _)| *n != "key").map(|(n, ty)| value(n, ty)));
+    tr.finish(&outputs)
+}

@@ -1,0 +1,273 @@
+//! The train step and the eval step as traced functions.
+//!
+//! Train: `(state, constants, batch) → (state', metrics)`. The state (parameters, optimizer
+//! moments, EMA, puzzle table, ACT carry, step counter, health flag) is donated every step, so
+//! it never leaves the device; constants (`H_init`, `L_init`, the RNG key) and the batch are
+//! read only. One call is one official `train_batch`: one ACT step, one optimizer update.
+
+use ouro_autodiff::vjp;
+use ouro_ir::random::fold_in;
+use ouro_ir::tree::{Named, Tree};
+use ouro_ir::{DType, Func, ParamAttrs, Tensor, TensorType, TraceError, Tracer};
+use ouro_nn::{Batch, Halting, ParamSpec, Role, Trm, act_loss};
+use ouro_optim::{AdamAtan2, AdamW, DenseRule, Schedule, ema_update, lr_traced, sparse_sign_sgd};
+
+/// The dense optimizer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OptimizerKind {
+    /// AdamATan2 (official).
+    AdamAtan2,
+    /// AdamW with this epsilon.
+    AdamW {
+        /// Added to the denominator.
+        eps: f64,
+    },
+}
+
+/// What the train step needs besides the model.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepConfig {
+    /// The dense optimizer.
+    pub optimizer: OptimizerKind,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Dense weight decay.
+    pub weight_decay: f64,
+    /// Dense learning-rate schedule.
+    pub schedule: Schedule,
+    /// Puzzle-embedding learning-rate schedule (same shape, own base).
+    pub puzzle_schedule: Schedule,
+    /// Puzzle-embedding weight decay.
+    pub puzzle_weight_decay: f64,
+    /// EMA rate of the dense parameters (`None`: no EMA).
+    pub ema_rate: Option<f64>,
+    /// The global batch the loss is divided by.
+    pub global_batch_size: usize,
+    /// Steps after which updates stop (the official `total_steps` cap; EMA still moves).
+    pub total_steps: usize,
+}
+
+/// Names and types of the step's state and constants, in argument order.
+#[derive(Clone, Debug)]
+pub struct StateLayout {
+    /// Donated state: `params/…`, `adam/m/…`, `adam/v/…`, `ema/…`, `puzzle_emb`, `carry/…`,
+    /// `step`, `healthy`.
+    pub state: Named<TensorType>,
+    /// Read-only constants: `fixed/inner.H_init`, `fixed/inner.L_init`, `key`.
+    pub constants: Named<TensorType>,
+    /// The batch: `batch/inputs`, `batch/labels`, `batch/puzzle_ids`.
+    pub batch: Named<TensorType>,
+    /// Names of the f32 metrics output: the model's metrics, then `lr` and `finite`.
+    pub metrics: Vec<String>,
+}
+
+/// The traced train step.
+pub struct TrainStep {
+    /// The function: state, constants, batch → state', metrics.
+    pub func: Func,
+    /// Its argument layout.
+    pub layout: StateLayout,
+}
+
+/// The traced eval step.
+pub struct EvalStep {
+    /// `(weights, fixed, batch) → (preds i32[B,S], q_halt f32[B], metrics f32[8])`.
+    pub func: Func,
+    /// Names and types of its weight arguments (`params/…` then `puzzle_emb`, `fixed/…`).
+    pub weights: Named<TensorType>,
+}
+
+fn specs_with(specs: &[ParamSpec], role: Role) -> Vec<&ParamSpec> {
+    specs.iter().filter(|s| s.role == role).collect()
+}
+
+/// The model's tensors by official name, from the step's arguments.
+fn model_params<'t>(
+    params: &Named<Tensor<'t>>,
+    table: Option<Tensor<'t>>,
+    fixed: &Named<Tensor<'t>>,
+) -> Named<Tensor<'t>> {
+    let mut all = params.clone();
+    if let Some(t) = table {
+        all.push("inner.puzzle_emb.weights", t);
+    }
+    for (name, &t) in fixed.iter() {
+        all.push(name, t);
+    }
+    all
+}
+
+/// Every tensor finite (a pred scalar).
+fn all_finite<'t>(values: &[Tensor<'t>]) -> Tensor<'t> {
+    let tr = values[0].tracer();
+    values.iter().fold(tr.full(1.0, &TensorType::scalar(DType::Pred)), |acc, v| {
+        let axes: Vec<usize> = (0..v.rank()).collect();
+        acc.and(v.is_finite().all(&axes))
+    })
+}
+
+/// Traces one official training step of `model` on `batch_size` rows.
+pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<TrainStep, TraceError> {
+    let tr = Tracer::new("train_step");
+    let specs = model.specs();
+    let mut state = Named::new();
+    let donated = |name: String, ty: &TensorType, state: &mut Named<TensorType>| {
+        state.push(name.clone(), ty.clone());
+        tr.param_with(ParamAttrs { name, donate: true, sharding: None }, ty.clone())
+    };
+
+    let dense = specs_with(&specs, Role::Trainable);
+    let mut params = Named::new();
+    for s in &dense {
+        params.push(s.name.clone(), donated(format!("params/{}", s.name), &s.ty, &mut state));
+    }
+    let mut m = Named::new();
+    let mut v = Named::new();
+    for s in &dense {
+        m.push(s.name.clone(), donated(format!("adam/m/{}", s.name), &s.ty, &mut state));
+    }
+    for s in &dense {
+        v.push(s.name.clone(), donated(format!("adam/v/{}", s.name), &s.ty, &mut state));
+    }
+    let mut ema = Named::new();
+    if cfg.ema_rate.is_some() {
+        for s in &dense {
+            ema.push(s.name.clone(), donated(format!("ema/{}", s.name), &s.ty, &mut state));
+        }
+    }
+    let table = specs_with(&specs, Role::PuzzleTable).first().map(|s| donated("puzzle_emb".into(), &s.ty, &mut state));
+    let carry_types = model.carry_types(batch_size);
+    let carry = carry_types.map(|field, ty| donated(format!("carry/{field}"), ty, &mut state));
+    let step = donated("step".into(), &TensorType::scalar(DType::I32), &mut state);
+    let healthy = donated("healthy".into(), &TensorType::scalar(DType::Pred), &mut state);
+
+    let mut constants = Named::new();
+    let mut fixed = Named::new();
+    for s in specs_with(&specs, Role::Fixed) {
+        constants.push(format!("fixed/{}", s.name), s.ty.clone());
+        fixed.push(s.name.clone(), tr.param(&format!("fixed/{}", s.name), s.ty.clone()));
+    }
+    let key_type = TensorType::new(DType::U32, &[2]);
+    constants.push("key", key_type.clone());
+    let key = tr.param("key", key_type);
+    let batch_types = model.batch_types(batch_size);
+    let mut batch_layout = Named::new();
+    let batch: Batch<Tensor<'_>> = batch_types.map(|field, ty| {
+        batch_layout.push(format!("batch/{field}"), ty.clone());
+        tr.param(&format!("batch/{field}"), ty.clone())
+    });
+
+    // The forward: reset halted slots, one ACT step, the loss.
+    let new_step = step + 1.0;
+    let t = new_step.cast(DType::F32);
+    let all = model_params(&params, table, &fixed);
+    let reset = model.reset(&all, &carry, &batch);
+    let rows = model.puzzle_rows(&all, reset.puzzle_ids);
+    let step_key = fold_in(key, new_step.cast(DType::U32));
+    let (new_carry, outputs) = model.act_step(&all, &reset, rows, Halting::Train { key: step_key });
+    let loss = act_loss(&model.cfg.loss, &new_carry, &outputs);
+    let scaled = loss.total / cfg.global_batch_size as f64;
+
+    // The backward: dense parameters and the gathered puzzle rows.
+    let _s = tr.scope("update");
+    let mut wrt: Vec<Tensor<'_>> = params.leaves().into_iter().copied().collect();
+    wrt.extend(rows);
+    let cts = vjp(&[scaled], &[Some(scaled.full_like(1.0))], &wrt);
+    let grads: Vec<Tensor<'_>> = wrt.iter().zip(cts).map(|(x, g)| g.unwrap_or_else(|| x.zeros_like())).collect();
+    let mut checked = grads.clone();
+    checked.push(loss.total);
+    let finite = all_finite(&checked);
+    let active = new_step.le(cfg.total_steps as f64);
+    let update = healthy.and(finite).and(active);
+    let keep = |updated, old| update.select(updated, old);
+
+    let lr = lr_traced(&cfg.schedule, t);
+    let rule: Box<dyn DenseRule> = match cfg.optimizer {
+        OptimizerKind::AdamAtan2 => {
+            Box::new(AdamAtan2 { beta1: cfg.beta1, beta2: cfg.beta2, weight_decay: cfg.weight_decay })
+        }
+        OptimizerKind::AdamW { eps } => {
+            Box::new(AdamW { beta1: cfg.beta1, beta2: cfg.beta2, eps, weight_decay: cfg.weight_decay })
+        }
+    };
+    let (mut new_params, mut new_m, mut new_v) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (name, &p)) in params.iter().enumerate() {
+        let (p2, m2, v2) = rule.update(p, grads[i], *m.get(name).expect("m"), *v.get(name).expect("v"), lr, t);
+        new_params.push(keep(p2, p));
+        new_m.push(keep(m2, *m.get(name).expect("m")));
+        new_v.push(keep(v2, *v.get(name).expect("v")));
+    }
+    let mut outputs_list = new_params.clone();
+    outputs_list.extend(new_m);
+    outputs_list.extend(new_v);
+    if let Some(rate) = cfg.ema_rate {
+        // The official loop moves the EMA after every batch, also past `total_steps`.
+        let moves = healthy.and(finite);
+        for ((_, &shadow), &p) in ema.iter().zip(&new_params) {
+            outputs_list.push(moves.select(ema_update(shadow, p, rate), shadow));
+        }
+    }
+    if let (Some(table), Some(_)) = (table, rows) {
+        let lr_puzzle = lr_traced(&cfg.puzzle_schedule, t);
+        let row_grads = grads[grads.len() - 1];
+        let updated = sparse_sign_sgd(table, reset.puzzle_ids, row_grads, lr_puzzle, cfg.puzzle_weight_decay);
+        outputs_list.push(keep(updated, table));
+    }
+    let new_carry_list: Vec<Tensor<'_>> = new_carry.leaves().into_iter().copied().collect();
+    for (new, old) in new_carry_list.into_iter().zip(carry.leaves()) {
+        outputs_list.push(keep(new, *old));
+    }
+    outputs_list.push(update.select(new_step, step));
+    outputs_list.push(healthy.and(finite));
+    let extra = [lr.reshape(&[1]), finite.cast(DType::F32).reshape(&[1])];
+    outputs_list.push(tr.concatenate(&[loss.metrics, extra[0], extra[1]], 0));
+
+    let func = tr.finish(&outputs_list)?;
+    let mut metrics: Vec<String> = ouro_nn::METRICS.iter().map(|s| s.to_string()).collect();
+    metrics.extend(["lr".to_string(), "finite".to_string()]);
+    Ok(TrainStep { func, layout: StateLayout { state, constants, batch: batch_layout, metrics } })
+}
+
+/// Traces the official evaluation of one batch: a fresh carry, exactly `halt_max_steps` ACT
+/// steps, and the last step's predictions, q-halt logits and metrics.
+pub fn eval_step(model: &Trm, batch_size: usize) -> Result<EvalStep, TraceError> {
+    let tr = Tracer::new("eval_step");
+    let specs = model.specs();
+    let mut weights = Named::new();
+    let mut params = Named::new();
+    let mut table = None;
+    let mut fixed = Named::new();
+    for s in &specs {
+        let name = match s.role {
+            Role::Trainable => format!("params/{}", s.name),
+            Role::PuzzleTable => "puzzle_emb".to_string(),
+            Role::Fixed => format!("fixed/{}", s.name),
+        };
+        weights.push(name.clone(), s.ty.clone());
+        let t = tr.param(&name, s.ty.clone());
+        match s.role {
+            Role::Trainable => params.push(s.name.clone(), t),
+            Role::PuzzleTable => table = Some(t),
+            Role::Fixed => fixed.push(s.name.clone(), t),
+        }
+    }
+    let batch: Batch<Tensor<'_>> =
+        model.batch_types(batch_size).map(|field, ty| tr.param(&format!("batch/{field}"), ty.clone()));
+    let all = model_params(&params, table, &fixed);
+    let carry = model.reset(&all, &model.initial_carry(&tr, batch_size), &batch);
+    let rows = model.puzzle_rows(&all, carry.puzzle_ids);
+    let leaves: Vec<Tensor<'_>> = carry.leaves().into_iter().copied().collect();
+    let steps = model.cfg.halt_max_steps - 1;
+    let looped = tr.fori_loop(steps, &leaves, |_, c| {
+        let carry = carry.rebuild(&mut c.iter().copied()).expect("carry leaves");
+        let (next, _) = model.act_step(&all, &carry, rows, Halting::Eval);
+        next.leaves().into_iter().copied().collect()
+    });
+    let carry = carry.rebuild(&mut looped.into_iter()).expect("carry leaves");
+    let (last, outputs) = model.act_step(&all, &carry, rows, Halting::Eval);
+    let loss = act_loss(&model.cfg.loss, &last, &outputs);
+    let func = tr.finish(&[loss.preds, outputs.q_halt, loss.metrics])?;
+    Ok(EvalStep { func, weights })
+}
