@@ -1,15 +1,7 @@
 //! The `ouro` binary end to end on the pinned CPU plugin.
 
-use std::process::Command;
-
-fn ouro(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ouro")).args(args).output().expect("run ouro");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{ouro, scratch};
 
 #[test]
 fn smoke_trains_on_four_cpu_devices_and_matches_one() {
@@ -39,13 +31,6 @@ fn an_indivisible_batch_is_refused() {
     let (ok, _, stderr) = ouro(&["smoke", "--devices", "3", "--batch", "100"]);
     assert!(!ok);
     assert!(stderr.contains("not divisible"), "{stderr}");
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("ouro-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -10,6 +10,7 @@ use ouro_pjrt::{Client, ClientOptions, Platform, PluginChoice};
 mod dataset;
 mod info;
 mod smoke;
+mod train;
 
 /// ouro: a native training engine for Tiny Recursive Models.
 #[derive(Parser, Debug)]
@@ -63,6 +64,10 @@ enum Command {
     Smoke(smoke::SmokeArgs),
     /// Generate puzzles and build datasets in the TRM format.
     Dataset(dataset::DatasetArgs),
+    /// Train a TRM: `ouro train --config FILE [key=value ...]`.
+    Train(train::TrainArgs),
+    /// Parameter counts and FLOPs per training step of a config's model.
+    ModelInfo(train::ModelInfoArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -81,6 +86,8 @@ pub fn main() -> ExitCode {
         Command::Info(args) => info::run(&cli.backend, args),
         Command::Smoke(args) => smoke::run(&cli.backend, args),
         Command::Dataset(args) => dataset::run(args),
+        Command::Train(args) => train::run(&cli.backend, args),
+        Command::ModelInfo(args) => train::model_info(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

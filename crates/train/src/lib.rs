@@ -1,8 +1,13 @@
 //! TRM training: the train and eval steps traced into single compiled programs, with every
 //! piece of state on the device.
 
+pub mod config;
+pub mod flops;
+pub mod run;
 pub mod state;
 pub mod step;
 
+pub use config::TrainConfig;
+pub use run::{RunOptions, Summary, train};
 pub use state::{init_state, seed_key};
 pub use step::{EvalStep, OptimizerKind, StateLayout, StepConfig, TrainStep, eval_step, train_step};

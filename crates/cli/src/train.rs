@@ -1,0 +1,158 @@
+//! `ouro train` and `ouro model-info`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use ouro_data::build::sudoku;
+use ouro_data::build::sudoku_solver::Geometry;
+use ouro_train::config::SudokuRecipe;
+use ouro_train::{RunOptions, TrainConfig};
+
+use crate::BackendArgs;
+
+/// Train a TRM.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// The config (YAML, official PretrainConfig keys).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Overrides: `key=value`, dotted keys for sections (`arch.L_cycles=4`).
+    overrides: Vec<String>,
+    /// Stop after this many steps (the schedule still spans the whole run).
+    #[arg(long)]
+    max_steps: Option<u64>,
+    /// The run directory (default: the config's checkpoint_path, else runs/<project>/<run>).
+    #[arg(long, value_name = "DIR")]
+    run_dir: Option<PathBuf>,
+    /// Replace the metrics of an earlier run in the run directory.
+    #[arg(long)]
+    force: bool,
+}
+
+fn build_recipe(out: &Path, recipe: &SudokuRecipe) -> Result<()> {
+    let g = match recipe.size {
+        4 => Geometry::FOUR,
+        9 => Geometry::NINE,
+        other => bail!("generate_sudoku.size must be 4 or 9, got {other}"),
+    };
+    eprintln!("building the {}x{} sudoku dataset {} ...", recipe.size, recipe.size, out.display());
+    let train = sudoku::generate(g, recipe.train, recipe.candidates, recipe.seed as u64);
+    let test = sudoku::generate(g, recipe.test, recipe.candidates, recipe.seed as u64 ^ 0x7e57);
+    let options = sudoku::SudokuOptions { num_aug: recipe.num_aug, seed: recipe.seed, ..Default::default() };
+    let files = sudoku::build(g, train, test, &options);
+    ouro_data::writer::write_dataset(out, &files, false)?;
+    Ok(())
+}
+
+/// Runs `ouro train`.
+pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
+    let config = TrainConfig::load(&args.config, &args.overrides)?;
+    if let Some(recipe) = &config.generate_sudoku {
+        let out = PathBuf::from(&config.data_paths[0]);
+        if !out.exists() {
+            build_recipe(&out, recipe)?;
+        }
+    }
+    let client = backend.client(1)?;
+    let runtime = ouro_runtime::Runtime::new(client)?;
+    let run_dir = args.run_dir.clone().unwrap_or_else(|| config.run_dir());
+    let options = RunOptions {
+        run_dir: run_dir.clone(),
+        progress: std::io::stderr().is_terminal(),
+        max_steps: args.max_steps,
+        force: args.force,
+    };
+    let summary = ouro_train::train(&runtime, &config, &options)
+        .with_context(|| format!("training with {}", args.config.display()))?;
+    println!(
+        "{} steps of {} in {}; compile {:.1} s, median step {:.1} ms, {:.0} examples/s",
+        summary.steps,
+        summary.total_steps,
+        run_dir.display(),
+        summary.compile_seconds,
+        summary.median_step_seconds * 1e3,
+        summary.examples_per_second
+    );
+    for (k, v) in &summary.last_eval {
+        println!("  eval {k}: {v:.4}");
+    }
+    Ok(())
+}
+
+/// Count a TRM's parameters and FLOPs.
+#[derive(Args, Debug)]
+pub struct ModelInfoArgs {
+    /// The config.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Overrides, as for `train`.
+    overrides: Vec<String>,
+    /// Tokens per example (default: the training data's metadata).
+    #[arg(long)]
+    seq_len: Option<usize>,
+    /// Vocabulary (default: the training data's metadata).
+    #[arg(long)]
+    vocab_size: Option<usize>,
+    /// Puzzle identifiers (default: the training data's metadata).
+    #[arg(long)]
+    puzzle_ids: Option<usize>,
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs `ouro model-info`: counts from the parameter specs, FLOPs from the traced train step.
+pub fn model_info(args: &ModelInfoArgs) -> Result<()> {
+    use ouro_nn::{DataDims, Role, Trm, count};
+    let config = TrainConfig::load(&args.config, &args.overrides)?;
+    let meta = match (args.seq_len, args.vocab_size, args.puzzle_ids) {
+        (Some(s), Some(v), Some(p)) => (s, v, p),
+        (s, v, p) => {
+            let path = ouro_data::remote::resolve(&config.data_paths[0])?;
+            let m = ouro_data::Metadata::read(&path.join("train").join("dataset.json")).with_context(|| {
+                format!("reading the shapes of {} (or give --seq-len, --vocab-size and --puzzle-ids)", path.display())
+            })?;
+            (s.unwrap_or(m.seq_len), v.unwrap_or(m.vocab_size), p.unwrap_or(m.num_puzzle_identifiers))
+        }
+    };
+    let gbs = config.global_batch_size;
+    let dims = DataDims { batch_size: gbs, seq_len: meta.0, vocab_size: meta.1, num_puzzle_identifiers: meta.2 };
+    let mut model =
+        Trm::new(config.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
+    let specs = model.specs();
+    model.unroll = true;
+    let step = ouro_train::train_step(&model, &ouro_train::run::step_config(&config, 1), gbs)?;
+    let flops = ouro_train::flops::matmul_flops(&step.func);
+    let a = &config.arch;
+    println!(
+        "model: {} ({}, D {}, {} layers, H_cycles {} x L_cycles {}, {} ACT steps)",
+        a.name,
+        if a.mlp_t { "mlp_t".to_string() } else { format!("attention, {} heads", a.num_heads) },
+        a.hidden_size,
+        a.l_layers,
+        a.h_cycles,
+        a.l_cycles,
+        a.halt_max_steps
+    );
+    println!("data: seq_len {}, vocab {}, puzzle ids {}, global batch {gbs}", meta.0, meta.1, meta.2);
+    println!("trainable parameters: {}", thousands(count(&specs, Role::Trainable) as u64));
+    println!("puzzle-embedding table: {} (sparse SignSGD)", thousands(count(&specs, Role::PuzzleTable) as u64));
+    println!("fixed buffers (H_init, L_init): {}", thousands(count(&specs, Role::Fixed) as u64));
+    println!(
+        "matmul FLOPs per training step: {:.2} TFLOP ({:.2} GFLOP per example)",
+        flops as f64 / 1e12,
+        flops as f64 / gbs as f64 / 1e9
+    );
+    Ok(())
+}

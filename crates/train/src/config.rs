@@ -1,0 +1,289 @@
+//! The training config: the official `PretrainConfig` keys (so official configs port as they
+//! are), read from YAML with every unknown key refused, plus `key=value` overrides.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use ouro_nn::TrmConfig;
+use serde::{Deserialize, Serialize};
+
+/// The dense optimizer's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerName {
+    /// AdamATan2 (official).
+    AdamAtan2,
+    /// AdamW (`adam_eps` in the denominator).
+    Adamw,
+}
+
+/// An evaluator of the test set (`arc@ARC` for ARC datasets).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluatorConfig {
+    /// Its name.
+    pub name: String,
+}
+
+/// A generated Sudoku dataset that `ouro train` builds at `data_paths[0]` when it is missing,
+/// so a config is a self-contained experiment (CI, smoke runs, the README's main job).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SudokuRecipe {
+    /// Board side: 4 or 9.
+    pub size: usize,
+    /// Generated training puzzles.
+    pub train: usize,
+    /// Generated test puzzles (a separate stream).
+    pub test: usize,
+    /// Shuffled copies per training puzzle.
+    #[serde(default)]
+    pub num_aug: usize,
+    /// Keep the hardest of this many minimal puzzles for each one.
+    #[serde(default = "candidates")]
+    pub candidates: usize,
+    /// Seed of generation and augmentation.
+    #[serde(default)]
+    pub seed: u32,
+}
+
+fn candidates() -> usize {
+    1
+}
+
+/// A training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The model.
+    pub arch: TrmConfig,
+    /// Training dataset directories (or gs:// / s3:// URLs), merged.
+    pub data_paths: Vec<String>,
+    /// Test dataset directories (default: `data_paths`).
+    #[serde(default)]
+    pub data_paths_test: Vec<String>,
+    /// Evaluators run on the test predictions.
+    #[serde(default)]
+    pub evaluators: Vec<EvaluatorConfig>,
+    /// Examples per optimizer step.
+    pub global_batch_size: usize,
+    /// Epochs (one epoch = one sampled puzzle per group).
+    pub epochs: usize,
+    /// Epochs between evaluations (must divide `epochs`; default: all).
+    #[serde(default)]
+    pub eval_interval: Option<usize>,
+    /// The first iteration that evaluates.
+    #[serde(default)]
+    pub min_eval_interval: usize,
+    /// Evaluate on at most this many test batches (development runs; default: all).
+    #[serde(default)]
+    pub eval_max_batches: Option<usize>,
+    /// Dense learning rate.
+    pub lr: f64,
+    /// Final LR as a fraction of `lr` (1: constant after warm-up).
+    #[serde(default = "one")]
+    pub lr_min_ratio: f64,
+    /// Warm-up steps.
+    #[serde(default = "warmup")]
+    pub lr_warmup_steps: usize,
+    /// Dense weight decay.
+    pub weight_decay: f64,
+    /// Adam β1.
+    #[serde(default = "beta1")]
+    pub beta1: f64,
+    /// Adam β2.
+    #[serde(default = "beta2")]
+    pub beta2: f64,
+    /// The dense optimizer.
+    #[serde(default = "adam_atan2")]
+    pub optimizer: OptimizerName,
+    /// AdamW's epsilon.
+    #[serde(default = "adam_eps")]
+    pub adam_eps: f64,
+    /// Puzzle-embedding learning rate (SignSGD).
+    pub puzzle_emb_lr: f64,
+    /// Puzzle-embedding weight decay.
+    pub puzzle_emb_weight_decay: f64,
+    /// Keep an EMA of the weights and evaluate with it.
+    #[serde(default)]
+    pub ema: bool,
+    /// EMA rate.
+    #[serde(default = "ema_rate")]
+    pub ema_rate: f64,
+    /// Seed of the sampler and of the weights.
+    #[serde(default)]
+    pub seed: u64,
+    /// Project (groups runs).
+    #[serde(default)]
+    pub project_name: Option<String>,
+    /// Run name (default: derived from the data path and the time).
+    #[serde(default)]
+    pub run_name: Option<String>,
+    /// Where the run directory goes (default `runs/<project>/<run>`).
+    #[serde(default)]
+    pub checkpoint_path: Option<String>,
+    /// Save the (EMA) weights at every evaluation.
+    #[serde(default)]
+    pub checkpoint_every_eval: bool,
+    /// Build this dataset at `data_paths[0]` if it does not exist.
+    #[serde(default)]
+    pub generate_sudoku: Option<SudokuRecipe>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn warmup() -> usize {
+    2000
+}
+fn beta1() -> f64 {
+    0.9
+}
+fn beta2() -> f64 {
+    0.95
+}
+fn adam_atan2() -> OptimizerName {
+    OptimizerName::AdamAtan2
+}
+fn adam_eps() -> f64 {
+    1e-8
+}
+fn ema_rate() -> f64 {
+    0.999
+}
+
+impl TrainConfig {
+    /// Reads `path` and applies `overrides` (`key=value`, dotted keys, YAML values).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        TrainConfig::parse(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Parses YAML `text` (named `source` in errors) and applies `overrides`.
+    pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<TrainConfig> {
+        // Parsing the typed config first gives errors with the file's line and column.
+        let config: TrainConfig = serde_saphyr::from_str(text).map_err(|e| anyhow!("{source}: {e}"))?;
+        if overrides.is_empty() {
+            config.check()?;
+            return Ok(config);
+        }
+        let mut tree = serde_json::to_value(&config)?;
+        for item in overrides {
+            let (key, value) =
+                item.split_once('=').ok_or_else(|| anyhow!("override `{item}` is not of the form key=value"))?;
+            let value: serde_json::Value =
+                serde_saphyr::from_str(value).map_err(|e| anyhow!("override `{item}`: the value is not YAML: {e}"))?;
+            set_path(&mut tree, key, value).map_err(|e| anyhow!("override `{item}`: {e}"))?;
+            if let Err(e) = serde_json::from_value::<TrainConfig>(tree.clone()) {
+                bail!("override `{item}`: {e}");
+            }
+        }
+        let config: TrainConfig = serde_json::from_value(tree)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<()> {
+        if self.data_paths.is_empty() {
+            bail!("data_paths is empty: name at least one dataset directory");
+        }
+        if self.global_batch_size == 0 {
+            bail!("global_batch_size must be at least 1");
+        }
+        let interval = self.eval_interval.unwrap_or(self.epochs);
+        if interval == 0 || !self.epochs.is_multiple_of(interval) {
+            bail!("eval_interval ({interval}) must divide epochs ({})", self.epochs);
+        }
+        if !(0.0..1.0).contains(&self.ema_rate) {
+            bail!("ema_rate must be in [0, 1), got {}", self.ema_rate);
+        }
+        for e in &self.evaluators {
+            if e.name != "arc@ARC" {
+                bail!("unknown evaluator {:?} (ouro has arc@ARC)", e.name);
+            }
+        }
+        Ok(())
+    }
+
+    /// The test dataset locations.
+    pub fn test_paths(&self) -> &[String] {
+        if self.data_paths_test.is_empty() { &self.data_paths } else { &self.data_paths_test }
+    }
+
+    /// The run directory.
+    pub fn run_dir(&self) -> PathBuf {
+        match &self.checkpoint_path {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let project = self.project_name.clone().unwrap_or_else(|| "ouro".into());
+                let run = self.run_name.clone().unwrap_or_else(|| "run".into());
+                PathBuf::from("runs").join(project).join(run)
+            }
+        }
+    }
+
+    /// The config as YAML (what the run directory keeps).
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_saphyr::to_string(self).map_err(|e| anyhow!("writing the config as YAML: {e}"))
+    }
+}
+
+/// Sets `key` (dotted) in a JSON object tree; every segment but the last must exist, so a typo
+/// is refused by name.
+fn set_path(tree: &mut serde_json::Value, key: &str, value: serde_json::Value) -> Result<(), String> {
+    let mut node = tree;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let object = node.as_object_mut().ok_or_else(|| format!("`{}` is not a section", parts[..i].join(".")))?;
+        if i + 1 == parts.len() {
+            object.insert(part.to_string(), value);
+            return Ok(());
+        }
+        node = object.get_mut(*part).ok_or_else(|| format!("unknown key `{}`", parts[..=i].join(".")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = "arch:\n  hidden_size: 64\n  num_heads: 2\ndata_paths: [data/x]\nglobal_batch_size: 8\n\
+        epochs: 10\neval_interval: 5\nlr: 1.0e-3\nweight_decay: 0.1\npuzzle_emb_lr: 1.0e-2\npuzzle_emb_weight_decay: 0.1\n";
+
+    #[test]
+    fn an_unknown_key_is_named_with_its_file_and_line() {
+        let text = SMALL.replace("lr: 1.0e-3", "lr: 1.0e-3\nlearning_rate: 3");
+        let err = TrainConfig::parse(&text, "configs/x.yaml", &[]).unwrap_err().to_string();
+        assert!(err.contains("configs/x.yaml") && err.contains("learning_rate") && err.contains("line 9"), "{err}");
+    }
+
+    #[test]
+    fn a_wrong_type_is_named_with_its_line() {
+        let text = SMALL.replace("global_batch_size: 8", "global_batch_size: lots");
+        let err = TrainConfig::parse(&text, "x.yaml", &[]).unwrap_err().to_string();
+        assert!(err.contains("x.yaml") && err.contains("line 5"), "{err}");
+    }
+
+    #[test]
+    fn overrides_set_nested_keys_and_refuse_unknown_ones() {
+        let o = |s: &str| vec![s.to_string()];
+        let c = TrainConfig::parse(SMALL, "x.yaml", &o("arch.L_cycles=2")).unwrap();
+        assert_eq!(c.arch.l_cycles, 2);
+        let c = TrainConfig::parse(SMALL, "x.yaml", &o("lr=3e-4")).unwrap();
+        assert_eq!(c.lr, 3e-4);
+        let err = TrainConfig::parse(SMALL, "x.yaml", &o("arch.L_cycle=2")).unwrap_err().to_string();
+        assert!(err.contains("L_cycle"), "{err}");
+        let err = TrainConfig::parse(SMALL, "x.yaml", &o("arch.bogus.x=2")).unwrap_err().to_string();
+        assert!(err.contains("arch.bogus"), "{err}");
+        let err = TrainConfig::parse(SMALL, "x.yaml", &o("epochs=many")).unwrap_err().to_string();
+        assert!(err.contains("epochs=many"), "{err}");
+    }
+
+    #[test]
+    fn eval_interval_must_divide_epochs() {
+        let err = TrainConfig::parse(SMALL, "x.yaml", &["eval_interval=3".to_string()]).unwrap_err().to_string();
+        assert!(err.contains("eval_interval (3)"), "{err}");
+    }
+}

@@ -1,0 +1,371 @@
+//! The official training loop (`pretrain.py`): iterations of `eval_interval` epochs, each a
+//! pass of the sampler with one compiled step per batch, then an evaluation of the (EMA)
+//! weights on the test set. Metrics reach the host one step late, so reading them never stalls
+//! the device; they go to `metrics.jsonl` in the run directory beside the resolved config.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ouro_data::sampler::{Batch as HostBatch, Sampler, SamplerConfig};
+use ouro_data::{PuzzleDataset, total_steps};
+use ouro_lower::LowerOptions;
+use ouro_nn::{DataDims, FloatType, METRICS, Trm};
+use ouro_optim::Schedule;
+use ouro_pjrt::{Buffer, Client, Device};
+use ouro_runtime::{Runtime, to_host};
+use serde_json::{Value, json};
+
+use crate::config::{OptimizerName, TrainConfig};
+use crate::state::{init_state, seed_key};
+use crate::step::{OptimizerKind, StepConfig, eval_step, train_step};
+
+/// How to run besides the config.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where the config, metrics and weights go.
+    pub run_dir: PathBuf,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+    /// Stop after this many steps (smoke runs); the schedule still spans the whole run.
+    pub max_steps: Option<u64>,
+    /// Replace the metrics of an earlier run in the same directory.
+    pub force: bool,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// Optimizer steps taken.
+    pub steps: u64,
+    /// The official step count of the whole run.
+    pub total_steps: u64,
+    /// Seconds spent compiling (0 on a cache hit).
+    pub compile_seconds: f64,
+    /// Median seconds per step over the run (the first step excluded).
+    pub median_step_seconds: f64,
+    /// Training examples per second at the median step time.
+    pub examples_per_second: f64,
+    /// The last evaluation, `all/exact_accuracy` style keys.
+    pub last_eval: BTreeMap<String, f64>,
+}
+
+fn upload(client: &Client, device: &Device, batch: &HostBatch) -> Result<[Buffer; 3]> {
+    let (rows, seq) = (batch.rows as i64, batch.seq_len as i64);
+    Ok([
+        client.buffer_from_host(&batch.inputs, &[rows, seq], device)?,
+        client.buffer_from_host(&batch.labels, &[rows, seq], device)?,
+        client.buffer_from_host(&batch.puzzle_identifiers, &[rows], device)?,
+    ])
+}
+
+/// The step's settings from a config, for a run of `total` steps.
+pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
+    let schedule = Schedule {
+        base: cfg.lr,
+        warmup_steps: cfg.lr_warmup_steps,
+        total_steps: total as usize,
+        min_ratio: cfg.lr_min_ratio,
+    };
+    StepConfig {
+        optimizer: match cfg.optimizer {
+            OptimizerName::AdamAtan2 => OptimizerKind::AdamAtan2,
+            OptimizerName::Adamw => OptimizerKind::AdamW { eps: cfg.adam_eps },
+        },
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        weight_decay: cfg.weight_decay,
+        schedule,
+        puzzle_schedule: Schedule { base: cfg.puzzle_emb_lr, ..schedule },
+        puzzle_weight_decay: cfg.puzzle_emb_weight_decay,
+        ema_rate: cfg.ema.then_some(cfg.ema_rate),
+        global_batch_size: cfg.global_batch_size,
+        total_steps: total as usize,
+    }
+}
+
+/// Divides summed train metrics as the official loop logs them: losses by the global batch,
+/// the rest by the number of sequences that halted.
+fn train_log(names: &[String], values: &[f64], global_batch: usize) -> Vec<(String, f64)> {
+    let count = values[0].max(1.0);
+    names
+        .iter()
+        .zip(values)
+        .filter(|(n, _)| n.as_str() != "finite")
+        .map(|(n, &v)| {
+            let scaled = if n == "lr" {
+                v
+            } else if n.ends_with("loss") {
+                v / global_batch as f64
+            } else if n == "count" {
+                v
+            } else {
+                v / count
+            };
+            (format!("train/{n}"), scaled)
+        })
+        .collect()
+}
+
+/// Trains as configured and returns what happened.
+pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Result<Summary> {
+    let train_data = PuzzleDataset::open_locations(&cfg.data_paths, "train").context("opening the training data")?;
+    let test_data = match PuzzleDataset::open_locations(cfg.test_paths(), "test") {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!("no test split, so no evaluation: {e}");
+            None
+        }
+    };
+    let meta = train_data.metadata.clone();
+    if let Some(t) = &test_data
+        && (t.metadata.seq_len != meta.seq_len || t.metadata.vocab_size != meta.vocab_size)
+    {
+        bail!(
+            "the test data (seq_len {}, vocab_size {}) does not match the training data (seq_len {}, vocab_size {})",
+            t.metadata.seq_len,
+            t.metadata.vocab_size,
+            meta.seq_len,
+            meta.vocab_size
+        );
+    }
+    let gbs = cfg.global_batch_size;
+    let dims = DataDims {
+        batch_size: gbs,
+        seq_len: meta.seq_len,
+        vocab_size: meta.vocab_size,
+        num_puzzle_identifiers: meta.num_puzzle_identifiers,
+    };
+    let model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
+    let client = runtime.client();
+    if cfg.arch.loss.dtype == FloatType::Float64 && client.platform_name().eq_ignore_ascii_case("tpu") {
+        bail!("arch.loss.dtype float64: TPUs have no f64; use arch.loss.dtype=float32");
+    }
+    let total = total_steps(&meta, cfg.epochs as u64, gbs);
+    if total == 0 {
+        bail!("the run has no step: epochs × groups × examples per puzzle < global_batch_size ({gbs})");
+    }
+    let epochs_per_iter = cfg.eval_interval.unwrap_or(cfg.epochs);
+    let iterations = cfg.epochs / epochs_per_iter;
+
+    // Compile everything first, so a bad program fails before any data moves.
+    let started = Instant::now();
+    let options_lower = LowerOptions::default();
+    let step = train_step(&model, &step_config(cfg, total), gbs)?;
+    let init = init_state(&model, &step.layout, gbs)?;
+    let eval = eval_step(&model, gbs)?;
+    let step_exe = runtime.compile(&step.func, &options_lower)?;
+    let init_exe = runtime.compile(&init, &options_lower)?;
+    let eval_exe = runtime.compile(&eval.func, &options_lower)?;
+    let compile_seconds = started.elapsed().as_secs_f64();
+    tracing::info!(compile_seconds, total_steps = total, "compiled the train, init and eval steps");
+
+    let metrics_path = options.run_dir.join("metrics.jsonl");
+    if metrics_path.exists() && !options.force {
+        bail!(
+            "{} already holds a run's metrics; choose another run directory or pass --force to replace them",
+            options.run_dir.display()
+        );
+    }
+    std::fs::create_dir_all(&options.run_dir)
+        .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
+    std::fs::write(options.run_dir.join("config.yaml"), cfg.to_yaml()?)?;
+    let mut metrics_file = std::io::BufWriter::new(
+        std::fs::File::create(&metrics_path).with_context(|| format!("creating {}", metrics_path.display()))?,
+    );
+
+    let device = client.device(0)?;
+    let key = client.buffer_from_host(&seed_key(cfg.seed), &[2], &device)?;
+    let mut state = init_exe.run(&[&key])?;
+    let constants = state.split_off(step.layout.state.len());
+
+    let mut sampler =
+        Sampler::new(Arc::new(train_data), SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter })?;
+    let test_sampler = match test_data {
+        Some(d) => Some(Sampler::new(
+            Arc::new(d),
+            SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter: 1 },
+        )?),
+        None => None,
+    };
+
+    let limit = options.max_steps.map_or(total, |m| m.min(total));
+    let bar = ProgressBar::with_draw_target(
+        Some(limit),
+        if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
+            .expect("a valid template"),
+    );
+
+    let mut summary = Summary { total_steps: total, compile_seconds, ..Summary::default() };
+    let mut pending: Vec<(u64, Buffer)> = Vec::new();
+    let mut step_times = Vec::new();
+    let mut last = Instant::now();
+    let mut steps = 0u64;
+    let names = &step.layout.metrics;
+    let report = |steps: u64, buffer: &Buffer, bar: &ProgressBar, file: &mut dyn Write| -> Result<()> {
+        let values = to_host(buffer)?.to_f64_vec();
+        if values[names.len() - 1] != 1.0 {
+            bail!(
+                "step {steps}: the loss or a gradient is not finite (lm_loss sum {}); the state on device \
+                 is that of step {} and no further update was applied",
+                values[5],
+                steps - 1
+            );
+        }
+        let logged = train_log(names, &values, gbs);
+        let mut record = serde_json::Map::new();
+        record.insert("step".into(), json!(steps));
+        for (k, v) in &logged {
+            record.insert(k.clone(), json!(v));
+        }
+        writeln!(file, "{}", Value::Object(record))?;
+        let get = |k: &str| logged.iter().find(|(n, _)| n == k).map_or(f64::NAN, |(_, v)| *v);
+        bar.set_message(format!("loss {:.4}  exact {:.3}", get("train/lm_loss"), get("train/exact_accuracy")));
+        Ok(())
+    };
+
+    'outer: for iteration in 0..iterations {
+        while let Some(batch) = sampler.next_train() {
+            if steps >= limit {
+                break 'outer;
+            }
+            let batch_buffers = upload(client, &device, &batch)?;
+            let mut args: Vec<&Buffer> = state.iter().collect();
+            args.extend(constants.iter());
+            args.push(&key);
+            args.extend(batch_buffers.iter());
+            let mut out = step_exe.run(&args)?;
+            steps += 1;
+            pending.push((steps, out.pop().expect("the metrics output")));
+            state = out;
+            // Read the previous step's metrics while this one runs.
+            if pending.len() > 1 {
+                let (s, m) = pending.remove(0);
+                report(s, &m, &bar, &mut metrics_file)?;
+                let now = Instant::now();
+                step_times.push(now.duration_since(last).as_secs_f64());
+                last = now;
+                let median = median(&step_times);
+                bar.set_position(s);
+                bar.set_message(format!("{}  {:.0} ex/s", bar.message(), gbs as f64 / median));
+            }
+        }
+        for (s, m) in pending.drain(..) {
+            report(s, &m, &bar, &mut metrics_file)?;
+        }
+        if iteration >= cfg.min_eval_interval
+            && let Some(test) = &test_sampler
+        {
+            let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, client, &device)?;
+            let mut record = serde_json::Map::new();
+            record.insert("step".into(), json!(steps));
+            for (k, v) in &results {
+                record.insert(k.clone(), json!(v));
+            }
+            writeln!(metrics_file, "{}", Value::Object(record))?;
+            metrics_file.flush()?;
+            tracing::info!(step = steps, ?results, "evaluated");
+            summary.last_eval = results;
+        }
+    }
+    for (s, m) in pending.drain(..) {
+        report(s, &m, &bar, &mut metrics_file)?;
+    }
+    metrics_file.flush()?;
+    bar.finish();
+    summary.steps = steps;
+    // The first interval includes the pipeline filling; the median ignores it.
+    summary.median_step_seconds = median(&step_times);
+    summary.examples_per_second = gbs as f64 / summary.median_step_seconds;
+    Ok(summary)
+}
+
+fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The official `evaluate`: every test batch through the eval step with the EMA weights (or the
+/// raw ones), metrics summed per set and divided by the count.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    cfg: &TrainConfig,
+    eval: &crate::step::EvalStep,
+    exe: &ouro_runtime::Executable,
+    layout: &crate::step::StateLayout,
+    state: &[Buffer],
+    constants: &[Buffer],
+    test: &Sampler,
+    client: &Client,
+    device: &Device,
+) -> Result<BTreeMap<String, f64>> {
+    let find = |name: &str| -> Result<&Buffer> {
+        let source = match name.strip_prefix("params/") {
+            Some(rest) if cfg.ema => format!("ema/{rest}"),
+            _ => name.to_string(),
+        };
+        if let Some(i) = layout.state.iter().position(|(n, _)| n == source) {
+            return Ok(&state[i]);
+        }
+        layout
+            .constants
+            .iter()
+            .position(|(n, _)| n == source)
+            .map(|i| &constants[i])
+            .ok_or_else(|| anyhow!("no buffer for eval weight {name}"))
+    };
+    let weights: Vec<&Buffer> = eval.weights.iter().map(|(n, _)| find(n)).collect::<Result<_>>()?;
+    let mut sums: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let max_batches = cfg.eval_max_batches.unwrap_or(usize::MAX);
+    let mut arc = match cfg.evaluators.first() {
+        Some(_) => {
+            let path = ouro_data::remote::resolve(&cfg.test_paths()[0])?;
+            Some(ouro_data::eval::ArcEvaluator::open(&path, 0)?)
+        }
+        None => None,
+    };
+    if let Some(a) = arc.as_mut() {
+        a.begin_eval();
+    }
+    for batch in test.test_batches().take(max_batches) {
+        let buffers = upload(client, device, &batch)?;
+        let mut args = weights.clone();
+        args.extend(buffers.iter());
+        let out = exe.run(&args)?;
+        let values = to_host(&out[2])?.to_f64_vec();
+        let entry = sums.entry(batch.set.clone()).or_insert_with(|| vec![0.0; values.len()]);
+        for (s, v) in entry.iter_mut().zip(values) {
+            *s += v;
+        }
+        if let Some(a) = arc.as_mut() {
+            let preds = to_host(&out[0])?.to_i64_vec().into_iter().map(|v| v as i32).collect::<Vec<_>>();
+            let q: Vec<f32> = to_host(&out[1])?.to_f64_vec().into_iter().map(|v| v as f32).collect();
+            a.update(&batch.inputs, &preds, &batch.puzzle_identifiers, &q)?;
+        }
+    }
+    let mut results = BTreeMap::new();
+    for (set, values) in sums {
+        let count = values[0].max(1.0);
+        for (name, v) in METRICS.iter().zip(values).skip(1) {
+            results.insert(format!("{set}/{name}"), v / count);
+        }
+        results.insert(format!("{set}/count"), count);
+    }
+    if let Some(a) = arc {
+        for (name, v) in a.result().0 {
+            results.insert(name, v);
+        }
+    }
+    Ok(results)
+}
