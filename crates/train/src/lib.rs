@@ -10,4 +10,6 @@ pub mod step;
 pub use config::TrainConfig;
 pub use run::{RunOptions, Summary, train};
 pub use state::{init_state, seed_key};
-pub use step::{EvalStep, OptimizerKind, StateLayout, StepConfig, TrainStep, eval_step, train_step};
+pub use step::{
+    EvalStep, OptimizerKind, StateLayout, StepConfig, StepGrads, TrainStep, eval_step, forward_backward, train_step,
+};

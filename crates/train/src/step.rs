@@ -9,7 +9,7 @@ use ouro_autodiff::vjp;
 use ouro_ir::random::fold_in;
 use ouro_ir::tree::{Named, Tree};
 use ouro_ir::{DType, Func, ParamAttrs, Tensor, TensorType, TraceError, Tracer};
-use ouro_nn::{Batch, Halting, ParamSpec, Role, Trm, act_loss};
+use ouro_nn::{ActLoss, ActOutputs, Batch, Carry, Halting, ParamSpec, Role, Trm, act_loss};
 use ouro_optim::{AdamAtan2, AdamW, DenseRule, Schedule, ema_update, lr_traced, sparse_sign_sgd};
 
 /// The dense optimizer.
@@ -108,6 +108,49 @@ fn all_finite<'t>(values: &[Tensor<'t>]) -> Tensor<'t> {
     })
 }
 
+/// The forward and backward of one official training step.
+pub struct StepGrads<'t> {
+    /// The carry after resetting halted slots (its puzzle ids are the rows trained).
+    pub reset: Carry<Tensor<'t>>,
+    /// The carry after the ACT step.
+    pub carry: Carry<Tensor<'t>>,
+    /// Logits and Q logits.
+    pub outputs: ActOutputs<'t>,
+    /// Loss and metrics.
+    pub loss: ActLoss<'t>,
+    /// The gradient of `loss / global_batch` for each dense parameter, in order.
+    pub grads: Vec<Tensor<'t>>,
+    /// The gradient of the gathered puzzle-embedding rows `[B, ndim]`.
+    pub row_grads: Option<Tensor<'t>>,
+}
+
+/// Reset, one ACT step with training halting, the loss head, and reverse mode for the dense
+/// parameters and the gathered puzzle rows (the official `local_weights`).
+#[allow(clippy::too_many_arguments)]
+pub fn forward_backward<'t>(
+    model: &Trm,
+    params: &Named<Tensor<'t>>,
+    table: Option<Tensor<'t>>,
+    fixed: &Named<Tensor<'t>>,
+    carry: &Carry<Tensor<'t>>,
+    batch: &Batch<Tensor<'t>>,
+    key: Tensor<'t>,
+    global_batch_size: usize,
+) -> StepGrads<'t> {
+    let all = model_params(params, table, fixed);
+    let reset = model.reset(&all, carry, batch);
+    let rows = model.puzzle_rows(&all, reset.puzzle_ids);
+    let (new_carry, outputs) = model.act_step(&all, &reset, rows, Halting::Train { key });
+    let loss = act_loss(&model.cfg.loss, &new_carry, &outputs);
+    let scaled = loss.total / global_batch_size as f64;
+    let mut wrt: Vec<Tensor<'t>> = params.leaves().into_iter().copied().collect();
+    wrt.extend(rows);
+    let cts = vjp(&[scaled], &[Some(scaled.full_like(1.0))], &wrt);
+    let mut grads: Vec<Tensor<'t>> = wrt.iter().zip(cts).map(|(x, g)| g.unwrap_or_else(|| x.zeros_like())).collect();
+    let row_grads = rows.map(|_| grads.pop().expect("the rows' gradient"));
+    StepGrads { reset, carry: new_carry, outputs, loss, grads, row_grads }
+}
+
 /// Traces one official training step of `model` on `batch_size` rows.
 pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<TrainStep, TraceError> {
     let tr = Tracer::new("train_step");
@@ -159,24 +202,14 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
         tr.param(&format!("batch/{field}"), ty.clone())
     });
 
-    // The forward: reset halted slots, one ACT step, the loss.
     let new_step = step + 1.0;
     let t = new_step.cast(DType::F32);
-    let all = model_params(&params, table, &fixed);
-    let reset = model.reset(&all, &carry, &batch);
-    let rows = model.puzzle_rows(&all, reset.puzzle_ids);
     let step_key = fold_in(key, new_step.cast(DType::U32));
-    let (new_carry, outputs) = model.act_step(&all, &reset, rows, Halting::Train { key: step_key });
-    let loss = act_loss(&model.cfg.loss, &new_carry, &outputs);
-    let scaled = loss.total / cfg.global_batch_size as f64;
-
-    // The backward: dense parameters and the gathered puzzle rows.
+    let StepGrads { reset, carry: new_carry, loss, grads, row_grads, .. } =
+        forward_backward(model, &params, table, &fixed, &carry, &batch, step_key, cfg.global_batch_size);
     let _s = tr.scope("update");
-    let mut wrt: Vec<Tensor<'_>> = params.leaves().into_iter().copied().collect();
-    wrt.extend(rows);
-    let cts = vjp(&[scaled], &[Some(scaled.full_like(1.0))], &wrt);
-    let grads: Vec<Tensor<'_>> = wrt.iter().zip(cts).map(|(x, g)| g.unwrap_or_else(|| x.zeros_like())).collect();
     let mut checked = grads.clone();
+    checked.extend(row_grads);
     checked.push(loss.total);
     let finite = all_finite(&checked);
     let active = new_step.le(cfg.total_steps as f64);
@@ -209,9 +242,8 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
             outputs_list.push(moves.select(ema_update(shadow, p, rate), shadow));
         }
     }
-    if let (Some(table), Some(_)) = (table, rows) {
+    if let (Some(table), Some(row_grads)) = (table, row_grads) {
         let lr_puzzle = lr_traced(&cfg.puzzle_schedule, t);
-        let row_grads = grads[grads.len() - 1];
         let updated = sparse_sign_sgd(table, reset.puzzle_ids, row_grads, lr_puzzle, cfg.puzzle_weight_decay);
         outputs_list.push(keep(updated, table));
     }
