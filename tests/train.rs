@@ -106,6 +106,25 @@ fn bad_configs_are_refused_with_what_and_where() {
     let run = format!("checkpoint_path={}", dir.join("run").display());
     let (ok, _, stderr) = ouro(&["train", "--config", &cfg, &data, &run, "arch.hidden_size=66"]);
     assert!(!ok && stderr.contains("hidden_size (66)") && stderr.contains("num_heads (4)"), "{stderr}");
+    // A test set whose shapes disagree with the training data (9x9 against 4x4 Sudoku).
+    let nine = dir.join("nine");
+    let (ok, _, stderr) = ouro(&[
+        "dataset",
+        "build",
+        "sudoku",
+        "--size",
+        "9",
+        "--generate",
+        "2",
+        "--test-generate",
+        "2",
+        "--out",
+        nine.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let test = format!("data_paths_test=[{}]", nine.display());
+    let (ok, _, stderr) = ouro(&["train", "--config", &cfg, &data, &run, &test, "--force"]);
+    assert!(!ok && stderr.contains("seq_len 81") && stderr.contains("seq_len 16"), "{stderr}");
     let (ok, _, stderr) = ouro(&["train", "--config", &cfg, "arch.L_cycle=3"]);
     assert!(!ok && stderr.contains("L_cycle"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -55,7 +55,12 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
             build_recipe(&out, recipe)?;
         }
     }
-    let client = backend.client(1)?;
+    let mut client = backend.client(1)?;
+    // Compiled steps are cached on disk: a second run of the same config starts at once.
+    if std::env::var_os("OURO_NO_COMPILE_CACHE").is_none() {
+        let dir = ouro_pjrt::plugin::cache_dir()?.join("compiled");
+        client = client.with_compile_cache(ouro_pjrt::CompileCache::new(&dir)?)?;
+    }
     let runtime = ouro_runtime::Runtime::new(client)?;
     let run_dir = args.run_dir.clone().unwrap_or_else(|| config.run_dir());
     let options = RunOptions {

@@ -106,6 +106,50 @@ fn a_tiny_trm_learns_and_its_state_stays_on_device() {
     assert_eq!(to_host(&state[step_index]).unwrap().to_i64_vec(), vec![150]);
 }
 
+/// The paths the official configs do not take: the Q-learning continue target
+/// (`no_ACT_continue: false`, which crashes in the official code), softmax cross-entropy (a
+/// TypeError there), AdamW, and an f64 loss. Each must train with finite values, and the
+/// continue loss must be live.
+#[test]
+fn q_continue_softmax_adamw_and_f64_loss_train() {
+    let rt = Runtime::open_default(1).unwrap();
+    let model = tiny(TrmConfig {
+        no_act_continue: false,
+        loss: ouro_nn::LossConfig {
+            loss_type: ouro_nn::LossType::SoftmaxCrossEntropy,
+            dtype: FloatType::Float64,
+            ..Default::default()
+        },
+        ..tiny_config()
+    });
+    let cfg = StepConfig { optimizer: OptimizerKind::AdamW { eps: 1e-8 }, ..step_config(3e-3) };
+    let step = train_step(&model, &cfg, BATCH).unwrap();
+    let options = LowerOptions::default();
+    let init = init_state(&model, &step.layout, BATCH).unwrap();
+    let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(2).map(i64::from)), 0).unwrap();
+    let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
+    let constants = state.split_off(step.layout.state.len());
+    let exe = rt.compile(&step.func, &options).unwrap();
+    let mut rng = 11u64;
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        let b = batch(&rt, &mut rng);
+        let mut args: Vec<&ouro_pjrt::Buffer> = state.iter().collect();
+        args.extend(constants.iter());
+        args.push(&key);
+        args.extend(b.iter());
+        let mut out = exe.run(&args).unwrap();
+        rows.push(to_host(&out.pop().unwrap()).unwrap().to_f64_vec());
+        state = out;
+    }
+    let col = |name: &str| step.layout.metrics.iter().position(|n| n == name).unwrap();
+    assert!(rows.iter().all(|m| m[col("finite")] == 1.0));
+    assert!(rows.iter().all(|m| m[col("q_continue_loss")] > 0.0), "the continue target trains q_continue");
+    let lm = |r: &[Vec<f64>]| r.iter().map(|m| m[col("lm_loss")]).sum::<f64>() / r.len() as f64;
+    let (first, last) = (lm(&rows[..10]), lm(&rows[90..]));
+    assert!(last < first / 2.0, "lm loss {first:.3} -> {last:.3}");
+}
+
 #[test]
 fn the_eval_step_runs_every_slot_to_the_last_act_step() {
     let rt = Runtime::open_default(1).unwrap();
