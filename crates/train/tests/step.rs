@@ -66,23 +66,21 @@ fn batch(rt: &Runtime, rng: &mut u64) -> Vec<ouro_pjrt::Buffer> {
     .collect()
 }
 
-#[test]
-fn a_tiny_trm_learns_and_its_state_stays_on_device() {
+/// Trains `model` for `steps` steps of the token-map task from seed `seed`; returns every
+/// step's metrics (read after the loop, so it never waits on the device), the metric names and the
+/// step counter on the device.
+fn run_steps(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<String>, Vec<f64>) {
     let rt = Runtime::open_default(1).unwrap();
-    let model = tiny(tiny_config());
-    let cfg = step_config(3e-3);
-    let step = train_step(&model, &cfg, BATCH).unwrap();
-    let init = init_state(&model, &step.layout, BATCH).unwrap();
+    let step = train_step(model, cfg, BATCH).unwrap();
     let options = LowerOptions::default();
-    let init_exe = rt.compile(&init, &options).unwrap();
-    let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(0).map(i64::from)), 0).unwrap();
-    let mut state = init_exe.run(&[&key]).unwrap();
+    let init = init_state(model, &step.layout, BATCH).unwrap();
+    let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(seed).map(i64::from)), 0).unwrap();
+    let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
     let constants = state.split_off(step.layout.state.len());
     let exe = rt.compile(&step.func, &options).unwrap();
-
-    let mut rng = 7u64;
+    let mut rng = seed.wrapping_add(7);
     let mut metrics = Vec::new();
-    for _ in 0..150 {
+    for _ in 0..steps {
         let b = batch(&rt, &mut rng);
         let mut args: Vec<&ouro_pjrt::Buffer> = state.iter().collect();
         args.extend(constants.iter());
@@ -92,8 +90,15 @@ fn a_tiny_trm_learns_and_its_state_stays_on_device() {
         metrics.push(out.pop().unwrap());
         state = out;
     }
-    let names = &step.layout.metrics;
-    let read: Vec<Vec<f64>> = metrics.iter().map(|m| to_host(m).unwrap().to_f64_vec()).collect();
+    let rows = metrics.iter().map(|m| to_host(m).unwrap().to_f64_vec()).collect();
+    let step_index = step.layout.state.iter().position(|(n, _)| n == "step").unwrap();
+    let counter = to_host(&state[step_index]).unwrap().to_f64_vec();
+    (rows, step.layout.metrics.clone(), counter)
+}
+
+#[test]
+fn a_tiny_trm_learns_and_its_state_stays_on_device() {
+    let (read, names, counter) = run_steps(&tiny(tiny_config()), &step_config(3e-3), 150, 0);
     let col = |name: &str| names.iter().position(|n| n == name).unwrap();
     let lm = |i: usize| read[i][col("lm_loss")] / BATCH as f64;
     let first = (0..10).map(lm).sum::<f64>() / 10.0;
@@ -102,8 +107,7 @@ fn a_tiny_trm_learns_and_its_state_stays_on_device() {
     assert!(read.iter().all(|m| m[col("finite")] == 1.0));
     assert!(last < first / 4.0, "lm loss {first:.4} -> {last:.4}");
     // The step counter advanced on device.
-    let step_index = step.layout.state.iter().position(|(n, _)| n == "step").unwrap();
-    assert_eq!(to_host(&state[step_index]).unwrap().to_i64_vec(), vec![150]);
+    assert_eq!(counter, vec![150.0]);
 }
 
 /// The paths the official configs do not take: the Q-learning continue target
@@ -112,7 +116,6 @@ fn a_tiny_trm_learns_and_its_state_stays_on_device() {
 /// continue loss must be live.
 #[test]
 fn q_continue_softmax_adamw_and_f64_loss_train() {
-    let rt = Runtime::open_default(1).unwrap();
     let model = tiny(TrmConfig {
         no_act_continue: false,
         loss: ouro_nn::LossConfig {
@@ -123,26 +126,8 @@ fn q_continue_softmax_adamw_and_f64_loss_train() {
         ..tiny_config()
     });
     let cfg = StepConfig { optimizer: OptimizerKind::AdamW { eps: 1e-8 }, ..step_config(3e-3) };
-    let step = train_step(&model, &cfg, BATCH).unwrap();
-    let options = LowerOptions::default();
-    let init = init_state(&model, &step.layout, BATCH).unwrap();
-    let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(2).map(i64::from)), 0).unwrap();
-    let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
-    let constants = state.split_off(step.layout.state.len());
-    let exe = rt.compile(&step.func, &options).unwrap();
-    let mut rng = 11u64;
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        let b = batch(&rt, &mut rng);
-        let mut args: Vec<&ouro_pjrt::Buffer> = state.iter().collect();
-        args.extend(constants.iter());
-        args.push(&key);
-        args.extend(b.iter());
-        let mut out = exe.run(&args).unwrap();
-        rows.push(to_host(&out.pop().unwrap()).unwrap().to_f64_vec());
-        state = out;
-    }
-    let col = |name: &str| step.layout.metrics.iter().position(|n| n == name).unwrap();
+    let (rows, names, _) = run_steps(&model, &cfg, 100, 2);
+    let col = |name: &str| names.iter().position(|n| n == name).unwrap();
     assert!(rows.iter().all(|m| m[col("finite")] == 1.0));
     assert!(rows.iter().all(|m| m[col("q_continue_loss")] > 0.0), "the continue target trains q_continue");
     let lm = |r: &[Vec<f64>]| r.iter().map(|m| m[col("lm_loss")]).sum::<f64>() / r.len() as f64;
