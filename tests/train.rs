@@ -81,6 +81,9 @@ fn the_tiny_sudoku_reaches_95_percent_on_held_out_puzzles() {
     assert!(ok, "{stdout}\n{stderr}");
     let exact = last_eval(&run, "all/exact_accuracy");
     assert!(exact >= 0.95, "held-out exact accuracy {exact}\n{stdout}");
+    // The last evaluation's (EMA) weights, with the official names.
+    let weights = std::fs::read(run.join("step_3120.safetensors")).unwrap();
+    assert!(String::from_utf8_lossy(&weights[..4096.min(weights.len())]).contains("inner.H_init"));
     std::fs::remove_dir_all(dir).unwrap();
 }
 

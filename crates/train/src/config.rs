@@ -122,7 +122,8 @@ pub struct TrainConfig {
     /// Where the run directory goes (default `runs/<project>/<run>`).
     #[serde(default)]
     pub checkpoint_path: Option<String>,
-    /// Save the (EMA) weights at every evaluation.
+    /// Save the evaluated (EMA) weights at every evaluation as `step_<N>.safetensors` in the run
+    /// directory (they are always saved at the last one).
     #[serde(default)]
     pub checkpoint_every_eval: bool,
     /// Build this dataset at `data_paths[0]` if it does not exist.

@@ -6,6 +6,7 @@ pub mod flops;
 pub mod run;
 pub mod state;
 pub mod step;
+pub mod weights;
 
 pub use config::TrainConfig;
 pub use run::{RunOptions, Summary, train};

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use crate::config::{OptimizerName, TrainConfig};
 use crate::state::{init_state, seed_key};
 use crate::step::{OptimizerKind, StepConfig, eval_step, train_step};
+use crate::weights::{eval_weights, save_weights};
 
 /// How to run besides the config.
 #[derive(Clone, Debug)]
@@ -273,6 +274,12 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             metrics_file.flush()?;
             tracing::info!(step = steps, ?results, "evaluated");
             summary.last_eval = results;
+            if cfg.checkpoint_every_eval || iteration + 1 == iterations {
+                let path = options.run_dir.join(format!("step_{steps}.safetensors"));
+                let buffers = eval_weights(cfg, &eval.weights, &step.layout, &state, &constants)?;
+                save_weights(&path, &eval.weights, &buffers)?;
+                tracing::info!(path = %path.display(), "saved the evaluated weights");
+            }
         }
     }
     for (s, m) in pending.drain(..) {
@@ -310,22 +317,7 @@ fn evaluate(
     client: &Client,
     device: &Device,
 ) -> Result<BTreeMap<String, f64>> {
-    let find = |name: &str| -> Result<&Buffer> {
-        let source = match name.strip_prefix("params/") {
-            Some(rest) if cfg.ema => format!("ema/{rest}"),
-            _ => name.to_string(),
-        };
-        if let Some(i) = layout.state.iter().position(|(n, _)| n == source) {
-            return Ok(&state[i]);
-        }
-        layout
-            .constants
-            .iter()
-            .position(|(n, _)| n == source)
-            .map(|i| &constants[i])
-            .ok_or_else(|| anyhow!("no buffer for eval weight {name}"))
-    };
-    let weights: Vec<&Buffer> = eval.weights.iter().map(|(n, _)| find(n)).collect::<Result<_>>()?;
+    let weights = eval_weights(cfg, &eval.weights, layout, state, constants)?;
     let mut sums: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let max_batches = cfg.eval_max_batches.unwrap_or(usize::MAX);
     let mut arc = match cfg.evaluators.first() {
