@@ -167,6 +167,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         ema_rate: Some(0.999),
         global_batch_size: B,
         total_steps: 1000,
+        data_axis: None,
     };
     let step = train_step(&model, &cfg, B).unwrap();
     let exe = rt.compile(&step.func, &options).unwrap();

@@ -55,7 +55,7 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
             build_recipe(&out, recipe)?;
         }
     }
-    let mut client = backend.client(1)?;
+    let mut client = backend.client(config.mesh.data)?;
     // Compiled steps are cached on disk: a second run of the same config starts at once.
     if std::env::var_os("OURO_NO_COMPILE_CACHE").is_none() {
         let dir = ouro_pjrt::plugin::cache_dir()?.join("compiled");

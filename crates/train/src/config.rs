@@ -51,6 +51,26 @@ fn candidates() -> usize {
     1
 }
 
+/// The device mesh.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshConfig {
+    /// Devices along the data axis: the global batch and the ACT carry are split over them,
+    /// everything else is replicated.
+    #[serde(default = "one_device")]
+    pub data: usize,
+}
+
+fn one_device() -> usize {
+    1
+}
+
+impl Default for MeshConfig {
+    fn default() -> MeshConfig {
+        MeshConfig { data: 1 }
+    }
+}
+
 /// A training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,8 +85,11 @@ pub struct TrainConfig {
     /// Evaluators run on the test predictions.
     #[serde(default)]
     pub evaluators: Vec<EvaluatorConfig>,
-    /// Examples per optimizer step.
+    /// Examples per optimizer step, over all devices.
     pub global_batch_size: usize,
+    /// The device mesh.
+    #[serde(default)]
+    pub mesh: MeshConfig,
     /// Epochs (one epoch = one sampled puzzle per group).
     pub epochs: usize,
     /// Epochs between evaluations (must divide `epochs`; default: all).
@@ -191,6 +214,13 @@ impl TrainConfig {
         }
         if self.global_batch_size == 0 {
             bail!("global_batch_size must be at least 1");
+        }
+        if self.mesh.data == 0 || !self.global_batch_size.is_multiple_of(self.mesh.data) {
+            bail!(
+                "global_batch_size ({}) must split evenly over mesh.data ({}) devices",
+                self.global_batch_size,
+                self.mesh.data
+            );
         }
         let interval = self.eval_interval.unwrap_or(self.epochs);
         if interval == 0 || !self.epochs.is_multiple_of(interval) {

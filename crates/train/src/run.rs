@@ -13,6 +13,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ouro_data::sampler::{Batch as HostBatch, Sampler, SamplerConfig};
 use ouro_data::{PuzzleDataset, total_steps};
+use ouro_ir::Mesh;
+use ouro_ir::lowering::ShardingMode;
 use ouro_lower::LowerOptions;
 use ouro_nn::{DataDims, FloatType, METRICS, Trm};
 use ouro_optim::Schedule;
@@ -55,13 +57,36 @@ pub struct Summary {
     pub last_eval: BTreeMap<String, f64>,
 }
 
-fn upload(client: &Client, device: &Device, batch: &HostBatch) -> Result<[Buffer; 3]> {
-    let (rows, seq) = (batch.rows as i64, batch.seq_len as i64);
-    Ok([
-        client.buffer_from_host(&batch.inputs, &[rows, seq], device)?,
-        client.buffer_from_host(&batch.labels, &[rows, seq], device)?,
-        client.buffer_from_host(&batch.puzzle_identifiers, &[rows], device)?,
-    ])
+/// The devices of the data axis, and running a program on all of them.
+struct DataParallel {
+    devices: Vec<Device>,
+}
+
+impl DataParallel {
+    fn n(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// Runs `exe` with `args[d]` on device `d`; results per device.
+    fn exec(&self, exe: &ouro_runtime::Executable, args: &[Vec<&Buffer>]) -> Result<Vec<Vec<Buffer>>> {
+        if self.n() == 1 { Ok(vec![exe.run(&args[0])?]) } else { Ok(exe.run_sharded(args)?) }
+    }
+
+    /// Each device's rows of `batch`, copied straight to that device.
+    fn upload(&self, client: &Client, batch: &HostBatch) -> Result<Vec<[Buffer; 3]>> {
+        let n = self.n();
+        let mut out = Vec::with_capacity(n);
+        for (d, device) in self.devices.iter().enumerate() {
+            let shard = batch.shard(d, n)?;
+            let (rows, seq) = (shard.rows as i64, batch.seq_len as i64);
+            out.push([
+                client.buffer_from_host(shard.inputs, &[rows, seq], device)?,
+                client.buffer_from_host(shard.labels, &[rows, seq], device)?,
+                client.buffer_from_host(shard.puzzle_identifiers, &[rows], device)?,
+            ]);
+        }
+        Ok(out)
+    }
 }
 
 /// The step's settings from a config, for a run of `total` steps.
@@ -86,6 +111,7 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         ema_rate: cfg.ema.then_some(cfg.ema_rate),
         global_batch_size: cfg.global_batch_size,
         total_steps: total as usize,
+        data_axis: (cfg.mesh.data > 1).then(|| "data".to_string()),
     }
 }
 
@@ -155,10 +181,20 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
 
     // Compile everything first, so a bad program fails before any data moves.
     let started = Instant::now();
-    let options_lower = LowerOptions::default();
+    let n = cfg.mesh.data;
+    let available = client.addressable_devices();
+    if available.len() < n {
+        bail!("mesh.data is {n} but the client has {} addressable devices", available.len());
+    }
+    let dp = DataParallel { devices: available[..n].to_vec() };
+    let axis = (n > 1).then_some("data");
+    let options_lower = match axis {
+        Some(a) => LowerOptions { sharding: ShardingMode::Shardy(Mesh::new(a, n)), ..LowerOptions::default() },
+        None => LowerOptions::default(),
+    };
     let step = train_step(&model, &step_config(cfg, total), gbs)?;
-    let init = init_state(&model, &step.layout, gbs)?;
-    let eval = eval_step(&model, gbs)?;
+    let init = init_state(&model, &step.layout, gbs, axis)?;
+    let eval = eval_step(&model, gbs, axis)?;
     let step_exe = runtime.compile(&step.func, &options_lower)?;
     let init_exe = runtime.compile(&init, &options_lower)?;
     let eval_exe = runtime.compile(&eval.func, &options_lower)?;
@@ -179,10 +215,10 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         std::fs::File::create(&metrics_path).with_context(|| format!("creating {}", metrics_path.display()))?,
     );
 
-    let device = client.device(0)?;
-    let key = client.buffer_from_host(&seed_key(cfg.seed), &[2], &device)?;
-    let mut state = init_exe.run(&[&key])?;
-    let constants = state.split_off(step.layout.state.len());
+    let keys: Vec<Buffer> =
+        dp.devices.iter().map(|d| client.buffer_from_host(&seed_key(cfg.seed), &[2], d)).collect::<Result<_, _>>()?;
+    let mut state = dp.exec(&init_exe, &keys.iter().map(|k| vec![k]).collect::<Vec<_>>())?;
+    let constants: Vec<Vec<Buffer>> = state.iter_mut().map(|s| s.split_off(step.layout.state.len())).collect();
 
     let mut sampler =
         Sampler::new(Arc::new(train_data), SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter })?;
@@ -237,14 +273,21 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             if steps >= limit {
                 break 'outer;
             }
-            let batch_buffers = upload(client, &device, &batch)?;
-            let mut args: Vec<&Buffer> = state.iter().collect();
-            args.extend(constants.iter());
-            args.push(&key);
-            args.extend(batch_buffers.iter());
-            let mut out = step_exe.run(&args)?;
+            let batch_buffers = dp.upload(client, &batch)?;
+            let args: Vec<Vec<&Buffer>> = (0..n)
+                .map(|d| {
+                    let mut a: Vec<&Buffer> = state[d].iter().collect();
+                    a.extend(constants[d].iter());
+                    a.push(&keys[d]);
+                    a.extend(batch_buffers[d].iter());
+                    a
+                })
+                .collect();
+            let mut out = dp.exec(&step_exe, &args)?;
             steps += 1;
-            pending.push((steps, out.pop().expect("the metrics output")));
+            // The metrics are replicated: device 0's copy is read.
+            let metrics: Vec<Buffer> = out.iter_mut().map(|o| o.pop().expect("the metrics output")).collect();
+            pending.push((steps, metrics.into_iter().next().expect("a device")));
             state = out;
             // Read the previous step's metrics while this one runs.
             if pending.len() > 1 {
@@ -264,7 +307,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         if iteration >= cfg.min_eval_interval
             && let Some(test) = &test_sampler
         {
-            let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, client, &device)?;
+            let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, client, &dp)?;
             let mut record = serde_json::Map::new();
             record.insert("step".into(), json!(steps));
             for (k, v) in &results {
@@ -276,7 +319,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             summary.last_eval = results;
             if cfg.checkpoint_every_eval || iteration + 1 == iterations {
                 let path = options.run_dir.join(format!("step_{steps}.safetensors"));
-                let buffers = eval_weights(cfg, &eval.weights, &step.layout, &state, &constants)?;
+                let buffers = eval_weights(cfg, &eval.weights, &step.layout, &state[0], &constants[0])?;
                 save_weights(&path, &eval.weights, &buffers)?;
                 tracing::info!(path = %path.display(), "saved the evaluated weights");
             }
@@ -311,13 +354,15 @@ fn evaluate(
     eval: &crate::step::EvalStep,
     exe: &ouro_runtime::Executable,
     layout: &crate::step::StateLayout,
-    state: &[Buffer],
-    constants: &[Buffer],
+    state: &[Vec<Buffer>],
+    constants: &[Vec<Buffer>],
     test: &Sampler,
     client: &Client,
-    device: &Device,
+    dp: &DataParallel,
 ) -> Result<BTreeMap<String, f64>> {
-    let weights = eval_weights(cfg, &eval.weights, layout, state, constants)?;
+    let weights: Vec<Vec<&Buffer>> = (0..dp.n())
+        .map(|d| eval_weights(cfg, &eval.weights, layout, &state[d], &constants[d]))
+        .collect::<Result<_>>()?;
     let mut sums: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let max_batches = cfg.eval_max_batches.unwrap_or(usize::MAX);
     let mut arc = match cfg.evaluators.first() {
@@ -331,18 +376,28 @@ fn evaluate(
         a.begin_eval();
     }
     for batch in test.test_batches().take(max_batches) {
-        let buffers = upload(client, device, &batch)?;
-        let mut args = weights.clone();
-        args.extend(buffers.iter());
-        let out = exe.run(&args)?;
-        let values = to_host(&out[2])?.to_f64_vec();
+        let buffers = dp.upload(client, &batch)?;
+        let args: Vec<Vec<&Buffer>> = (0..dp.n())
+            .map(|d| {
+                let mut a = weights[d].clone();
+                a.extend(buffers[d].iter());
+                a
+            })
+            .collect();
+        let out = dp.exec(exe, &args)?;
+        let values = to_host(&out[0][2])?.to_f64_vec();
         let entry = sums.entry(batch.set.clone()).or_insert_with(|| vec![0.0; values.len()]);
         for (s, v) in entry.iter_mut().zip(values) {
             *s += v;
         }
         if let Some(a) = arc.as_mut() {
-            let preds = to_host(&out[0])?.to_i64_vec().into_iter().map(|v| v as i32).collect::<Vec<_>>();
-            let q: Vec<f32> = to_host(&out[1])?.to_f64_vec().into_iter().map(|v| v as f32).collect();
+            // Predictions are split over the devices in batch order.
+            let mut preds = Vec::new();
+            let mut q: Vec<f32> = Vec::new();
+            for o in &out {
+                preds.extend(to_host(&o[0])?.to_i64_vec().into_iter().map(|v| v as i32));
+                q.extend(to_host(&o[1])?.to_f64_vec().into_iter().map(|v| v as f32));
+            }
             a.update(&batch.inputs, &preds, &batch.puzzle_identifiers, &q)?;
         }
     }

@@ -3,10 +3,10 @@
 //! to the weights, an all-halted carry.
 
 use ouro_ir::tree::{Named, Tree};
-use ouro_ir::{DType, Func, Tensor, TensorType, TraceError, Tracer};
+use ouro_ir::{DType, Func, OutputAttrs, ParamAttrs, Sharding, Tensor, TensorType, TraceError, Tracer};
 use ouro_nn::Trm;
 
-use crate::step::StateLayout;
+use crate::step::{StateLayout, sharding_for};
 
 /// The key argument of the init function and of the train step: `[0, seed]`.
 pub fn seed_key(seed: u64) -> [u32; 2] {
@@ -14,9 +14,17 @@ pub fn seed_key(seed: u64) -> [u32; 2] {
 }
 
 /// Traces `key → (state…, constants without the key…)` in `layout` order.
-pub fn init_state(model: &Trm, layout: &StateLayout, batch_size: usize) -> Result<Func, TraceError> {
+pub fn init_state(
+    model: &Trm,
+    layout: &StateLayout,
+    batch_size: usize,
+    data_axis: Option<&str>,
+) -> Result<Func, TraceError> {
     let tr = Tracer::new("init_state");
-    let key = tr.param("key", TensorType::new(DType::U32, &[2]));
+    let key = tr.param_with(
+        ParamAttrs { name: "key".into(), donate: false, sharding: data_axis.map(|_| Sharding::replicated(1)) },
+        TensorType::new(DType::U32, &[2]),
+    );
     let specs = model.specs();
     let weights = ouro_nn::init(&specs, key);
     let carry = model.initial_carry(&tr, batch_size);
@@ -43,7 +51,12 @@ pub fn init_state(model: &Trm, layout: &StateLayout, batch_size: usize) -> Resul
             tr.zeros(ty)
         }
     };
-    let mut outputs: Vec<Tensor<'_>> = layout.state.iter().map(|(n, ty)| value(n, ty)).collect();
-    outputs.extend(layout.constants.iter().filter(|(n, _)| *n != "key").map(|(n, ty)| value(n, ty)));
-    tr.finish(&outputs)
+    let named: Vec<(&str, &TensorType)> =
+        layout.state.iter().chain(layout.constants.iter().filter(|(n, _)| *n != "key")).collect();
+    let outputs: Vec<Tensor<'_>> = named.iter().map(|(n, ty)| value(n, ty)).collect();
+    let attrs = named
+        .iter()
+        .map(|(n, ty)| OutputAttrs { name: n.to_string(), sharding: data_axis.map(|a| sharding_for(n, ty.rank(), a)) })
+        .collect();
+    tr.finish_with(&outputs, attrs)
 }

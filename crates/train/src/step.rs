@@ -8,7 +8,7 @@
 use ouro_autodiff::vjp;
 use ouro_ir::random::fold_in;
 use ouro_ir::tree::{Named, Tree};
-use ouro_ir::{DType, Func, ParamAttrs, Tensor, TensorType, TraceError, Tracer};
+use ouro_ir::{DType, Func, OutputAttrs, ParamAttrs, Sharding, Tensor, TensorType, TraceError, Tracer};
 use ouro_nn::{ActLoss, ActOutputs, Batch, Carry, Halting, ParamSpec, Role, Trm, act_loss};
 use ouro_optim::{AdamAtan2, AdamW, DenseRule, Schedule, ema_update, lr_traced, sparse_sign_sgd};
 
@@ -47,6 +47,17 @@ pub struct StepConfig {
     pub global_batch_size: usize,
     /// Steps after which updates stop (the official `total_steps` cap; EMA still moves).
     pub total_steps: usize,
+    /// The mesh axis the batch (and the ACT carry) is split over for data parallelism; `None`
+    /// for one device. Everything else is replicated and XLA's SPMD partitioner inserts the
+    /// collectives.
+    pub data_axis: Option<String>,
+}
+
+/// How a step argument or result named `name` is laid out for data parallelism over `axis`: the
+/// batch and the carry split on their first (batch) dimension, everything else replicated.
+pub fn sharding_for(name: &str, rank: usize, axis: &str) -> Sharding {
+    let batched = ["carry/", "batch/", "preds", "q_halt"].iter().any(|p| name.starts_with(p));
+    if batched && rank > 0 { Sharding::split(rank, 0, axis) } else { Sharding::replicated(rank) }
 }
 
 /// Names and types of the step's state and constants, in argument order.
@@ -156,9 +167,16 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let tr = Tracer::new("train_step");
     let specs = model.specs();
     let mut state = Named::new();
+    let axis = cfg.data_axis.as_deref();
+    let layout_of = |name: &str, ty: &TensorType| axis.map(|a| sharding_for(name, ty.rank(), a));
     let donated = |name: String, ty: &TensorType, state: &mut Named<TensorType>| {
         state.push(name.clone(), ty.clone());
-        tr.param_with(ParamAttrs { name, donate: true, sharding: None }, ty.clone())
+        let sharding = layout_of(&name, ty);
+        tr.param_with(ParamAttrs { name, donate: true, sharding }, ty.clone())
+    };
+    let read_only = |name: String, ty: &TensorType| {
+        let sharding = layout_of(&name, ty);
+        tr.param_with(ParamAttrs { name, donate: false, sharding }, ty.clone())
     };
 
     let dense = specs_with(&specs, Role::Trainable);
@@ -190,16 +208,16 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let mut fixed = Named::new();
     for s in specs_with(&specs, Role::Fixed) {
         constants.push(format!("fixed/{}", s.name), s.ty.clone());
-        fixed.push(s.name.clone(), tr.param(&format!("fixed/{}", s.name), s.ty.clone()));
+        fixed.push(s.name.clone(), read_only(format!("fixed/{}", s.name), &s.ty));
     }
     let key_type = TensorType::new(DType::U32, &[2]);
     constants.push("key", key_type.clone());
-    let key = tr.param("key", key_type);
+    let key = read_only("key".into(), &key_type);
     let batch_types = model.batch_types(batch_size);
     let mut batch_layout = Named::new();
     let batch: Batch<Tensor<'_>> = batch_types.map(|field, ty| {
         batch_layout.push(format!("batch/{field}"), ty.clone());
-        tr.param(&format!("batch/{field}"), ty.clone())
+        read_only(format!("batch/{field}"), ty)
     });
 
     let new_step = step + 1.0;
@@ -256,7 +274,10 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let extra = [lr.reshape(&[1]), finite.cast(DType::F32).reshape(&[1])];
     outputs_list.push(tr.concatenate(&[loss.metrics, extra[0], extra[1]], 0));
 
-    let func = tr.finish(&outputs_list)?;
+    let mut attrs: Vec<OutputAttrs> =
+        state.iter().map(|(name, ty)| OutputAttrs { name: name.to_string(), sharding: layout_of(name, ty) }).collect();
+    attrs.push(OutputAttrs { name: "metrics".into(), sharding: axis.map(|_| Sharding::replicated(1)) });
+    let func = tr.finish_with(&outputs_list, attrs)?;
     let mut metrics: Vec<String> = ouro_nn::METRICS.iter().map(|s| s.to_string()).collect();
     metrics.extend(["lr".to_string(), "finite".to_string()]);
     Ok(TrainStep { func, layout: StateLayout { state, constants, batch: batch_layout, metrics } })
@@ -264,7 +285,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
 
 /// Traces the official evaluation of one batch: a fresh carry, exactly `halt_max_steps` ACT
 /// steps, and the last step's predictions, q-halt logits and metrics.
-pub fn eval_step(model: &Trm, batch_size: usize) -> Result<EvalStep, TraceError> {
+pub fn eval_step(model: &Trm, batch_size: usize, data_axis: Option<&str>) -> Result<EvalStep, TraceError> {
     let tr = Tracer::new("eval_step");
     let specs = model.specs();
     let mut weights = Named::new();
@@ -278,15 +299,19 @@ pub fn eval_step(model: &Trm, batch_size: usize) -> Result<EvalStep, TraceError>
             Role::Fixed => format!("fixed/{}", s.name),
         };
         weights.push(name.clone(), s.ty.clone());
-        let t = tr.param(&name, s.ty.clone());
+        let sharding = data_axis.map(|a| sharding_for(&name, s.ty.rank(), a));
+        let t = tr.param_with(ParamAttrs { name, donate: false, sharding }, s.ty.clone());
         match s.role {
             Role::Trainable => params.push(s.name.clone(), t),
             Role::PuzzleTable => table = Some(t),
             Role::Fixed => fixed.push(s.name.clone(), t),
         }
     }
-    let batch: Batch<Tensor<'_>> =
-        model.batch_types(batch_size).map(|field, ty| tr.param(&format!("batch/{field}"), ty.clone()));
+    let batch: Batch<Tensor<'_>> = model.batch_types(batch_size).map(|field, ty| {
+        let name = format!("batch/{field}");
+        let sharding = data_axis.map(|a| sharding_for(&name, ty.rank(), a));
+        tr.param_with(ParamAttrs { name, donate: false, sharding }, ty.clone())
+    });
     let all = model_params(&params, table, &fixed);
     let carry = model.reset(&all, &model.initial_carry(&tr, batch_size), &batch);
     let rows = model.puzzle_rows(&all, carry.puzzle_ids);
@@ -300,6 +325,10 @@ pub fn eval_step(model: &Trm, batch_size: usize) -> Result<EvalStep, TraceError>
     let carry = carry.rebuild(&mut looped.into_iter()).expect("carry leaves");
     let (last, outputs) = model.act_step(&all, &carry, rows, Halting::Eval);
     let loss = act_loss(&model.cfg.loss, &last, &outputs);
-    let func = tr.finish(&[loss.preds, outputs.q_halt, loss.metrics])?;
+    let attrs = [("preds", 2), ("q_halt", 1), ("metrics", 1)].map(|(name, rank)| OutputAttrs {
+        name: name.into(),
+        sharding: data_axis.map(|a| sharding_for(name, rank, a)),
+    });
+    let func = tr.finish_with(&[loss.preds, outputs.q_halt, loss.metrics], attrs.to_vec())?;
     Ok(EvalStep { func, weights })
 }

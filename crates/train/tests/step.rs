@@ -43,6 +43,7 @@ fn step_config(lr: f64) -> StepConfig {
         ema_rate: Some(0.999),
         global_batch_size: BATCH,
         total_steps: 10_000,
+        data_axis: None,
     }
 }
 
@@ -73,7 +74,7 @@ fn run_steps(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64) -> (Vec<Vec
     let rt = Runtime::open_default(1).unwrap();
     let step = train_step(model, cfg, BATCH).unwrap();
     let options = LowerOptions::default();
-    let init = init_state(model, &step.layout, BATCH).unwrap();
+    let init = init_state(model, &step.layout, BATCH, None).unwrap();
     let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(seed).map(i64::from)), 0).unwrap();
     let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
     let constants = state.split_off(step.layout.state.len());
@@ -141,12 +142,12 @@ fn the_eval_step_runs_every_slot_to_the_last_act_step() {
     let model = tiny(tiny_config());
     let cfg = step_config(1e-3);
     let step = train_step(&model, &cfg, BATCH).unwrap();
-    let init = init_state(&model, &step.layout, BATCH).unwrap();
+    let init = init_state(&model, &step.layout, BATCH, None).unwrap();
     let options = LowerOptions::default();
     let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(1).map(i64::from)), 0).unwrap();
     let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
     let constants = state.split_off(step.layout.state.len());
-    let eval = eval_step(&model, BATCH).unwrap();
+    let eval = eval_step(&model, BATCH, None).unwrap();
     let mut args = Vec::new();
     for (name, _) in eval.weights.iter() {
         let from_state = step.layout.state.iter().position(|(n, _)| n == name);
