@@ -81,3 +81,27 @@ fn runs_on_2_4_and_8_devices_equal_the_one_device_run() {
     assert!(!ok && stderr.contains("mesh.data (3)"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `model-info --memory` compiles the partitioned step and reports the compiler's figures; with
+/// the batch split over 2 devices each holds 32 of the 64 rows.
+#[test]
+fn model_info_reports_memory_per_device() {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
+    let args = [
+        "model-info",
+        "--config",
+        config.to_str().unwrap(),
+        "--seq-len",
+        "16",
+        "--vocab-size",
+        "6",
+        "--puzzle-ids",
+        "1",
+        "--devices",
+        "2",
+        "--memory",
+    ];
+    let (ok, stdout, stderr) = ouro(&args);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("on 2 device(s), 32 rows each") && stdout.contains("temporaries"), "{stdout}");
+}

@@ -87,7 +87,7 @@ pub fn main() -> ExitCode {
         Command::Smoke(args) => smoke::run(&cli.backend, args),
         Command::Dataset(args) => dataset::run(args),
         Command::Train(args) => train::run(&cli.backend, args),
-        Command::ModelInfo(args) => train::model_info(args),
+        Command::ModelInfo(args) => train::model_info(&cli.backend, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -103,6 +103,16 @@ pub struct ModelInfoArgs {
     /// Puzzle identifiers (default: the training data's metadata).
     #[arg(long)]
     puzzle_ids: Option<usize>,
+    /// Devices on the data axis (overrides mesh.data).
+    #[arg(long)]
+    devices: Option<usize>,
+    /// Global batch (overrides global_batch_size).
+    #[arg(long)]
+    global_batch: Option<usize>,
+    /// Compile the train step for the mesh and report its memory per device (what the plugin's
+    /// compiler reports for the partitioned program).
+    #[arg(long)]
+    memory: bool,
 }
 
 fn thousands(n: u64) -> String {
@@ -118,9 +128,16 @@ fn thousands(n: u64) -> String {
 }
 
 /// Runs `ouro model-info`: counts from the parameter specs, FLOPs from the traced train step.
-pub fn model_info(args: &ModelInfoArgs) -> Result<()> {
+pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
     use ouro_nn::{DataDims, Role, Trm, count};
-    let config = TrainConfig::load(&args.config, &args.overrides)?;
+    let mut overrides = args.overrides.clone();
+    if let Some(n) = args.devices {
+        overrides.push(format!("mesh.data={n}"));
+    }
+    if let Some(b) = args.global_batch {
+        overrides.push(format!("global_batch_size={b}"));
+    }
+    let config = TrainConfig::load(&args.config, &overrides)?;
     let meta = match (args.seq_len, args.vocab_size, args.puzzle_ids) {
         (Some(s), Some(v), Some(p)) => (s, v, p),
         (s, v, p) => {
@@ -159,5 +176,42 @@ pub fn model_info(args: &ModelInfoArgs) -> Result<()> {
         flops as f64 / 1e12,
         flops as f64 / gbs as f64 / 1e9
     );
+    if args.memory {
+        memory_report(backend, &config, &model)?;
+    }
+    Ok(())
+}
+
+/// Compiles the (partitioned) train step and prints the compiler's memory figures per device.
+fn memory_report(backend: &BackendArgs, config: &TrainConfig, model: &ouro_nn::Trm) -> Result<()> {
+    let n = config.mesh.data;
+    let runtime = ouro_runtime::Runtime::new(backend.client(n)?)?;
+    let step = ouro_train::train_step(model, &ouro_train::run::step_config(config, 1), config.global_batch_size)?;
+    let options = match n {
+        1 => ouro_lower::LowerOptions::default(),
+        _ => ouro_lower::LowerOptions {
+            sharding: ouro_ir::lowering::ShardingMode::Shardy(ouro_ir::Mesh::new("data", n)),
+            ..Default::default()
+        },
+    };
+    let started = std::time::Instant::now();
+    let exe = runtime.compile(&step.func, &options)?;
+    let stats = exe.loaded().compiled_memory_stats()?;
+    let gib = |b: i64| b as f64 / (1u64 << 30) as f64;
+    println!(
+        "memory per device ({} on {n} device(s), {} rows each; compiled in {:.1} s):",
+        runtime.client().platform_name(),
+        config.global_batch_size / n,
+        started.elapsed().as_secs_f64()
+    );
+    println!("  arguments (state, constants, batch shard): {:.3} GiB", gib(stats.argument_size_in_bytes));
+    println!("  temporaries (activations, gradients):      {:.3} GiB", gib(stats.temp_size_in_bytes));
+    println!(
+        "  outputs not aliased to donated arguments:  {:.3} GiB",
+        gib(stats.output_size_in_bytes - stats.alias_size_in_bytes)
+    );
+    let total = stats.argument_size_in_bytes + stats.temp_size_in_bytes + stats.output_size_in_bytes
+        - stats.alias_size_in_bytes;
+    println!("  total:                                     {:.3} GiB", gib(total));
     Ok(())
 }
