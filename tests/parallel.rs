@@ -105,3 +105,34 @@ fn model_info_reports_memory_per_device() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("on 2 device(s), 32 rows each") && stdout.contains("temporaries"), "{stdout}");
 }
+
+/// The research baseline's global batch, 6144, on 8 CPU devices: 768 rows per device, each fed
+/// its rows directly. About a minute on 2 cores; `.ci/run` runs it.
+#[test]
+#[ignore = "a minute long; .ci/run runs it"]
+fn a_global_batch_of_6144_trains_on_8_devices() {
+    let dir = scratch("6144");
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
+    let data = format!("data_paths=[{}]", dir.join("data").display());
+    let run = dir.join("run");
+    let args = [
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        &data,
+        "global_batch_size=6144",
+        "mesh.data=8",
+        "--max-steps",
+        "3",
+        "--run-dir",
+        run.to_str().unwrap(),
+    ];
+    let (ok, stdout, stderr) = ouro(&args);
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 steps of 32"), "{stdout}");
+    let losses: Vec<f64> =
+        metrics(&run).iter().filter_map(|m| m.get("train/lm_loss").and_then(|v| v.as_f64())).collect();
+    assert_eq!(losses.len(), 3);
+    assert!(losses[2] < losses[0], "{losses:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
