@@ -34,49 +34,55 @@ fn weights(path: &Path) -> HashMap<String, Vec<f32>> {
         .collect()
 }
 
+/// Runs the tiny config for 23 steps (3 epochs) with `extra` overrides into `dir/name`.
+fn run_tiny(dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
+    let data = format!("data_paths=[{}]", dir.join("data").display());
+    let out = dir.join(name);
+    let mut args = vec!["train", "--config", config.to_str().unwrap(), &data, "epochs=3", "eval_interval=3"];
+    args.extend(extra);
+    args.extend(["--run-dir", out.to_str().unwrap()]);
+    let (ok, stdout, stderr) = ouro(&args);
+    assert!(ok, "{name}: {stdout}\n{stderr}");
+    out
+}
+
+/// Asserts that run `other` equals run `reference` within the tolerances above.
+fn assert_same_run(reference: &Path, other: &Path, what: &str) {
+    let reference_weights = weights(&reference.join("step_23.safetensors"));
+    let expected = metrics(reference);
+    assert_eq!(expected.len(), 24, "23 steps and one evaluation");
+    for (a, b) in expected.iter().zip(metrics(other)) {
+        for (key, value) in a {
+            let (x, y) = (value.as_f64().unwrap(), b[key].as_f64().unwrap());
+            // An argmax may flip where two logits are within rounding: a few tokens.
+            let tolerance = if key.contains("accuracy") { 2e-3 } else { 1e-5 * x.abs().max(1.0) };
+            assert!((x - y).abs() <= tolerance, "{what}, step {}: {key} {y} vs {x}", a["step"]);
+        }
+    }
+    for (name, values) in weights(&other.join("step_23.safetensors")) {
+        let d = values.iter().zip(&reference_weights[&name]).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        assert!(d < 1e-6, "{what}: {name} differs by {d:e}");
+    }
+}
+
 #[test]
 fn runs_on_2_4_and_8_devices_equal_the_one_device_run() {
     let dir = scratch("parallel");
+    let one = run_tiny(&dir, "one", &[]);
+    for n in [2, 4, 8] {
+        let mesh = format!("mesh.data={n}");
+        let other = run_tiny(&dir, &format!("mesh{n}"), &[&mesh]);
+        assert_same_run(&one, &other, &format!("{n} devices"));
+    }
+    // Gradient accumulation: the same step in 4 micro-batches, and 2 devices × 2 micro-batches.
+    let accumulated = run_tiny(&dir, "accum4", &["grad_accum_steps=4"]);
+    assert_same_run(&one, &accumulated, "4 micro-batches");
+    let both = run_tiny(&dir, "mesh2accum2", &["mesh.data=2", "grad_accum_steps=2"]);
+    assert_same_run(&one, &both, "2 devices × 2 micro-batches");
+    // A batch that does not split over the devices is refused.
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
     let data = format!("data_paths=[{}]", dir.join("data").display());
-    let run = |n: usize| {
-        let out = dir.join(format!("run{n}"));
-        let mesh = format!("mesh.data={n}");
-        let args = [
-            "train",
-            "--config",
-            config.to_str().unwrap(),
-            &data,
-            &mesh,
-            "epochs=3",
-            "eval_interval=3",
-            "--run-dir",
-            out.to_str().unwrap(),
-        ];
-        let (ok, stdout, stderr) = ouro(&args);
-        assert!(ok, "{n} devices: {stdout}\n{stderr}");
-        out
-    };
-    let one = run(1);
-    let reference = metrics(&one);
-    let reference_weights = weights(&one.join("step_23.safetensors"));
-    assert_eq!(reference.len(), 24, "23 steps and one evaluation");
-    for n in [2, 4, 8] {
-        let other = run(n);
-        for (a, b) in reference.iter().zip(metrics(&other)) {
-            for (key, value) in a {
-                let (x, y) = (value.as_f64().unwrap(), b[key].as_f64().unwrap());
-                // An argmax may flip where two logits are within rounding: a few tokens.
-                let tolerance = if key.contains("accuracy") { 2e-3 } else { 1e-5 * x.abs().max(1.0) };
-                assert!((x - y).abs() <= tolerance, "{n} devices, step {}: {key} {y} vs {x}", a["step"]);
-            }
-        }
-        for (name, values) in weights(&other.join("step_23.safetensors")) {
-            let d = values.iter().zip(&reference_weights[&name]).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-            assert!(d < 1e-6, "{n} devices: {name} differs by {d:e}");
-        }
-    }
-    // A batch that does not split over the devices is refused.
     let (ok, _, stderr) = ouro(&["train", "--config", config.to_str().unwrap(), &data, "mesh.data=3"]);
     assert!(!ok && stderr.contains("mesh.data (3)"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();

@@ -22,7 +22,7 @@ use ouro::lower::LowerOptions;
 use ouro::runtime::Runtime;
 use ouro_nn::{DataDims, FloatType, LossConfig, PosEncoding, Role, Trm, TrmConfig};
 use ouro_optim::Schedule;
-use ouro_train::{OptimizerKind, StepConfig, forward_backward, train_step};
+use ouro_train::{OptimizerKind, StepConfig, StepWeights, forward_backward, train_step};
 
 const B: usize = 6;
 
@@ -125,7 +125,9 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
     let key = tr.param("key", TensorType::new(DType::U32, &[2]));
     args.push(HostArray::from_i64(DType::U32, &[2], &[0, 0]));
     let carry = model.initial_carry(&tr, B);
-    let g = forward_backward(&model, &params, table, &fixed, &carry, &batch, key, B);
+    let min_steps = model.exploration(key, B);
+    let weights = StepWeights { params: &params, table, fixed: &fixed };
+    let g = forward_backward(&model, weights, &carry, &batch, min_steps, B);
     let mut outputs: Vec<Tensor<'_>> = vec![g.outputs.logits, g.outputs.q_halt, g.outputs.q_continue, g.loss.total];
     outputs.push(g.loss.metrics);
     outputs.extend(g.grads.iter().copied());
@@ -168,6 +170,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         global_batch_size: B,
         total_steps: 1000,
         data_axis: None,
+        grad_accum_steps: 1,
     };
     let step = train_step(&model, &cfg, B).unwrap();
     let exe = rt.compile(&step.func, &options).unwrap();

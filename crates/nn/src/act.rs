@@ -21,10 +21,11 @@ tree_struct! {
 /// How a step decides halting.
 #[derive(Clone, Copy)]
 pub enum Halting<'t> {
-    /// Training: Q-halting with exploration drawn from this `u32[2]` key.
+    /// Training: Q-halting, and no slot halts before its exploration minimum (i32 `[B]`, 0 for
+    /// slots not exploring; see [`Trm::exploration`]).
     Train {
-        /// The step's key.
-        key: Tensor<'t>,
+        /// Each slot's minimum number of steps.
+        min_steps: Tensor<'t>,
     },
     /// Evaluation: every slot runs exactly `halt_max_steps` steps.
     Eval,
@@ -72,6 +73,16 @@ impl Trm {
         carry
     }
 
+    /// The official exploration for `batch` slots from a `u32[2]` key: with probability
+    /// `halt_exploration_prob` a slot must run at least `U{2..halt_max_steps}` steps (i32 `[B]`,
+    /// 0 for the others). Drawn for the whole global batch, so splitting the batch (devices,
+    /// micro-batches) does not change it.
+    pub fn exploration<'t>(&self, key: Tensor<'t>, batch: usize) -> Tensor<'t> {
+        let keys = split(key, 2);
+        let explore = uniform(nth(keys, 0), &[batch], DType::F32, 0.0, 1.0).lt(self.cfg.halt_exploration_prob);
+        explore.select(randint(nth(keys, 1), &[batch], 2, self.cfg.halt_max_steps as i64 + 1), 0.0)
+    }
+
     /// Halted slots restart from `H_init`/`L_init` with step 0 and take their row of `batch`;
     /// the rows of `batch` at other slots are never seen.
     pub fn reset<'t>(
@@ -111,18 +122,13 @@ impl Trm {
             self.forward(params, carry.z_h, carry.z_l, carry.inputs, puzzle_rows);
         let tr = q_halt.tracer();
         let _s = tr.scope("act");
-        let b = q_halt.shape()[0];
         let max_steps = self.cfg.halt_max_steps as f64;
         let steps = carry.steps + 1.0;
         let is_last = steps.ge(max_steps);
         let mut halted = is_last;
         let mut target_q_continue = None;
-        if let (Halting::Train { key }, true) = (halting, self.cfg.halt_max_steps > 1) {
+        if let (Halting::Train { min_steps }, true) = (halting, self.cfg.halt_max_steps > 1) {
             halted = halted.or(if self.cfg.no_act_continue { q_halt.gt(0.0) } else { q_halt.gt(q_continue) });
-            // Exploration: with probability p a slot must run at least U{2..Nsup} steps.
-            let keys = split(key, 2);
-            let explore = uniform(nth(keys, 0), &[b], DType::F32, 0.0, 1.0).lt(self.cfg.halt_exploration_prob);
-            let min_steps = explore.select(randint(nth(keys, 1), &[b], 2, self.cfg.halt_max_steps as i64 + 1), 0.0);
             halted = halted.and(steps.ge(min_steps));
             if !self.cfg.no_act_continue {
                 // The bootstrapped target: another forward on the new state, without gradient.

@@ -65,6 +65,10 @@ fn one_device() -> usize {
     1
 }
 
+fn one_step() -> usize {
+    1
+}
+
 impl Default for MeshConfig {
     fn default() -> MeshConfig {
         MeshConfig { data: 1 }
@@ -90,6 +94,9 @@ pub struct TrainConfig {
     /// The device mesh.
     #[serde(default)]
     pub mesh: MeshConfig,
+    /// Micro-batches per step on each device (gradients summed before one update).
+    #[serde(default = "one_step")]
+    pub grad_accum_steps: usize,
     /// Epochs (one epoch = one sampled puzzle per group).
     pub epochs: usize,
     /// Epochs between evaluations (must divide `epochs`; default: all).
@@ -215,11 +222,13 @@ impl TrainConfig {
         if self.global_batch_size == 0 {
             bail!("global_batch_size must be at least 1");
         }
-        if self.mesh.data == 0 || !self.global_batch_size.is_multiple_of(self.mesh.data) {
+        let parts = self.mesh.data * self.grad_accum_steps;
+        if parts == 0 || !self.global_batch_size.is_multiple_of(parts) {
             bail!(
-                "global_batch_size ({}) must split evenly over mesh.data ({}) devices",
+                "global_batch_size ({}) must split evenly into mesh.data ({}) × grad_accum_steps ({}) parts",
                 self.global_batch_size,
-                self.mesh.data
+                self.mesh.data,
+                self.grad_accum_steps
             );
         }
         let interval = self.eval_interval.unwrap_or(self.epochs);

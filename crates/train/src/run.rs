@@ -112,6 +112,7 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         global_batch_size: cfg.global_batch_size,
         total_steps: total as usize,
         data_axis: (cfg.mesh.data > 1).then(|| "data".to_string()),
+        grad_accum_steps: cfg.grad_accum_steps,
     }
 }
 

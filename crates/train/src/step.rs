@@ -47,6 +47,9 @@ pub struct StepConfig {
     pub global_batch_size: usize,
     /// Steps after which updates stop (the official `total_steps` cap; EMA still moves).
     pub total_steps: usize,
+    /// Micro-batches per step: the global batch's slots are processed in this many equal parts
+    /// whose gradients are summed before one update (the same step, less activation memory).
+    pub grad_accum_steps: usize,
     /// The mesh axis the batch (and the ACT carry) is split over for data parallelism; `None`
     /// for one device. Everything else is replicated and XLA's SPMD partitioner inserts the
     /// collectives.
@@ -135,23 +138,33 @@ pub struct StepGrads<'t> {
     pub row_grads: Option<Tensor<'t>>,
 }
 
-/// Reset, one ACT step with training halting, the loss head, and reverse mode for the dense
-/// parameters and the gathered puzzle rows (the official `local_weights`).
-#[allow(clippy::too_many_arguments)]
+/// The tensors a step reads the model from.
+#[derive(Clone, Copy)]
+pub struct StepWeights<'a, 't> {
+    /// Dense parameters by official name.
+    pub params: &'a Named<Tensor<'t>>,
+    /// The puzzle-embedding table, if the model has one.
+    pub table: Option<Tensor<'t>>,
+    /// `H_init` and `L_init`.
+    pub fixed: &'a Named<Tensor<'t>>,
+}
+
+/// Reset, one ACT step with training halting (`min_steps` from [`Trm::exploration`]), the loss
+/// head, and reverse mode for the dense parameters and the gathered puzzle rows (the official
+/// `local_weights`).
 pub fn forward_backward<'t>(
     model: &Trm,
-    params: &Named<Tensor<'t>>,
-    table: Option<Tensor<'t>>,
-    fixed: &Named<Tensor<'t>>,
+    weights: StepWeights<'_, 't>,
     carry: &Carry<Tensor<'t>>,
     batch: &Batch<Tensor<'t>>,
-    key: Tensor<'t>,
+    min_steps: Tensor<'t>,
     global_batch_size: usize,
 ) -> StepGrads<'t> {
-    let all = model_params(params, table, fixed);
+    let params = weights.params;
+    let all = model_params(params, weights.table, weights.fixed);
     let reset = model.reset(&all, carry, batch);
     let rows = model.puzzle_rows(&all, reset.puzzle_ids);
-    let (new_carry, outputs) = model.act_step(&all, &reset, rows, Halting::Train { key });
+    let (new_carry, outputs) = model.act_step(&all, &reset, rows, Halting::Train { min_steps });
     let loss = act_loss(&model.cfg.loss, &new_carry, &outputs);
     let scaled = loss.total / global_batch_size as f64;
     let mut wrt: Vec<Tensor<'t>> = params.leaves().into_iter().copied().collect();
@@ -160,6 +173,69 @@ pub fn forward_backward<'t>(
     let mut grads: Vec<Tensor<'t>> = wrt.iter().zip(cts).map(|(x, g)| g.unwrap_or_else(|| x.zeros_like())).collect();
     let row_grads = rows.map(|_| grads.pop().expect("the rows' gradient"));
     StepGrads { reset, carry: new_carry, outputs, loss, grads, row_grads }
+}
+
+/// [`forward_backward`] over the whole batch, in `grad_accum_steps` slices of slots.
+struct Accumulated<'t> {
+    puzzle_ids: Tensor<'t>,
+    carry: Carry<Tensor<'t>>,
+    metrics: Tensor<'t>,
+    total: Tensor<'t>,
+    grads: Vec<Tensor<'t>>,
+    row_grads: Option<Tensor<'t>>,
+}
+
+fn accumulate<'t>(
+    model: &Trm,
+    weights: StepWeights<'_, 't>,
+    carry: &Carry<Tensor<'t>>,
+    batch: &Batch<Tensor<'t>>,
+    min_steps: Tensor<'t>,
+    cfg: &StepConfig,
+) -> Accumulated<'t> {
+    let k = cfg.grad_accum_steps.max(1);
+    if k == 1 {
+        let g = forward_backward(model, weights, carry, batch, min_steps, cfg.global_batch_size);
+        return Accumulated {
+            puzzle_ids: g.reset.puzzle_ids,
+            carry: g.carry,
+            metrics: g.loss.metrics,
+            total: g.loss.total,
+            grads: g.grads,
+            row_grads: g.row_grads,
+        };
+    }
+    // Micro-batches are unrolled: each one's activations die after its backward.
+    let rows = min_steps.shape()[0] / k;
+    let tr = min_steps.tracer();
+    let mut parts = Vec::with_capacity(k);
+    for j in 0..k {
+        let _s = tr.scope(&format!("micro_batch{j}"));
+        let slice = |t: &Tensor<'t>| t.slice_dim(0, j * rows, (j + 1) * rows);
+        let g = forward_backward(
+            model,
+            weights,
+            &carry.map(|_, t| slice(t)),
+            &batch.map(|_, t| slice(t)),
+            slice(&min_steps),
+            cfg.global_batch_size,
+        );
+        parts.push(g);
+    }
+    let join =
+        |pick: &dyn Fn(&StepGrads<'t>) -> Tensor<'t>| tr.concatenate(&parts.iter().map(pick).collect::<Vec<_>>(), 0);
+    let carry_leaves: Vec<Tensor<'t>> = (0..7).map(|i| join(&|g: &StepGrads<'t>| *g.carry.leaves()[i])).collect();
+    let sum = |pick: &dyn Fn(&StepGrads<'t>) -> Tensor<'t>| {
+        parts.iter().skip(1).fold(pick(&parts[0]), |acc, g| acc + pick(g))
+    };
+    Accumulated {
+        puzzle_ids: join(&|g| g.reset.puzzle_ids),
+        carry: carry.rebuild(&mut carry_leaves.into_iter()).expect("the carry's leaves"),
+        metrics: sum(&|g| g.loss.metrics),
+        total: sum(&|g| g.loss.total),
+        grads: (0..parts[0].grads.len()).map(|i| sum(&|g| g.grads[i])).collect(),
+        row_grads: parts[0].row_grads.map(|_| join(&|g| g.row_grads.expect("rows"))),
+    }
 }
 
 /// Traces one official training step of `model` on `batch_size` rows.
@@ -223,12 +299,13 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let new_step = step + 1.0;
     let t = new_step.cast(DType::F32);
     let step_key = fold_in(key, new_step.cast(DType::U32));
-    let StepGrads { reset, carry: new_carry, loss, grads, row_grads, .. } =
-        forward_backward(model, &params, table, &fixed, &carry, &batch, step_key, cfg.global_batch_size);
+    let min_steps = model.exploration(step_key, batch_size);
+    let Accumulated { puzzle_ids, carry: new_carry, metrics: loss_metrics, total, grads, row_grads } =
+        accumulate(model, StepWeights { params: &params, table, fixed: &fixed }, &carry, &batch, min_steps, cfg);
     let _s = tr.scope("update");
     let mut checked = grads.clone();
     checked.extend(row_grads);
-    checked.push(loss.total);
+    checked.push(total);
     let finite = all_finite(&checked);
     let active = new_step.le(cfg.total_steps as f64);
     let update = healthy.and(finite).and(active);
@@ -262,7 +339,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     }
     if let (Some(table), Some(row_grads)) = (table, row_grads) {
         let lr_puzzle = lr_traced(&cfg.puzzle_schedule, t);
-        let updated = sparse_sign_sgd(table, reset.puzzle_ids, row_grads, lr_puzzle, cfg.puzzle_weight_decay);
+        let updated = sparse_sign_sgd(table, puzzle_ids, row_grads, lr_puzzle, cfg.puzzle_weight_decay);
         outputs_list.push(keep(updated, table));
     }
     let new_carry_list: Vec<Tensor<'_>> = new_carry.leaves().into_iter().copied().collect();
@@ -272,7 +349,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     outputs_list.push(update.select(new_step, step));
     outputs_list.push(healthy.and(finite));
     let extra = [lr.reshape(&[1]), finite.cast(DType::F32).reshape(&[1])];
-    outputs_list.push(tr.concatenate(&[loss.metrics, extra[0], extra[1]], 0));
+    outputs_list.push(tr.concatenate(&[loss_metrics, extra[0], extra[1]], 0));
 
     let mut attrs: Vec<OutputAttrs> =
         state.iter().map(|(name, ty)| OutputAttrs { name: name.to_string(), sharding: layout_of(name, ty) }).collect();

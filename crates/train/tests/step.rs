@@ -44,6 +44,7 @@ fn step_config(lr: f64) -> StepConfig {
         global_batch_size: BATCH,
         total_steps: 10_000,
         data_axis: None,
+        grad_accum_steps: 1,
     }
 }
 
