@@ -75,6 +75,9 @@ fn runs_on_2_4_and_8_devices_equal_the_one_device_run() {
         let other = run_tiny(&dir, &format!("mesh{n}"), &[&mesh]);
         assert_same_run(&one, &other, &format!("{n} devices"));
     }
+    // GSPMD annotations instead of Shardy.
+    let gspmd = run_tiny(&dir, "gspmd2", &["mesh.data=2", "mesh.partitioner=gspmd"]);
+    assert_same_run(&one, &gspmd, "2 devices with GSPMD");
     // Gradient accumulation: the same step in 4 micro-batches, and 2 devices × 2 micro-batches.
     let accumulated = run_tiny(&dir, "accum4", &["grad_accum_steps=4"]);
     assert_same_run(&one, &accumulated, "4 micro-batches");

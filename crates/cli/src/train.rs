@@ -187,13 +187,7 @@ fn memory_report(backend: &BackendArgs, config: &TrainConfig, model: &ouro_nn::T
     let n = config.mesh.data;
     let runtime = ouro_runtime::Runtime::new(backend.client(n)?)?;
     let step = ouro_train::train_step(model, &ouro_train::run::step_config(config, 1), config.global_batch_size)?;
-    let options = match n {
-        1 => ouro_lower::LowerOptions::default(),
-        _ => ouro_lower::LowerOptions {
-            sharding: ouro_ir::lowering::ShardingMode::Shardy(ouro_ir::Mesh::new("data", n)),
-            ..Default::default()
-        },
-    };
+    let options = config.mesh.lower_options();
     let started = std::time::Instant::now();
     let exe = runtime.compile(&step.func, &options)?;
     let stats = exe.loaded().compiled_memory_stats()?;

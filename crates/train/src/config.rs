@@ -51,6 +51,16 @@ fn candidates() -> usize {
     1
 }
 
+/// Which sharding annotations the partitioned programs carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Partitioner {
+    /// Shardy (`sdy.sharding`), XLA's current partitioner.
+    Shardy,
+    /// GSPMD (`mhlo.sharding`), for plugins without Shardy.
+    Gspmd,
+}
+
 /// The device mesh.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +69,26 @@ pub struct MeshConfig {
     /// everything else is replicated.
     #[serde(default = "one_device")]
     pub data: usize,
+    /// The annotations' dialect.
+    #[serde(default = "shardy")]
+    pub partitioner: Partitioner,
+}
+
+fn shardy() -> Partitioner {
+    Partitioner::Shardy
+}
+
+impl MeshConfig {
+    /// How to lower the programs for this mesh.
+    pub fn lower_options(&self) -> ouro_lower::LowerOptions {
+        let mesh = ouro_ir::Mesh::new("data", self.data);
+        let sharding = match (self.data, self.partitioner) {
+            (1, _) => ouro_ir::lowering::ShardingMode::None,
+            (_, Partitioner::Shardy) => ouro_ir::lowering::ShardingMode::Shardy(mesh),
+            (_, Partitioner::Gspmd) => ouro_ir::lowering::ShardingMode::Gspmd(mesh),
+        };
+        ouro_lower::LowerOptions { sharding, ..ouro_lower::LowerOptions::default() }
+    }
 }
 
 fn one_device() -> usize {
@@ -71,7 +101,7 @@ fn one_step() -> usize {
 
 impl Default for MeshConfig {
     fn default() -> MeshConfig {
-        MeshConfig { data: 1 }
+        MeshConfig { data: 1, partitioner: Partitioner::Shardy }
     }
 }
 

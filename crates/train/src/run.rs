@@ -13,9 +13,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ouro_data::sampler::{Batch as HostBatch, Sampler, SamplerConfig};
 use ouro_data::{PuzzleDataset, total_steps};
-use ouro_ir::Mesh;
-use ouro_ir::lowering::ShardingMode;
-use ouro_lower::LowerOptions;
 use ouro_nn::{DataDims, FloatType, METRICS, Trm};
 use ouro_optim::Schedule;
 use ouro_pjrt::{Buffer, Client, Device};
@@ -189,10 +186,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     }
     let dp = DataParallel { devices: available[..n].to_vec() };
     let axis = (n > 1).then_some("data");
-    let options_lower = match axis {
-        Some(a) => LowerOptions { sharding: ShardingMode::Shardy(Mesh::new(a, n)), ..LowerOptions::default() },
-        None => LowerOptions::default(),
-    };
+    let options_lower = cfg.mesh.lower_options();
     let step = train_step(&model, &step_config(cfg, total), gbs)?;
     let init = init_state(&model, &step.layout, gbs, axis)?;
     let eval = eval_step(&model, gbs, axis)?;
