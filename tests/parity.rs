@@ -171,6 +171,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         total_steps: 1000,
         data_axis: None,
         grad_accum_steps: 1,
+        data_devices: 1,
     };
     let step = train_step(&model, &cfg, B).unwrap();
     let exe = rt.compile(&step.func, &options).unwrap();

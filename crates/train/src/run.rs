@@ -110,6 +110,7 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         total_steps: total as usize,
         data_axis: (cfg.mesh.data > 1).then(|| "data".to_string()),
         grad_accum_steps: cfg.grad_accum_steps,
+        data_devices: cfg.mesh.data,
     }
 }
 

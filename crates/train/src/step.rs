@@ -54,6 +54,8 @@ pub struct StepConfig {
     /// for one device. Everything else is replicated and XLA's SPMD partitioner inserts the
     /// collectives.
     pub data_axis: Option<String>,
+    /// Devices along `data_axis` (1 without it): micro-batches take rows from every device.
+    pub data_devices: usize,
 }
 
 /// How a step argument or result named `name` is laid out for data parallelism over `axis`: the
@@ -205,13 +207,26 @@ fn accumulate<'t>(
             row_grads: g.row_grads,
         };
     }
-    // Micro-batches are unrolled: each one's activations die after its backward.
-    let rows = min_steps.shape()[0] / k;
+    // Micro-batches are unrolled: each one's activations die after its backward. Micro-batch j
+    // takes the j-th k-th of every device's rows (rows [n, k, m] → [n, m] at j), so all devices
+    // work on every micro-batch and no row moves between devices.
+    let n = cfg.data_devices.max(1);
+    let m = min_steps.shape()[0] / (n * k);
     let tr = min_steps.tracer();
+    let split = |t: &Tensor<'t>| {
+        let shape = t.shape();
+        let mut grouped = vec![n, k, m];
+        grouped.extend_from_slice(&shape[1..]);
+        t.reshape(&grouped)
+    };
     let mut parts = Vec::with_capacity(k);
     for j in 0..k {
         let _s = tr.scope(&format!("micro_batch{j}"));
-        let slice = |t: &Tensor<'t>| t.slice_dim(0, j * rows, (j + 1) * rows);
+        let slice = |t: &Tensor<'t>| {
+            let mut shape = vec![n * m];
+            shape.extend_from_slice(&t.shape()[1..]);
+            split(t).slice_dim(1, j, j + 1).reshape(&shape)
+        };
         let g = forward_backward(
             model,
             weights,

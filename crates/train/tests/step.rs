@@ -45,6 +45,7 @@ fn step_config(lr: f64) -> StepConfig {
         total_steps: 10_000,
         data_axis: None,
         grad_accum_steps: 1,
+        data_devices: 1,
     }
 }
 
