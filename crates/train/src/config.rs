@@ -51,6 +51,9 @@ fn candidates() -> usize {
     1
 }
 
+/// The name of the mesh axis the batch is split over.
+pub const DATA_AXIS: &str = "data";
+
 /// Which sharding annotations the partitioned programs carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -81,7 +84,7 @@ fn shardy() -> Partitioner {
 impl MeshConfig {
     /// How to lower the programs for this mesh.
     pub fn lower_options(&self) -> ouro_lower::LowerOptions {
-        let mesh = ouro_ir::Mesh::new("data", self.data);
+        let mesh = ouro_ir::Mesh::new(DATA_AXIS, self.data);
         let sharding = match (self.data, self.partitioner) {
             (1, _) => ouro_ir::lowering::ShardingMode::None,
             (_, Partitioner::Shardy) => ouro_ir::lowering::ShardingMode::Shardy(mesh),

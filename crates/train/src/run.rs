@@ -19,7 +19,7 @@ use ouro_pjrt::{Buffer, Client, Device};
 use ouro_runtime::{Runtime, to_host};
 use serde_json::{Value, json};
 
-use crate::config::{OptimizerName, TrainConfig};
+use crate::config::{DATA_AXIS, OptimizerName, TrainConfig};
 use crate::state::{init_state, seed_key};
 use crate::step::{OptimizerKind, StepConfig, eval_step, train_step};
 use crate::weights::{eval_weights, save_weights};
@@ -108,7 +108,7 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         ema_rate: cfg.ema.then_some(cfg.ema_rate),
         global_batch_size: cfg.global_batch_size,
         total_steps: total as usize,
-        data_axis: (cfg.mesh.data > 1).then(|| "data".to_string()),
+        data_axis: (cfg.mesh.data > 1).then(|| DATA_AXIS.to_string()),
         grad_accum_steps: cfg.grad_accum_steps,
         data_devices: cfg.mesh.data,
     }
@@ -186,7 +186,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         bail!("mesh.data is {n} but the client has {} addressable devices", available.len());
     }
     let dp = DataParallel { devices: available[..n].to_vec() };
-    let axis = (n > 1).then_some("data");
+    let axis = (n > 1).then_some(DATA_AXIS);
     let options_lower = cfg.mesh.lower_options();
     let step = train_step(&model, &step_config(cfg, total), gbs)?;
     let init = init_state(&model, &step.layout, gbs, axis)?;
