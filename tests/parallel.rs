@@ -75,6 +75,9 @@ fn runs_on_2_4_and_8_devices_equal_the_one_device_run() {
         let other = run_tiny(&dir, &format!("mesh{n}"), &[&mesh]);
         assert_same_run(&one, &other, &format!("{n} devices"));
     }
+    // ZeRO-1: the Adam moments split over the devices.
+    let zero1 = run_tiny(&dir, "zero1", &["mesh.data=4", "mesh.shard_optimizer_state=true"]);
+    assert_same_run(&one, &zero1, "4 devices with sharded optimizer state");
     // GSPMD annotations instead of Shardy.
     let gspmd = run_tiny(&dir, "gspmd2", &["mesh.data=2", "mesh.partitioner=gspmd"]);
     assert_same_run(&one, &gspmd, "2 devices with GSPMD");
@@ -92,27 +95,37 @@ fn runs_on_2_4_and_8_devices_equal_the_one_device_run() {
 }
 
 /// `model-info --memory` compiles the partitioned step and reports the compiler's figures; with
-/// the batch split over 2 devices each holds 32 of the 64 rows.
+/// the batch split over 2 devices each holds 32 of the 64 rows, and ZeRO-1 shrinks the arguments
+/// (the moments are split in two).
 #[test]
 fn model_info_reports_memory_per_device() {
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
-    let args = [
-        "model-info",
-        "--config",
-        config.to_str().unwrap(),
-        "--seq-len",
-        "16",
-        "--vocab-size",
-        "6",
-        "--puzzle-ids",
-        "1",
-        "--devices",
-        "2",
-        "--memory",
-    ];
-    let (ok, stdout, stderr) = ouro(&args);
-    assert!(ok, "{stderr}");
-    assert!(stdout.contains("on 2 device(s), 32 rows each") && stdout.contains("temporaries"), "{stdout}");
+    let arguments = |zero1: &str| {
+        let args = [
+            "model-info",
+            "--config",
+            config.to_str().unwrap(),
+            "--seq-len",
+            "16",
+            "--vocab-size",
+            "6",
+            "--puzzle-ids",
+            "1",
+            "--devices",
+            "2",
+            "--memory",
+            zero1,
+        ];
+        let (ok, stdout, stderr) = ouro(&args);
+        assert!(ok, "{stderr}");
+        assert!(stdout.contains("on 2 device(s), 32 rows each") && stdout.contains("temporaries"), "{stdout}");
+        let line = stdout.lines().find(|l| l.contains("arguments")).unwrap().to_string();
+        // "... 0.002 GiB (1.84 MiB)"
+        line.split('(').next_back().unwrap().split_whitespace().next().unwrap().parse::<f64>().unwrap()
+    };
+    let plain = arguments("mesh.shard_optimizer_state=false");
+    let sharded = arguments("mesh.shard_optimizer_state=true");
+    assert!(sharded < plain, "ZeRO-1 arguments {sharded} MiB vs {plain} MiB");
 }
 
 /// The research baseline's global batch, 6144, on 8 CPU devices: 768 rows per device, each fed

@@ -169,9 +169,8 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         ema_rate: Some(0.999),
         global_batch_size: B,
         total_steps: 1000,
-        data_axis: None,
         grad_accum_steps: 1,
-        data_devices: 1,
+        parallel: None,
     };
     let step = train_step(&model, &cfg, B).unwrap();
     let exe = rt.compile(&step.func, &options).unwrap();

@@ -191,21 +191,22 @@ fn memory_report(backend: &BackendArgs, config: &TrainConfig, model: &ouro_nn::T
     let started = std::time::Instant::now();
     let exe = runtime.compile(&step.func, &options)?;
     let stats = exe.loaded().compiled_memory_stats()?;
-    let gib = |b: i64| b as f64 / (1u64 << 30) as f64;
+    let size =
+        |b: i64| format!("{:.3} GiB ({:.2} MiB)", b as f64 / (1u64 << 30) as f64, b as f64 / (1u64 << 20) as f64);
     println!(
         "memory per device ({} on {n} device(s), {} rows each; compiled in {:.1} s):",
         runtime.client().platform_name(),
         config.global_batch_size / n,
         started.elapsed().as_secs_f64()
     );
-    println!("  arguments (state, constants, batch shard): {:.3} GiB", gib(stats.argument_size_in_bytes));
-    println!("  temporaries (activations, gradients):      {:.3} GiB", gib(stats.temp_size_in_bytes));
+    println!("  arguments (state, constants, batch shard): {}", size(stats.argument_size_in_bytes));
+    println!("  temporaries (activations, gradients):      {}", size(stats.temp_size_in_bytes));
     println!(
-        "  outputs not aliased to donated arguments:  {:.3} GiB",
-        gib(stats.output_size_in_bytes - stats.alias_size_in_bytes)
+        "  outputs not aliased to donated arguments:  {}",
+        size(stats.output_size_in_bytes - stats.alias_size_in_bytes)
     );
     let total = stats.argument_size_in_bytes + stats.temp_size_in_bytes + stats.output_size_in_bytes
         - stats.alias_size_in_bytes;
-    println!("  total:                                     {:.3} GiB", gib(total));
+    println!("  total:                                     {}", size(total));
     Ok(())
 }

@@ -75,6 +75,9 @@ pub struct MeshConfig {
     /// The annotations' dialect.
     #[serde(default = "shardy")]
     pub partitioner: Partitioner,
+    /// Split the Adam moments over the data axis (ZeRO-1).
+    #[serde(default)]
+    pub shard_optimizer_state: bool,
 }
 
 fn shardy() -> Partitioner {
@@ -104,7 +107,7 @@ fn one_step() -> usize {
 
 impl Default for MeshConfig {
     fn default() -> MeshConfig {
-        MeshConfig { data: 1, partitioner: Partitioner::Shardy }
+        MeshConfig { data: 1, partitioner: Partitioner::Shardy, shard_optimizer_state: false }
     }
 }
 

@@ -12,6 +12,6 @@ pub use config::TrainConfig;
 pub use run::{RunOptions, Summary, train};
 pub use state::{init_state, seed_key};
 pub use step::{
-    EvalStep, OptimizerKind, StateLayout, StepConfig, StepGrads, StepWeights, TrainStep, eval_step, forward_backward,
-    train_step,
+    DataParallel, EvalStep, OptimizerKind, StateLayout, StepConfig, StepGrads, StepWeights, TrainStep, eval_step,
+    forward_backward, train_step,
 };

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::config::{DATA_AXIS, OptimizerName, TrainConfig};
 use crate::state::{init_state, seed_key};
-use crate::step::{OptimizerKind, StepConfig, eval_step, train_step};
+use crate::step::{DataParallel, OptimizerKind, StepConfig, eval_step, train_step};
 use crate::weights::{eval_weights, save_weights};
 
 /// How to run besides the config.
@@ -55,11 +55,11 @@ pub struct Summary {
 }
 
 /// The devices of the data axis, and running a program on all of them.
-struct DataParallel {
+struct Devices {
     devices: Vec<Device>,
 }
 
-impl DataParallel {
+impl Devices {
     fn n(&self) -> usize {
         self.devices.len()
     }
@@ -108,9 +108,12 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         ema_rate: cfg.ema.then_some(cfg.ema_rate),
         global_batch_size: cfg.global_batch_size,
         total_steps: total as usize,
-        data_axis: (cfg.mesh.data > 1).then(|| DATA_AXIS.to_string()),
         grad_accum_steps: cfg.grad_accum_steps,
-        data_devices: cfg.mesh.data,
+        parallel: (cfg.mesh.data > 1).then(|| DataParallel {
+            axis: DATA_AXIS.to_string(),
+            devices: cfg.mesh.data,
+            shard_optimizer_state: cfg.mesh.shard_optimizer_state,
+        }),
     }
 }
 
@@ -185,12 +188,13 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     if available.len() < n {
         bail!("mesh.data is {n} but the client has {} addressable devices", available.len());
     }
-    let dp = DataParallel { devices: available[..n].to_vec() };
-    let axis = (n > 1).then_some(DATA_AXIS);
+    let dp = Devices { devices: available[..n].to_vec() };
+    let step_cfg = step_config(cfg, total);
+    let parallel = step_cfg.parallel.as_ref();
     let options_lower = cfg.mesh.lower_options();
-    let step = train_step(&model, &step_config(cfg, total), gbs)?;
-    let init = init_state(&model, &step.layout, gbs, axis)?;
-    let eval = eval_step(&model, gbs, axis)?;
+    let step = train_step(&model, &step_cfg, gbs)?;
+    let init = init_state(&model, &step.layout, gbs, parallel)?;
+    let eval = eval_step(&model, gbs, parallel)?;
     let step_exe = runtime.compile(&step.func, &options_lower)?;
     let init_exe = runtime.compile(&init, &options_lower)?;
     let eval_exe = runtime.compile(&eval.func, &options_lower)?;
@@ -354,7 +358,7 @@ fn evaluate(
     constants: &[Vec<Buffer>],
     test: &Sampler,
     client: &Client,
-    dp: &DataParallel,
+    dp: &Devices,
 ) -> Result<BTreeMap<String, f64>> {
     let weights: Vec<Vec<&Buffer>> = (0..dp.n())
         .map(|d| eval_weights(cfg, &eval.weights, layout, &state[d], &constants[d]))

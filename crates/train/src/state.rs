@@ -6,7 +6,7 @@ use ouro_ir::tree::{Named, Tree};
 use ouro_ir::{DType, Func, OutputAttrs, ParamAttrs, Sharding, Tensor, TensorType, TraceError, Tracer};
 use ouro_nn::Trm;
 
-use crate::step::{StateLayout, sharding_for};
+use crate::step::{DataParallel, StateLayout};
 
 /// The key argument of the init function and of the train step: `[0, seed]`.
 pub fn seed_key(seed: u64) -> [u32; 2] {
@@ -18,11 +18,11 @@ pub fn init_state(
     model: &Trm,
     layout: &StateLayout,
     batch_size: usize,
-    data_axis: Option<&str>,
+    parallel: Option<&DataParallel>,
 ) -> Result<Func, TraceError> {
     let tr = Tracer::new("init_state");
     let key = tr.param_with(
-        ParamAttrs { name: "key".into(), donate: false, sharding: data_axis.map(|_| Sharding::replicated(1)) },
+        ParamAttrs { name: "key".into(), donate: false, sharding: parallel.map(|_| Sharding::replicated(1)) },
         TensorType::new(DType::U32, &[2]),
     );
     let specs = model.specs();
@@ -56,7 +56,7 @@ pub fn init_state(
     let outputs: Vec<Tensor<'_>> = named.iter().map(|(n, ty)| value(n, ty)).collect();
     let attrs = named
         .iter()
-        .map(|(n, ty)| OutputAttrs { name: n.to_string(), sharding: data_axis.map(|a| sharding_for(n, ty.rank(), a)) })
+        .map(|(n, ty)| OutputAttrs { name: n.to_string(), sharding: parallel.map(|p| p.sharding(n, ty)) })
         .collect();
     tr.finish_with(&outputs, attrs)
 }

@@ -50,19 +50,34 @@ pub struct StepConfig {
     /// Micro-batches per step: the global batch's slots are processed in this many equal parts
     /// whose gradients are summed before one update (the same step, less activation memory).
     pub grad_accum_steps: usize,
-    /// The mesh axis the batch (and the ACT carry) is split over for data parallelism; `None`
-    /// for one device. Everything else is replicated and XLA's SPMD partitioner inserts the
-    /// collectives.
-    pub data_axis: Option<String>,
-    /// Devices along `data_axis` (1 without it): micro-batches take rows from every device.
-    pub data_devices: usize,
+    /// Data parallelism; `None` for one device.
+    pub parallel: Option<DataParallel>,
 }
 
-/// How a step argument or result named `name` is laid out for data parallelism over `axis`: the
-/// batch and the carry split on their first (batch) dimension, everything else replicated.
-pub fn sharding_for(name: &str, rank: usize, axis: &str) -> Sharding {
-    let batched = ["carry/", "batch/", "preds", "q_halt"].iter().any(|p| name.starts_with(p));
-    if batched && rank > 0 { Sharding::split(rank, 0, axis) } else { Sharding::replicated(rank) }
+/// How the step's values are laid out over the data axis of a device mesh. XLA's SPMD
+/// partitioner inserts the collectives the layout implies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataParallel {
+    /// The mesh axis.
+    pub axis: String,
+    /// Devices along it.
+    pub devices: usize,
+    /// Split the Adam moments over the devices along their first dimension where it divides
+    /// (ZeRO-1): less optimizer memory per device, an all-gather of the updated weights.
+    pub shard_optimizer_state: bool,
+}
+
+impl DataParallel {
+    /// The sharding of the step value `name` of type `ty`: the batch and the carry split on
+    /// their first (batch) dimension, the moments split too with ZeRO-1, the rest replicated.
+    pub fn sharding(&self, name: &str, ty: &TensorType) -> Sharding {
+        let rank = ty.rank();
+        let batched = ["carry/", "batch/", "preds", "q_halt"].iter().any(|p| name.starts_with(p));
+        let moment = self.shard_optimizer_state
+            && name.starts_with("adam/")
+            && ty.shape.first().is_some_and(|&d| d.is_multiple_of(self.devices));
+        if (batched || moment) && rank > 0 { Sharding::split(rank, 0, &self.axis) } else { Sharding::replicated(rank) }
+    }
 }
 
 /// Names and types of the step's state and constants, in argument order.
@@ -210,7 +225,7 @@ fn accumulate<'t>(
     // Micro-batches are unrolled: each one's activations die after its backward. Micro-batch j
     // takes the j-th k-th of every device's rows (rows [n, k, m] → [n, m] at j), so all devices
     // work on every micro-batch and no row moves between devices.
-    let n = cfg.data_devices.max(1);
+    let n = cfg.parallel.as_ref().map_or(1, |p| p.devices);
     let m = min_steps.shape()[0] / (n * k);
     let tr = min_steps.tracer();
     let split = |t: &Tensor<'t>| {
@@ -258,8 +273,8 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let tr = Tracer::new("train_step");
     let specs = model.specs();
     let mut state = Named::new();
-    let axis = cfg.data_axis.as_deref();
-    let layout_of = |name: &str, ty: &TensorType| axis.map(|a| sharding_for(name, ty.rank(), a));
+    let parallel = cfg.parallel.as_ref();
+    let layout_of = |name: &str, ty: &TensorType| parallel.map(|p| p.sharding(name, ty));
     let donated = |name: String, ty: &TensorType, state: &mut Named<TensorType>| {
         state.push(name.clone(), ty.clone());
         let sharding = layout_of(&name, ty);
@@ -368,7 +383,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
 
     let mut attrs: Vec<OutputAttrs> =
         state.iter().map(|(name, ty)| OutputAttrs { name: name.to_string(), sharding: layout_of(name, ty) }).collect();
-    attrs.push(OutputAttrs { name: "metrics".into(), sharding: axis.map(|_| Sharding::replicated(1)) });
+    attrs.push(OutputAttrs { name: "metrics".into(), sharding: parallel.map(|_| Sharding::replicated(1)) });
     let func = tr.finish_with(&outputs_list, attrs)?;
     let mut metrics: Vec<String> = ouro_nn::METRICS.iter().map(|s| s.to_string()).collect();
     metrics.extend(["lr".to_string(), "finite".to_string()]);
@@ -377,7 +392,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
 
 /// Traces the official evaluation of one batch: a fresh carry, exactly `halt_max_steps` ACT
 /// steps, and the last step's predictions, q-halt logits and metrics.
-pub fn eval_step(model: &Trm, batch_size: usize, data_axis: Option<&str>) -> Result<EvalStep, TraceError> {
+pub fn eval_step(model: &Trm, batch_size: usize, parallel: Option<&DataParallel>) -> Result<EvalStep, TraceError> {
     let tr = Tracer::new("eval_step");
     let specs = model.specs();
     let mut weights = Named::new();
@@ -391,7 +406,7 @@ pub fn eval_step(model: &Trm, batch_size: usize, data_axis: Option<&str>) -> Res
             Role::Fixed => format!("fixed/{}", s.name),
         };
         weights.push(name.clone(), s.ty.clone());
-        let sharding = data_axis.map(|a| sharding_for(&name, s.ty.rank(), a));
+        let sharding = parallel.map(|p| p.sharding(&name, &s.ty));
         let t = tr.param_with(ParamAttrs { name, donate: false, sharding }, s.ty.clone());
         match s.role {
             Role::Trainable => params.push(s.name.clone(), t),
@@ -401,7 +416,7 @@ pub fn eval_step(model: &Trm, batch_size: usize, data_axis: Option<&str>) -> Res
     }
     let batch: Batch<Tensor<'_>> = model.batch_types(batch_size).map(|field, ty| {
         let name = format!("batch/{field}");
-        let sharding = data_axis.map(|a| sharding_for(&name, ty.rank(), a));
+        let sharding = parallel.map(|p| p.sharding(&name, ty));
         tr.param_with(ParamAttrs { name, donate: false, sharding }, ty.clone())
     });
     let all = model_params(&params, table, &fixed);
@@ -417,10 +432,9 @@ pub fn eval_step(model: &Trm, batch_size: usize, data_axis: Option<&str>) -> Res
     let carry = carry.rebuild(&mut looped.into_iter()).expect("carry leaves");
     let (last, outputs) = model.act_step(&all, &carry, rows, Halting::Eval);
     let loss = act_loss(&model.cfg.loss, &last, &outputs);
-    let attrs = [("preds", 2), ("q_halt", 1), ("metrics", 1)].map(|(name, rank)| OutputAttrs {
-        name: name.into(),
-        sharding: data_axis.map(|a| sharding_for(name, rank, a)),
-    });
+    let results = [("preds", loss.preds), ("q_halt", outputs.q_halt), ("metrics", loss.metrics)];
+    let attrs = results
+        .map(|(name, t)| OutputAttrs { name: name.into(), sharding: parallel.map(|p| p.sharding(name, &t.ty())) });
     let func = tr.finish_with(&[loss.preds, outputs.q_halt, loss.metrics], attrs.to_vec())?;
     Ok(EvalStep { func, weights })
 }

@@ -43,9 +43,8 @@ fn step_config(lr: f64) -> StepConfig {
         ema_rate: Some(0.999),
         global_batch_size: BATCH,
         total_steps: 10_000,
-        data_axis: None,
         grad_accum_steps: 1,
-        data_devices: 1,
+        parallel: None,
     }
 }
 
