@@ -118,7 +118,7 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
 }
 
 /// Divides summed train metrics as the official loop logs them: losses by the global batch,
-/// the rest by the number of sequences that halted.
+/// the rest (count included) by the number of sequences that halted.
 fn train_log(names: &[String], values: &[f64], global_batch: usize) -> Vec<(String, f64)> {
     let count = values[0].max(1.0);
     names
@@ -130,9 +130,8 @@ fn train_log(names: &[String], values: &[f64], global_batch: usize) -> Vec<(Stri
                 v
             } else if n.ends_with("loss") {
                 v / global_batch as f64
-            } else if n == "count" {
-                v
             } else {
+                // As official, `count` too: 1 when some sequence halted, else 0.
                 v / count
             };
             (format!("train/{n}"), scaled)
