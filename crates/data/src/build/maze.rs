@@ -5,7 +5,7 @@
 //! Tokens: 0 PAD, `#` 1 (wall), ` ` 2 (open), `S` 3, `G` 4, `o` 5 (path, in labels).
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -36,26 +36,10 @@ pub struct MazeRow {
 
 /// Reads a maze CSV; every grid must be square, of one size, and only use [`CHARSET`].
 pub fn read_csv(path: &Path) -> Result<Vec<MazeRow>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rows: Vec<MazeRow> = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(path, e))?;
-        let err = |message: String| Error::Source { path: path.to_path_buf(), line: i + 1, message };
-        if i == 0 {
-            if !line.starts_with("source") {
-                return Err(err(format!("expected the header 'source,question,answer,rating', got '{line}'")));
-            }
-            continue;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        // Grids may contain spaces but no commas, so the fields split cleanly on commas.
-        let fields: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
-        if fields.len() != 4 {
-            return Err(err(format!("expected 4 fields (source,question,answer,rating), got {}", fields.len())));
-        }
-        let (q, a) = (fields[1].as_bytes(), fields[2].as_bytes());
+    super::csv::read(path, |record| {
+        let err = |message: String| record.error(path, message);
+        let (q, a) = (record.question.as_bytes(), record.answer.as_bytes());
         let side = (q.len() as f64).sqrt() as usize;
         if side * side != q.len() || a.len() != q.len() {
             return Err(err(format!(
@@ -72,11 +56,10 @@ pub fn read_csv(path: &Path) -> Result<Vec<MazeRow>> {
         if let Some(&c) = q.iter().chain(a).find(|c| !CHARSET.contains(c)) {
             return Err(err(format!("character '{}' is not one of \"# SGo\"", c as char)));
         }
-        let rating =
-            fields[3].trim().parse::<f64>().map_err(|_| err(format!("the rating '{}' is not a number", fields[3])))?
-                as i64;
-        rows.push(MazeRow { source: fields[0].into(), question: q.to_vec(), answer: a.to_vec(), rating, side });
-    }
+        let rating = record.rating(path)?;
+        rows.push(MazeRow { source: record.source.into(), question: q.to_vec(), answer: a.to_vec(), rating, side });
+        Ok(())
+    })?;
     Ok(rows)
 }
 
@@ -163,20 +146,26 @@ pub fn build(train: &[MazeRow], test: &[MazeRow], options: &MazeOptions) -> Data
     }
 }
 
+/// The cells up, down, left and right of cell `c` on a `side × side` grid.
+fn neighbours(c: usize, side: usize) -> impl Iterator<Item = usize> {
+    let (r, col) = (c / side, c % side);
+    [
+        (r > 0).then(|| c - side),
+        (r + 1 < side).then(|| c + side),
+        (col > 0).then(|| c - 1),
+        (col + 1 < side).then(|| c + 1),
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Breadth-first distances from `from` over open cells (`usize::MAX` where unreachable).
 pub fn distances(grid: &[u8], side: usize, from: usize) -> Vec<usize> {
     let mut dist = vec![usize::MAX; grid.len()];
     let mut queue = VecDeque::from([from]);
     dist[from] = 0;
     while let Some(c) = queue.pop_front() {
-        let (r, col) = (c / side, c % side);
-        let neighbours = [
-            (r > 0).then(|| c - side),
-            (r + 1 < side).then(|| c + side),
-            (col > 0).then(|| c - 1),
-            (col + 1 < side).then(|| c + 1),
-        ];
-        for n in neighbours.into_iter().flatten() {
+        for n in neighbours(c, side) {
             if grid[n] != b'#' && dist[n] == usize::MAX {
                 dist[n] = dist[c] + 1;
                 queue.push_back(n);
@@ -221,14 +210,7 @@ fn shortest_path_counts(grid: &[u8], side: usize, from: usize, dist: &[usize]) -
     let mut count = vec![0u64; grid.len()];
     count[from] = 1;
     for c in order {
-        let (r, col) = (c / side, c % side);
-        let neighbours = [
-            (r > 0).then(|| c - side),
-            (r + 1 < side).then(|| c + side),
-            (col > 0).then(|| c - 1),
-            (col + 1 < side).then(|| c + 1),
-        ];
-        for n in neighbours.into_iter().flatten() {
+        for n in neighbours(c, side) {
             if dist[n] != usize::MAX && dist[n] + 1 == dist[c] {
                 count[c] = count[c].saturating_add(count[n]);
             }
@@ -298,17 +280,9 @@ pub fn generate_one(side: usize, min_path: usize, loops: usize, rng: &mut SplitM
         let mut answer = grid.clone();
         let mut c = g;
         while dist[c] > 1 {
-            let (r, col) = (c / side, c % side);
-            let prev = [
-                (r > 0).then(|| c - side),
-                (r + 1 < side).then(|| c + side),
-                (col > 0).then(|| c - 1),
-                (col + 1 < side).then(|| c + 1),
-            ]
-            .into_iter()
-            .flatten()
-            .find(|&n| dist[n] != usize::MAX && dist[n] + 1 == dist[c])
-            .expect("a cell at distance d > 0 has a neighbour at d - 1");
+            let prev = neighbours(c, side)
+                .find(|&n| dist[n] != usize::MAX && dist[n] + 1 == dist[c])
+                .expect("a cell at distance d > 0 has a neighbour at d - 1");
             answer[prev] = b'o';
             c = prev;
         }

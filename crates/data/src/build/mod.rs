@@ -1,6 +1,7 @@
 //! Dataset builders.
 
 pub mod arc;
+mod csv;
 pub mod dihedral;
 pub mod maze;
 pub mod sudoku;

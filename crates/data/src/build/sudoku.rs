@@ -8,7 +8,7 @@
 //! official call order, so `ouro` reproduces what the official script writes after
 //! `np.random.seed(seed)` (the official script itself is unseeded).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -43,43 +43,24 @@ fn digit(g: Geometry, c: u8, blank_ok: bool) -> Option<u8> {
 /// Reads a sudoku-extreme CSV, checking every row (and, with `check`, that each answer is the
 /// unique solution of its question).
 pub fn read_csv(path: &Path, g: Geometry, check: bool) -> Result<Vec<SudokuRow>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rows = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(path, e))?;
-        let line_no = i + 1;
-        let err = |message: String| Error::Source { path: path.to_path_buf(), line: line_no, message };
-        if i == 0 {
-            if !line.starts_with("source") {
-                return Err(err(format!("expected the header 'source,question,answer,rating', got '{line}'")));
-            }
-            continue;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.trim_end_matches('\r').split(',').collect();
-        if fields.len() != 4 {
-            return Err(err(format!("expected 4 fields (source,question,answer,rating), got {}", fields.len())));
-        }
-        let (q, a) = (fields[1].as_bytes(), fields[2].as_bytes());
+    super::csv::read(path, |record| {
+        let err = |message: String| record.error(path, message);
+        let (q, a) = (record.question.as_bytes(), record.answer.as_bytes());
         for (what, s) in [("question", q), ("answer", a)] {
             if s.len() != g.cells() {
                 return Err(err(format!("the {what} has {} characters, expected {}", s.len(), g.cells())));
             }
         }
-        let question =
-            q.iter().map(|&c| digit(g, c, true)).collect::<Option<Vec<u8>>>().ok_or_else(|| {
-                err(format!("the question may only hold '.' and digits 1..{}: '{}'", g.n(), fields[1]))
-            })?;
+        let question = q.iter().map(|&c| digit(g, c, true)).collect::<Option<Vec<u8>>>().ok_or_else(|| {
+            err(format!("the question may only hold '.' and digits 1..{}: '{}'", g.n(), record.question))
+        })?;
         let answer = a
             .iter()
             .map(|&c| digit(g, c, false))
             .collect::<Option<Vec<u8>>>()
-            .ok_or_else(|| err(format!("the answer may only hold digits 1..{}: '{}'", g.n(), fields[2])))?;
-        let rating =
-            fields[3].trim().parse::<f64>().map_err(|_| err(format!("the rating '{}' is not a number", fields[3])))?
-                as i64;
+            .ok_or_else(|| err(format!("the answer may only hold digits 1..{}: '{}'", g.n(), record.answer)))?;
+        let rating = record.rating(path)?;
         if check {
             if !is_solution(g, &question, &answer) {
                 return Err(err("the answer is not a valid solution of the question".into()));
@@ -90,8 +71,9 @@ pub fn read_csv(path: &Path, g: Geometry, check: bool) -> Result<Vec<SudokuRow>>
                 _ => return Err(err("the question has more than one solution".into())),
             }
         }
-        rows.push(SudokuRow { source: fields[0].to_string(), question, answer, rating });
-    }
+        rows.push(SudokuRow { source: record.source.to_string(), question, answer, rating });
+        Ok(())
+    })?;
     Ok(rows)
 }
 
