@@ -1,6 +1,6 @@
 use ouro_ir::Tensor;
 
-use crate::{DenseRule, bias_correction};
+use crate::{DenseRule, adam_parts};
 
 /// AdamATan2 as the official training used it (imoneoi/adam_atan2 at its latest kernel):
 /// decoupled weight decay first, `p ← p·(1 − lr·wd)`; then `m ← β1 m + (1−β1) g`,
@@ -26,11 +26,7 @@ impl DenseRule for AdamAtan2 {
         lr: Tensor<'t>,
         t: Tensor<'t>,
     ) -> (Tensor<'t>, Tensor<'t>, Tensor<'t>) {
-        let p = p * (1.0 - lr * self.weight_decay);
-        let m = m * self.beta1 + g * (1.0 - self.beta1);
-        let v = v * self.beta2 + g.square() * (1.0 - self.beta2);
-        let step_size = lr / bias_correction(self.beta1, t);
-        let denominator = v.sqrt() / bias_correction(self.beta2, t).sqrt();
-        (p - m.atan2(denominator) * step_size, m, v)
+        let a = adam_parts((self.beta1, self.beta2, self.weight_decay), p, g, m, v, lr, t);
+        (a.decayed - a.m.atan2(a.root_v) * a.step_size, a.m, a.v)
     }
 }

@@ -1,6 +1,6 @@
 use ouro_ir::Tensor;
 
-use crate::{DenseRule, bias_correction};
+use crate::{DenseRule, adam_parts};
 
 /// AdamW as `torch.optim.AdamW`: `p ← p·(1 − lr·wd)`, then
 /// `p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε)`.
@@ -26,11 +26,7 @@ impl DenseRule for AdamW {
         lr: Tensor<'t>,
         t: Tensor<'t>,
     ) -> (Tensor<'t>, Tensor<'t>, Tensor<'t>) {
-        let p = p * (1.0 - lr * self.weight_decay);
-        let m = m * self.beta1 + g * (1.0 - self.beta1);
-        let v = v * self.beta2 + g.square() * (1.0 - self.beta2);
-        let step_size = lr / bias_correction(self.beta1, t);
-        let denominator = v.sqrt() / bias_correction(self.beta2, t).sqrt() + self.eps;
-        (p - m / denominator * step_size, m, v)
+        let a = adam_parts((self.beta1, self.beta2, self.weight_decay), p, g, m, v, lr, t);
+        (a.decayed - a.m / (a.root_v + self.eps) * a.step_size, a.m, a.v)
     }
 }
