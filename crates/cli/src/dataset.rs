@@ -1,6 +1,6 @@
 //! `ouro dataset`: generate puzzles, build datasets in the TRM format, inspect them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -77,71 +77,88 @@ enum BuildCommand {
 }
 
 #[derive(Args, Debug)]
-struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Output directory.
     #[arg(long)]
-    out: PathBuf,
+    pub out: PathBuf,
     /// Replace an existing output directory.
     #[arg(long)]
-    force: bool,
+    pub force: bool,
+}
+
+/// Where a build's training and test puzzles come from: CSVs, or generated.
+#[derive(Args, Debug)]
+pub(crate) struct PuzzleSource {
+    /// Training CSV (the `source,question,answer,rating` format of the official datasets).
+    #[arg(long, conflicts_with = "generate")]
+    pub train_csv: Option<PathBuf>,
+    /// Test CSV.
+    #[arg(long, conflicts_with = "test_generate")]
+    pub test_csv: Option<PathBuf>,
+    /// Generate this many training puzzles instead of reading a CSV.
+    #[arg(long)]
+    pub generate: Option<usize>,
+    /// Generate this many test puzzles instead of reading a CSV.
+    #[arg(long)]
+    pub test_generate: Option<usize>,
+}
+
+impl PuzzleSource {
+    /// The training and test rows; generated test puzzles come from another random stream than
+    /// training ones.
+    fn rows<R>(
+        &self,
+        seed: u64,
+        read: impl Fn(&Path) -> Result<Vec<R>>,
+        generate: impl Fn(usize, u64) -> Vec<R>,
+    ) -> Result<(Vec<R>, Vec<R>)> {
+        let split = |csv: &Option<PathBuf>, count: Option<usize>, seed: u64, flags: [&str; 2]| match (csv, count) {
+            (Some(path), _) => read(path),
+            (None, Some(n)) => Ok(generate(n, seed)),
+            (None, None) => bail!("give --{} or --{}", flags[0], flags[1]),
+        };
+        let train = split(&self.train_csv, self.generate, seed, ["train-csv", "generate"])?;
+        let test = split(&self.test_csv, self.test_generate, seed ^ 0x7e57, ["test-csv", "test-generate"])?;
+        Ok((train, test))
+    }
 }
 
 #[derive(Args, Debug)]
-struct SudokuBuildArgs {
-    /// Training CSV (sudoku-extreme format).
-    #[arg(long, conflicts_with = "generate")]
-    train_csv: Option<PathBuf>,
-    /// Test CSV.
-    #[arg(long, conflicts_with = "test_generate")]
-    test_csv: Option<PathBuf>,
-    /// Generate this many training puzzles instead of reading a CSV.
-    #[arg(long)]
-    generate: Option<usize>,
-    /// Generate this many test puzzles instead of reading a CSV.
-    #[arg(long)]
-    test_generate: Option<usize>,
+pub(crate) struct SudokuBuildArgs {
+    #[command(flatten)]
+    pub source: PuzzleSource,
     /// Side of the board (9, or 4).
     #[arg(long, default_value_t = 9)]
-    size: usize,
+    pub size: usize,
     /// Keep the hardest of this many minimal puzzles per generated one.
     #[arg(long, default_value_t = 4)]
-    candidates: usize,
+    pub candidates: usize,
     /// Keep this many training puzzles.
     #[arg(long)]
-    subsample_size: Option<usize>,
+    pub subsample_size: Option<usize>,
     /// Keep puzzles rated at least this.
     #[arg(long)]
-    min_difficulty: Option<i64>,
+    pub min_difficulty: Option<i64>,
     /// Shuffled copies of each training puzzle.
     #[arg(long, default_value_t = 0)]
-    num_aug: usize,
+    pub num_aug: usize,
     /// Seed of the augmentation (numpy's legacy generator) and of generation.
     #[arg(long, default_value_t = 0)]
-    seed: u32,
+    pub seed: u32,
     /// Check that every CSV answer is the unique solution of its question.
     #[arg(long)]
-    check: bool,
+    pub check: bool,
     /// Store augmented training tokens as int64 like the official builder (8× larger files).
     #[arg(long)]
-    official_dtypes: bool,
+    pub official_dtypes: bool,
     #[command(flatten)]
-    output: OutputArgs,
+    pub output: OutputArgs,
 }
 
 #[derive(Args, Debug)]
 struct MazeBuildArgs {
-    /// Training CSV.
-    #[arg(long, conflicts_with = "generate")]
-    train_csv: Option<PathBuf>,
-    /// Test CSV.
-    #[arg(long, conflicts_with = "test_generate")]
-    test_csv: Option<PathBuf>,
-    /// Generate this many training mazes instead of reading a CSV.
-    #[arg(long)]
-    generate: Option<usize>,
-    /// Generate this many test mazes.
-    #[arg(long)]
-    test_generate: Option<usize>,
+    #[command(flatten)]
+    source: PuzzleSource,
     /// Keep this many training mazes.
     #[arg(long)]
     subsample_size: Option<usize>,
@@ -228,20 +245,14 @@ fn generate(g: &GenerateArgs) -> Result<()> {
     Ok(())
 }
 
-fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
+pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
     let started = Instant::now();
     let g = geometry(b.size)?;
-    let rows =
-        |csv: &Option<PathBuf>, generate: Option<usize>, seed: u64, what: &str| -> Result<Vec<sudoku::SudokuRow>> {
-            match (csv, generate) {
-                (Some(path), _) => Ok(sudoku::read_csv(path, g, b.check)?),
-                (None, Some(n)) => Ok(sudoku::generate(g, n, b.candidates, seed)),
-                (None, None) => bail!("give --{what}-csv or --{}generate", if what == "train" { "" } else { "test-" }),
-            }
-        };
-    let train = rows(&b.train_csv, b.generate, b.seed as u64, "train")?;
-    // Test puzzles come from a different stream than training ones.
-    let test = rows(&b.test_csv, b.test_generate, b.seed as u64 ^ 0x7e57, "test")?;
+    let (train, test) = b.source.rows(
+        b.seed as u64,
+        |path| Ok(sudoku::read_csv(path, g, b.check)?),
+        |n, seed| sudoku::generate(g, n, b.candidates, seed),
+    )?;
     let generated = started.elapsed().as_secs_f64();
     let options = SudokuOptions {
         subsample_size: b.subsample_size,
@@ -265,15 +276,11 @@ fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
 
 fn build_maze(b: &MazeBuildArgs) -> Result<()> {
     let started = Instant::now();
-    let rows = |csv: &Option<PathBuf>, generate: Option<usize>, seed: u64| -> Result<Vec<maze::MazeRow>> {
-        match (csv, generate) {
-            (Some(path), _) => Ok(maze::read_csv(path)?),
-            (None, Some(n)) => Ok(maze::generate(n, 30, 110, 40, seed)),
-            (None, None) => bail!("give a CSV or a number of mazes to generate for each split"),
-        }
-    };
-    let train = rows(&b.train_csv, b.generate, b.seed as u64)?;
-    let test = rows(&b.test_csv, b.test_generate, b.seed as u64 ^ 0x7e57)?;
+    let (train, test) = b.source.rows(
+        b.seed as u64,
+        |path| Ok(maze::read_csv(path)?),
+        |n, seed| maze::generate(n, 30, 110, 40, seed),
+    )?;
     let files =
         maze::build(&train, &test, &MazeOptions { subsample_size: b.subsample_size, augment: b.aug, seed: b.seed });
     write_dataset(&b.output.out, &files, b.output.force)?;

@@ -5,12 +5,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ouro_data::build::sudoku;
-use ouro_data::build::sudoku_solver::Geometry;
 use ouro_train::config::SudokuRecipe;
 use ouro_train::{RunOptions, TrainConfig};
 
 use crate::BackendArgs;
+use crate::dataset::{OutputArgs, PuzzleSource, SudokuBuildArgs};
 
 /// Train a TRM.
 #[derive(Args, Debug)]
@@ -31,19 +30,29 @@ pub struct TrainArgs {
     force: bool,
 }
 
+/// Builds the config's generated Sudoku dataset exactly as `ouro dataset build sudoku --generate`.
 fn build_recipe(out: &Path, recipe: &SudokuRecipe) -> Result<()> {
-    let g = match recipe.size {
-        4 => Geometry::FOUR,
-        9 => Geometry::NINE,
-        other => bail!("generate_sudoku.size must be 4 or 9, got {other}"),
-    };
+    if recipe.size != 4 && recipe.size != 9 {
+        bail!("generate_sudoku.size must be 4 or 9, got {}", recipe.size);
+    }
     eprintln!("building the {}x{} sudoku dataset {} ...", recipe.size, recipe.size, out.display());
-    let train = sudoku::generate(g, recipe.train, recipe.candidates, recipe.seed as u64);
-    let test = sudoku::generate(g, recipe.test, recipe.candidates, recipe.seed as u64 ^ 0x7e57);
-    let options = sudoku::SudokuOptions { num_aug: recipe.num_aug, seed: recipe.seed, ..Default::default() };
-    let files = sudoku::build(g, train, test, &options);
-    ouro_data::writer::write_dataset(out, &files, false)?;
-    Ok(())
+    crate::dataset::build_sudoku(&SudokuBuildArgs {
+        source: PuzzleSource {
+            train_csv: None,
+            test_csv: None,
+            generate: Some(recipe.train),
+            test_generate: Some(recipe.test),
+        },
+        size: recipe.size,
+        candidates: recipe.candidates,
+        subsample_size: None,
+        min_difficulty: None,
+        num_aug: recipe.num_aug,
+        seed: recipe.seed,
+        check: false,
+        official_dtypes: false,
+        output: OutputArgs { out: out.to_path_buf(), force: false },
+    })
 }
 
 /// Runs `ouro train`.
