@@ -318,7 +318,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             summary.last_eval = results;
             if cfg.checkpoint_every_eval || iteration + 1 == iterations {
                 let path = options.run_dir.join(format!("step_{steps}.safetensors"));
-                let buffers = eval_weights(cfg, &eval.weights, &step.layout, &state[0], &constants[0])?;
+                let buffers = eval_weights(cfg.ema, &eval.weights, &step.layout, &state[0], &constants[0])?;
                 save_weights(&path, &eval.weights, &buffers)?;
                 tracing::info!(path = %path.display(), "saved the evaluated weights");
             }
@@ -360,7 +360,7 @@ fn evaluate(
     dp: &Devices,
 ) -> Result<BTreeMap<String, f64>> {
     let weights: Vec<Vec<&Buffer>> = (0..dp.n())
-        .map(|d| eval_weights(cfg, &eval.weights, layout, &state[d], &constants[d]))
+        .map(|d| eval_weights(cfg.ema, &eval.weights, layout, &state[d], &constants[d]))
         .collect::<Result<_>>()?;
     let mut sums: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let max_batches = cfg.eval_max_batches.unwrap_or(usize::MAX);

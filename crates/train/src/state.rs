@@ -6,7 +6,7 @@ use ouro_ir::tree::{Named, Tree};
 use ouro_ir::{DType, Func, OutputAttrs, ParamAttrs, Sharding, Tensor, TensorType, TraceError, Tracer};
 use ouro_nn::Trm;
 
-use crate::step::{DataParallel, StateLayout};
+use crate::step::{DataParallel, StateLayout, official_name};
 
 /// The key argument of the init function and of the train step: `[0, seed]`.
 pub fn seed_key(seed: u64) -> [u32; 2] {
@@ -34,14 +34,10 @@ pub fn init_state(
         n
     };
     let value = |name: &str, ty: &TensorType| -> Tensor<'_> {
-        let weight = |n: &str| *weights.get(n).unwrap_or_else(|| panic!("no weight {n}"));
-        if let Some(rest) = name.strip_prefix("params/").or_else(|| name.strip_prefix("fixed/")) {
-            weight(rest)
-        } else if let Some(rest) = name.strip_prefix("ema/") {
-            // A distinct buffer: the EMA is donated separately from the parameters.
-            weight(rest) + tr.zeros(ty)
-        } else if name == "puzzle_emb" {
-            weight("inner.puzzle_emb.weights")
+        if let Some(official) = official_name(name) {
+            let weight = *weights.get(official).unwrap_or_else(|| panic!("no weight {official}"));
+            // The EMA starts as a distinct buffer: it is donated separately from the parameters.
+            if name.starts_with("ema/") { weight + tr.zeros(ty) } else { weight }
         } else if let Some(t) = carry_named.get(name) {
             *t
         } else if name == "healthy" {

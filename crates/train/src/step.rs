@@ -110,6 +110,25 @@ pub struct EvalStep {
     pub weights: Named<TensorType>,
 }
 
+/// The step argument that holds the model tensor `spec`: `params/<name>`, `puzzle_emb` or
+/// `fixed/<name>`.
+pub fn argument_name(spec: &ParamSpec) -> String {
+    match spec.role {
+        Role::Trainable => format!("params/{}", spec.name),
+        Role::PuzzleTable => "puzzle_emb".to_string(),
+        Role::Fixed => format!("fixed/{}", spec.name),
+    }
+}
+
+/// The official name of the model tensor a step argument holds (`params/…`, `ema/…`, `fixed/…`,
+/// `puzzle_emb`); `None` for arguments that hold no model tensor.
+pub fn official_name(argument: &str) -> Option<&str> {
+    if argument == "puzzle_emb" {
+        return Some("inner.puzzle_emb.weights");
+    }
+    ["params/", "ema/", "fixed/"].iter().find_map(|prefix| argument.strip_prefix(prefix))
+}
+
 fn specs_with(specs: &[ParamSpec], role: Role) -> Vec<&ParamSpec> {
     specs.iter().filter(|s| s.role == role).collect()
 }
@@ -288,7 +307,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let dense = specs_with(&specs, Role::Trainable);
     let mut params = Named::new();
     for s in &dense {
-        params.push(s.name.clone(), donated(format!("params/{}", s.name), &s.ty, &mut state));
+        params.push(s.name.clone(), donated(argument_name(s), &s.ty, &mut state));
     }
     let mut m = Named::new();
     let mut v = Named::new();
@@ -304,7 +323,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
             ema.push(s.name.clone(), donated(format!("ema/{}", s.name), &s.ty, &mut state));
         }
     }
-    let table = specs_with(&specs, Role::PuzzleTable).first().map(|s| donated("puzzle_emb".into(), &s.ty, &mut state));
+    let table = specs_with(&specs, Role::PuzzleTable).first().map(|s| donated(argument_name(s), &s.ty, &mut state));
     let carry_types = model.carry_types(batch_size);
     let carry = carry_types.map(|field, ty| donated(format!("carry/{field}"), ty, &mut state));
     let step = donated("step".into(), &TensorType::scalar(DType::I32), &mut state);
@@ -313,8 +332,8 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let mut constants = Named::new();
     let mut fixed = Named::new();
     for s in specs_with(&specs, Role::Fixed) {
-        constants.push(format!("fixed/{}", s.name), s.ty.clone());
-        fixed.push(s.name.clone(), read_only(format!("fixed/{}", s.name), &s.ty));
+        constants.push(argument_name(s), s.ty.clone());
+        fixed.push(s.name.clone(), read_only(argument_name(s), &s.ty));
     }
     let key_type = TensorType::new(DType::U32, &[2]);
     constants.push("key", key_type.clone());
@@ -400,11 +419,7 @@ pub fn eval_step(model: &Trm, batch_size: usize, parallel: Option<&DataParallel>
     let mut table = None;
     let mut fixed = Named::new();
     for s in &specs {
-        let name = match s.role {
-            Role::Trainable => format!("params/{}", s.name),
-            Role::PuzzleTable => "puzzle_emb".to_string(),
-            Role::Fixed => format!("fixed/{}", s.name),
-        };
+        let name = argument_name(s);
         weights.push(name.clone(), s.ty.clone());
         let sharding = parallel.map(|p| p.sharding(&name, &s.ty));
         let t = tr.param_with(ParamAttrs { name, donate: false, sharding }, s.ty.clone());

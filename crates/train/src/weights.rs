@@ -11,12 +11,11 @@ use ouro_ir::tree::Named;
 use ouro_pjrt::Buffer;
 use ouro_runtime::to_host;
 
-use crate::config::TrainConfig;
-use crate::step::StateLayout;
+use crate::step::{StateLayout, official_name};
 
-/// The buffers of the eval step's weight arguments (`params/…` read from `ema/…` when EMA is on).
+/// The buffers of the eval step's weight arguments (`params/…` read from `ema/…` when `ema`).
 pub fn eval_weights<'a>(
-    cfg: &TrainConfig,
+    ema: bool,
     weights: &Named<ouro_ir::TensorType>,
     layout: &StateLayout,
     state: &'a [Buffer],
@@ -24,7 +23,7 @@ pub fn eval_weights<'a>(
 ) -> Result<Vec<&'a Buffer>> {
     let find = |name: &str| -> Result<&'a Buffer> {
         let source = match name.strip_prefix("params/") {
-            Some(rest) if cfg.ema => format!("ema/{rest}"),
+            Some(rest) if ema => format!("ema/{rest}"),
             _ => name.to_string(),
         };
         if let Some(i) = layout.state.iter().position(|(n, _)| n == source) {
@@ -40,14 +39,6 @@ pub fn eval_weights<'a>(
     weights.iter().map(|(n, _)| find(n)).collect()
 }
 
-/// The official name of an eval-step weight argument.
-fn official_name(argument: &str) -> String {
-    match argument {
-        "puzzle_emb" => "inner.puzzle_emb.weights".to_string(),
-        other => other.strip_prefix("params/").or_else(|| other.strip_prefix("fixed/")).unwrap_or(other).to_string(),
-    }
-}
-
 /// Writes the weights to `path` (via a temporary file renamed into place, so a reader never
 /// sees half a file).
 pub fn save_weights(path: &Path, weights: &Named<ouro_ir::TensorType>, buffers: &[&Buffer]) -> Result<()> {
@@ -61,7 +52,8 @@ pub fn save_weights(path: &Path, weights: &Named<ouro_ir::TensorType>, buffers: 
             DType::F64 => safetensors::Dtype::F64,
             other => anyhow::bail!("{name}: no safetensors dtype for {other}"),
         };
-        tensors.push((official_name(name), dtype, ty.shape.clone(), host.to_bytes()));
+        let official = official_name(name).ok_or_else(|| anyhow!("{name} holds no model tensor"))?;
+        tensors.push((official.to_string(), dtype, ty.shape.clone(), host.to_bytes()));
     }
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
         .iter()

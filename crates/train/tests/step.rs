@@ -149,16 +149,7 @@ fn the_eval_step_runs_every_slot_to_the_last_act_step() {
     let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
     let constants = state.split_off(step.layout.state.len());
     let eval = eval_step(&model, BATCH, None).unwrap();
-    let mut args = Vec::new();
-    for (name, _) in eval.weights.iter() {
-        let from_state = step.layout.state.iter().position(|(n, _)| n == name);
-        let from_constants = step.layout.constants.iter().position(|(n, _)| n == name);
-        args.push(match (from_state, from_constants) {
-            (Some(i), _) => &state[i],
-            (None, Some(i)) => &constants[i],
-            _ => panic!("no buffer for {name}"),
-        });
-    }
+    let mut args = ouro_train::weights::eval_weights(false, &eval.weights, &step.layout, &state, &constants).unwrap();
     let mut rng = 3u64;
     let b = batch(&rt, &mut rng);
     args.extend(b.iter());
