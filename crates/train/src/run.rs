@@ -295,9 +295,10 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 let now = Instant::now();
                 step_times.push(now.duration_since(last).as_secs_f64());
                 last = now;
-                let median = median(&step_times);
+                // The bar shows the rate of the last steps; the run's median is taken once, at the end.
+                let recent = &step_times[step_times.len().saturating_sub(RATE_WINDOW)..];
                 bar.set_position(s);
-                bar.set_message(format!("{}  {:.0} ex/s", bar.message(), gbs as f64 / median));
+                bar.set_message(format!("{}  {:.0} ex/s", bar.message(), gbs as f64 / median(recent)));
             }
         }
         for (s, m) in pending.drain(..) {
@@ -335,6 +336,9 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     summary.examples_per_second = gbs as f64 / summary.median_step_seconds;
     Ok(summary)
 }
+
+/// Steps whose median rate the progress bar shows.
+const RATE_WINDOW: usize = 64;
 
 fn median(values: &[f64]) -> f64 {
     if values.is_empty() {
