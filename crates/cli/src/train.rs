@@ -186,6 +186,8 @@ pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
         flops as f64 / gbs as f64 / 1e9
     );
     if args.memory {
+        // The memory of the program training runs: no-gradient cycles in loops, not unrolled.
+        model.unroll = false;
         memory_report(backend, &config, &model)?;
     }
     Ok(())
