@@ -1,4 +1,5 @@
-//! Evaluators: exact accuracy (Sudoku, Maze) and the official ARC evaluator.
+//! The official ARC evaluator. (Sudoku and Maze accuracy is the eval step's metrics, summed on
+//! the device by the loss head.)
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,47 +9,6 @@ use sha2::{Digest, Sha256};
 
 use crate::build::arc::{Grid, MAX_GRID, inverse_augmentation, invert_grid};
 use crate::error::{Error, Result};
-use crate::sampler::IGNORE_LABEL;
-
-/// Token and sequence accuracy over examples (ignored label positions do not count).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct ExactAccuracy {
-    /// Examples with at least one supervised position.
-    pub count: u64,
-    /// Examples whose every supervised position is predicted right.
-    pub exact: u64,
-    /// Sum over examples of the fraction of supervised positions predicted right.
-    pub token_accuracy_sum: f64,
-}
-
-impl ExactAccuracy {
-    /// Adds a batch: `preds` and `labels` `[rows, seq_len]`, `valid` rows (padding excluded).
-    pub fn update(&mut self, preds: &[i32], labels: &[i32], seq_len: usize, valid: &[bool]) {
-        for (r, (p, l)) in preds.chunks(seq_len).zip(labels.chunks(seq_len)).enumerate() {
-            if !valid.get(r).copied().unwrap_or(true) {
-                continue;
-            }
-            let supervised = l.iter().filter(|&&x| x != IGNORE_LABEL).count();
-            if supervised == 0 {
-                continue;
-            }
-            let right = p.iter().zip(l).filter(|&(&a, &b)| b != IGNORE_LABEL && a == b).count();
-            self.count += 1;
-            self.exact += u64::from(right == supervised);
-            self.token_accuracy_sum += right as f64 / supervised as f64;
-        }
-    }
-
-    /// Fraction of examples solved exactly.
-    pub fn exact_accuracy(&self) -> f64 {
-        self.exact as f64 / self.count.max(1) as f64
-    }
-
-    /// Mean token accuracy.
-    pub fn token_accuracy(&self) -> f64 {
-        self.token_accuracy_sum / self.count.max(1) as f64
-    }
-}
 
 /// The official `_crop`: the largest top-left rectangle of colour tokens (2..=11) of a 30×30
 /// canvas, scanning rows and narrowing at the first non-colour token, returned as colours.
@@ -277,16 +237,5 @@ mod tests {
         let full = Grid { h: 30, w: 30, cells: vec![5; 900] };
         let [canvas, _] = encode_pair(&full, &full, 0, 0);
         assert_eq!(crop(&canvas.into_iter().map(i32::from).collect::<Vec<_>>()), full);
-    }
-
-    #[test]
-    fn exact_accuracy_ignores_unsupervised_positions_and_padding() {
-        let mut acc = ExactAccuracy::default();
-        let labels = [1, 2, IGNORE_LABEL, 3, 3, 3];
-        acc.update(&[1, 2, 7, 3, 0, 3], &labels, 3, &[true, true]);
-        assert_eq!((acc.count, acc.exact), (2, 1));
-        assert!((acc.token_accuracy() - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
-        acc.update(&[0, 0, 0], &[1, 1, 1], 3, &[false]);
-        assert_eq!(acc.count, 2);
     }
 }

@@ -5,7 +5,7 @@
 //! * [`sampler`]: the official `PuzzleDataset` iteration (train and test), resumable.
 //! * [`build`]: builders for Sudoku (CSV import and a generator of hard puzzles), Maze (CSV
 //!   import and a generator) and ARC (from the ARC-AGI JSON).
-//! * [`eval`]: exact accuracy and the ARC evaluator.
+//! * [`eval`]: the ARC evaluator.
 
 pub mod build;
 pub mod dataset;
