@@ -1,4 +1,6 @@
 //! Helpers of the tests that run the `ouro` binary.
+// Each test binary uses some of them.
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -31,6 +31,19 @@ pub struct BackendArgs {
     /// cpu (the pinned XLA CPU plugin, fetched on first use), gpu or tpu. Default: OURO_PLATFORM, else cpu.
     #[arg(long, global = true, value_name = "PLATFORM")]
     platform: Option<Platform>,
+    /// Several hosts: this process's id, 0 to N-1 (default: OURO_PROCESS_ID, the TPU or SLURM
+    /// environment, a TPU VM's metadata).
+    #[arg(long, global = true, value_name = "ID", help_heading = "Several hosts")]
+    process_id: Option<usize>,
+    /// Several hosts: how many processes the job has (default: OURO_NUM_PROCESSES, ...).
+    #[arg(long, global = true, value_name = "N", help_heading = "Several hosts")]
+    num_processes: Option<usize>,
+    /// Several hosts: process 0's address, host[:port] (default port 8479; OURO_COORDINATOR, ...).
+    #[arg(long, global = true, value_name = "HOST[:PORT]", help_heading = "Several hosts")]
+    coordinator: Option<String>,
+    /// Several hosts: seconds to wait for every process to join.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 300, help_heading = "Several hosts")]
+    join_timeout: u64,
 }
 
 impl BackendArgs {
@@ -43,16 +56,64 @@ impl BackendArgs {
     }
 
     /// Opens a client; `cpu_devices` sets the XLA CPU plugin's device count.
+    ///
+    /// When this process is one of several (flags, environment), it first joins the job, and
+    /// the client exchanges its topology with the others through the job's key-value store.
     pub fn client(&self, cpu_devices: usize) -> Result<Client> {
         let location = ouro_pjrt::plugin::locate(&self.choice())?;
+        let platform = location.platform;
         let mut options = ClientOptions::new();
-        if location.platform.unwrap_or(Platform::Cpu) == Platform::Cpu {
+        if platform.unwrap_or(Platform::Cpu) == Platform::Cpu {
             options = options.cpu_device_count(cpu_devices);
+        }
+        let flags = ouro_cluster::Flags {
+            process_id: self.process_id,
+            num_processes: self.num_processes,
+            coordinator: self.coordinator.clone(),
+        };
+        let env = |name: &str| std::env::var(name).ok();
+        let mut joined = None;
+        if let Some(spec) = ouro_cluster::discover(&flags, &env, platform == Some(Platform::Tpu))? {
+            tracing::info!(process = spec.process_id, of = spec.num_processes, coordinator = %spec.coordinator, from = spec.source, "joining a multi-process job");
+            let cluster = ouro_cluster::Cluster::join(spec, std::time::Duration::from_secs(self.join_timeout))?;
+            let spec = cluster.spec();
+            options = match platform {
+                Some(Platform::Cpu) => anyhow::bail!(
+                    "process {} of {} joined the job, but the XLA CPU plugin cannot run one program across \
+                     processes (no cross-process collectives; see docs/training.md, \"Several hosts\"); on one \
+                     machine run a single process with mesh.data=N instead",
+                    spec.process_id,
+                    spec.num_processes
+                ),
+                // The CUDA plugin takes its place from node_id/num_nodes; libtpu from its own
+                // environment. Both exchange the rest through the store.
+                Some(Platform::Gpu) => {
+                    options.gpu_node(spec.process_id, spec.num_processes).key_value_store(cluster.store(), "gpu:")
+                }
+                Some(Platform::Tpu) => options.key_value_store(cluster.store(), "tpu:"),
+                None => options.key_value_store(cluster.store(), "pjrt:"),
+            };
+            joined = Some(cluster);
         }
         let api = ouro_pjrt::plugin::load(&location).with_context(|| {
             format!("loading the PJRT plugin {} (from {})", location.path.display(), location.source)
         })?;
-        Client::create(&api, &options).with_context(|| format!("creating a client of {}", location.path.display()))
+        let client = Client::create(&api, &options)
+            .with_context(|| format!("creating a client of {}", location.path.display()))?;
+        if let Some(cluster) = joined {
+            let (all, local) = (client.devices().len(), client.addressable_devices().len());
+            if all == local {
+                anyhow::bail!(
+                    "process {} of {} joined the job, but the {} client sees only this process's {local} devices: \
+                     the plugin did not join the others",
+                    cluster.spec().process_id,
+                    cluster.spec().num_processes,
+                    client.platform_name()
+                );
+            }
+            tracing::info!(devices = all, here = local, "the client spans the job");
+        }
+        Ok(client)
     }
 }
 

@@ -61,7 +61,7 @@ pub struct SamplerState {
 pub struct Batch {
     /// The set it came from.
     pub set: String,
-    /// Rows (the global batch size).
+    /// Rows: the global batch size, or this host's part of it (see [`Sampler::for_host`]).
     pub rows: usize,
     /// Tokens per row.
     pub seq_len: usize,
@@ -119,6 +119,8 @@ pub struct Sampler {
     state: SamplerState,
     /// The group order of the current set (recomputed from `iters` on restore).
     order: Vec<u64>,
+    /// This host's part of every global batch: `(index, hosts)`.
+    part: (usize, usize),
 }
 
 impl Sampler {
@@ -135,7 +137,28 @@ impl Sampler {
             example_rng: SplitMix::new(config.seed ^ 0x6f75_726f),
             batches: 0,
         };
-        Ok(Sampler { dataset, config, state, order: Vec::new() })
+        Ok(Sampler { dataset, config, state, order: Vec::new(), part: (0, 1) })
+    }
+
+    /// Makes every batch host `index` of `hosts`' rows of the global batch, `[index · B/hosts,
+    /// (index + 1) · B/hosts)`, as the official loader's rank slicing does: every host draws the
+    /// same global order and assembles only its own rows, so the hosts' parts together are
+    /// the single-host batch.
+    pub fn for_host(mut self, index: usize, hosts: usize) -> Result<Sampler> {
+        let gbs = self.config.global_batch_size;
+        if hosts == 0 || index >= hosts || !gbs.is_multiple_of(hosts) {
+            return Err(Error::Config(format!(
+                "cannot give host {index} of {hosts} an equal part of a global batch of {gbs}"
+            )));
+        }
+        self.part = (index, hosts);
+        Ok(self)
+    }
+
+    /// This host's rows `[lo, hi)` of a global batch.
+    fn part_rows(&self) -> (usize, usize) {
+        let per = self.config.global_batch_size / self.part.1;
+        (self.part.0 * per, (self.part.0 + 1) * per)
     }
 
     /// The dataset.
@@ -239,7 +262,8 @@ impl Sampler {
             return None;
         }
         self.state.batches += 1;
-        let mut batch = assemble(&self.dataset, set, &examples, &puzzles, gbs);
+        let (lo, hi) = self.part_rows();
+        let mut batch = assemble(&self.dataset, set, &examples[lo..hi], &puzzles[lo..hi], hi - lo);
         batch.state_after = Some(self.state.clone());
         Some(batch)
     }
@@ -247,16 +271,18 @@ impl Sampler {
     /// The test batches of every set, in file order, the last of each set padded.
     pub fn test_batches(&self) -> impl Iterator<Item = Batch> + '_ {
         let gbs = self.config.global_batch_size;
+        let (lo, hi) = self.part_rows();
         self.dataset.sets.iter().flat_map(move |set| {
             let n = set.num_examples();
             (0..n.div_ceil(gbs)).map(move |k| {
-                let start = k * gbs;
-                let end = (start + gbs).min(n);
+                // This host's rows of the k-th window; past the end they are padding.
+                let start = (k * gbs + lo).min(n);
+                let end = (k * gbs + hi).min(n);
                 let examples: Vec<usize> = (start..end).collect();
                 // The puzzle of each example (searchsorted on the offsets, side=right, - 1).
                 let puzzles: Vec<usize> =
                     examples.iter().map(|&e| set.puzzle_indices.partition_point(|&o| o <= e as i64) - 1).collect();
-                assemble(&self.dataset, set, &examples, &puzzles, gbs)
+                assemble(&self.dataset, set, &examples, &puzzles, hi - lo)
             })
         })
     }

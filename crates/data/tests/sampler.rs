@@ -260,3 +260,59 @@ fn merged_data_paths_iterate_like_the_official_ones() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The rows of `parts` (hosts 0, 1, ...) stacked, as one batch would hold them.
+fn stacked(parts: &[Batch]) -> (Vec<i32>, Vec<i32>, Vec<i32>, usize) {
+    let mut out = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for p in parts {
+        out.0.extend(&p.inputs);
+        out.1.extend(&p.labels);
+        out.2.extend(&p.puzzle_identifiers);
+        out.3 += p.effective;
+    }
+    out
+}
+
+#[test]
+fn each_host_assembles_its_own_rows_of_the_global_batch() {
+    let dir = scratch("hosts");
+    let train = sudoku_dataset(&dir);
+    let test = Arc::new(PuzzleDataset::open(std::slice::from_ref(&dir), "test").unwrap());
+    let config = SamplerConfig { seed: 3, global_batch_size: 8, epochs_per_iter: 2 };
+    let whole = pass(&mut Sampler::new(train.clone(), config.clone()).unwrap());
+    for hosts in [2, 4] {
+        let parts: Vec<Vec<Batch>> = (0..hosts)
+            .map(|h| pass(&mut Sampler::new(train.clone(), config.clone()).unwrap().for_host(h, hosts).unwrap()))
+            .collect();
+        for (i, w) in whole.iter().enumerate() {
+            let part_i: Vec<Batch> = parts.iter().map(|p| p[i].clone()).collect();
+            assert!(part_i.iter().all(|p| p.rows == 8 / hosts));
+            assert_eq!(
+                stacked(&part_i),
+                (w.inputs.clone(), w.labels.clone(), w.puzzle_identifiers.clone(), 8),
+                "batch {i}, {hosts} hosts"
+            );
+            // Every host's sampler is at the same position: a checkpoint from any of them resumes all.
+            assert!(part_i.iter().all(|p| p.state_after == w.state_after));
+        }
+        // Test windows, the last one padded: the padding falls in the last hosts' rows.
+        // 8 test examples in a window of 12: host 2 of 4 gets 2 examples and a padding row, host 3 none.
+        let config = SamplerConfig { global_batch_size: 12, ..config.clone() };
+        let whole: Vec<Batch> = Sampler::new(test.clone(), config.clone()).unwrap().test_batches().collect();
+        assert_eq!((whole.len(), whole[0].effective), (1, 8));
+        let samplers: Vec<Sampler> = (0..hosts)
+            .map(|h| Sampler::new(test.clone(), config.clone()).unwrap().for_host(h, hosts).unwrap())
+            .collect();
+        let parts: Vec<Vec<Batch>> = samplers.iter().map(|s| s.test_batches().collect()).collect();
+        for (i, w) in whole.iter().enumerate() {
+            let part_i: Vec<Batch> = parts.iter().map(|p| p[i].clone()).collect();
+            assert_eq!(
+                stacked(&part_i),
+                (w.inputs.clone(), w.labels.clone(), w.puzzle_identifiers.clone(), w.effective)
+            );
+        }
+    }
+    let e = Sampler::new(train, config).unwrap().for_host(0, 3).err().unwrap().to_string();
+    assert!(e.contains("cannot give host 0 of 3 an equal part of a global batch of 8"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -13,6 +13,7 @@ use crate::element_type::{ElementType, NativeType, as_bytes};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::executable::{LoadedExecutable, Program};
+use crate::kv::{KeyValueStore, KvBinding};
 use crate::sys::{self, PjrtArgs};
 use crate::value::{NamedValue, RawNamedValues, string_from_raw};
 
@@ -24,6 +25,7 @@ use crate::value::{NamedValue, RawNamedValues, string_from_raw};
 pub struct ClientOptions {
     values: Vec<(String, NamedValue)>,
     timeout: Option<(Duration, String)>,
+    key_value_store: Option<KvBinding>,
 }
 
 impl ClientOptions {
@@ -64,6 +66,20 @@ impl ClientOptions {
         self.option("visible_devices", NamedValue::Int64List(devices.to_vec()))
     }
 
+    /// CUDA: this process's place in a multi-process job (the plugin's `node_id`/`num_nodes`);
+    /// needs a [`ClientOptions::key_value_store`] shared by all processes.
+    pub fn gpu_node(self, node_id: usize, num_nodes: usize) -> ClientOptions {
+        self.option("node_id", NamedValue::Int64(node_id as i64))
+            .option("num_nodes", NamedValue::Int64(num_nodes as i64))
+    }
+
+    /// The store a multi-process client exchanges its topology through (every process of the
+    /// job must reach the same one); `prefix` keeps the plugin's keys apart from other users.
+    pub fn key_value_store(mut self, store: Arc<dyn KeyValueStore>, prefix: &str) -> ClientOptions {
+        self.key_value_store = Some(KvBinding::new(store, prefix));
+        self
+    }
+
     /// Gives up on client creation after `limit`, with `advice` in the error (libtpu can block
     /// for minutes waiting on a metadata server).
     pub fn create_timeout(mut self, limit: Duration, advice: &str) -> ClientOptions {
@@ -92,6 +108,9 @@ pub(crate) struct ClientInner {
     devices: Vec<NonNull<sys::PJRT_Device>>,
     addressable: Vec<NonNull<sys::PJRT_Device>>,
     cache: Option<CompileCache>,
+    /// The store the plugin's key-value callbacks read; it must outlive the client, which the
+    /// plugin may consult long after creation (collectives set up lazily).
+    _key_value_store: Option<Box<KvBinding>>,
 }
 
 // SAFETY: a PJRT client is thread-safe by contract (JAX shares one between threads); the device
@@ -132,11 +151,21 @@ struct SendClient(*mut sys::PJRT_Client);
 // SAFETY: the pointer is only handed from the thread that created it to the caller.
 unsafe impl Send for SendClient {}
 
-fn create_raw(api: &Api, options: &[(String, NamedValue)]) -> Result<*mut sys::PJRT_Client> {
+/// The key-value binding's address moved across the creation thread.
+#[derive(Clone, Copy)]
+struct SendBinding(*const KvBinding);
+// SAFETY: `KvBinding` is Sync (its store is); the pointer is only read.
+unsafe impl Send for SendBinding {}
+
+fn create_raw(api: &Api, options: &[(String, NamedValue)], kv: SendBinding) -> Result<*mut sys::PJRT_Client> {
     let raw_options = RawNamedValues::new(options);
     let mut args = sys::PJRT_Client_Create_Args::new();
     args.create_options = raw_options.as_ptr();
     args.num_options = raw_options.len();
+    // SAFETY: the binding, when given, is boxed and owned by the caller past the client's life.
+    if let Some(binding) = unsafe { kv.0.as_ref() } {
+        binding.install(&mut args);
+    }
     api.call(&mut args)?;
     Ok(args.client)
 }
@@ -144,22 +173,28 @@ fn create_raw(api: &Api, options: &[(String, NamedValue)]) -> Result<*mut sys::P
 impl Client {
     /// Creates a client of `api` with `options`.
     pub fn create(api: &Arc<Api>, options: &ClientOptions) -> Result<Client> {
+        let binding = options.key_value_store.clone().map(Box::new);
+        let kv = SendBinding(binding.as_deref().map_or(std::ptr::null(), |b| b as *const KvBinding));
         let raw = match &options.timeout {
-            None => create_raw(api, &options.values)?,
+            None => create_raw(api, &options.values, kv)?,
             Some((limit, advice)) => {
                 let (send, receive) = std::sync::mpsc::channel();
                 let (thread_api, values) = (api.clone(), options.values.clone());
                 std::thread::Builder::new()
                     .name("pjrt-client-create".into())
                     .spawn(move || {
-                        let _ = send.send(create_raw(&thread_api, &values).map(SendClient));
+                        let _ = send.send(create_raw(&thread_api, &values, kv).map(SendClient));
                     })
                     .map_err(|e| Error::io("<thread>", e))?;
                 match receive.recv_timeout(*limit) {
                     Ok(result) => result?.0,
-                    // The creating thread stays blocked inside the plugin; the caller is expected
-                    // to give up on this plugin.
+                    // The creating thread stays blocked inside the plugin, which may still call
+                    // the store: the binding is leaked rather than freed under it. The caller
+                    // is expected to give up on this plugin.
                     Err(_) => {
+                        if let Some(b) = binding {
+                            Box::leak(b);
+                        }
                         return Err(Error::Timeout {
                             what: format!("PJRT_Client_Create of {}", api.path().display()),
                             seconds: limit.as_secs(),
@@ -171,10 +206,10 @@ impl Client {
         };
         let raw = NonNull::new(raw)
             .ok_or(Error::PluginContract { function: "PJRT_Client_Create", message: "returned no client".into() })?;
-        Client::wrap(api.clone(), raw)
+        Client::wrap(api.clone(), raw, binding)
     }
 
-    fn wrap(api: Arc<Api>, raw: NonNull<sys::PJRT_Client>) -> Result<Client> {
+    fn wrap(api: Arc<Api>, raw: NonNull<sys::PJRT_Client>, kv: Option<Box<KvBinding>>) -> Result<Client> {
         // Build the inner value first so the client is destroyed if a query below fails.
         let mut inner = ClientInner {
             api,
@@ -185,6 +220,7 @@ impl Client {
             devices: Vec::new(),
             addressable: Vec::new(),
             cache: None,
+            _key_value_store: kv,
         };
         let api = inner.api.clone();
 

@@ -329,18 +329,69 @@ args!(PJRT_Event_Await_Args => EventAwait { event: *mut PJRT_Event });
 
 // ---------------------------------------------------------------- client
 
-/// `PJRT_KeyValueGetCallback` etc. are declared as untyped pointers: ouro passes none yet.
-pub type OpaqueCallback = *const c_void;
+// The key-value store a multi-process client exchanges its topology through. The framework
+// implements the callbacks; the plugin calls them, from any of its threads.
+
+/// `PJRT_CallbackError`: made by the plugin, called by a callback to build its error.
+pub type PJRT_CallbackError =
+    unsafe extern "C" fn(code: PJRT_Error_Code, message: *const c_char, message_size: usize) -> *mut PJRT_Error;
+
+/// Frees a value a get callback returned.
+pub type PJRT_KeyValue_ValueDeleter = unsafe extern "C" fn(value: *mut c_char);
+
+#[repr(C)]
+pub struct PJRT_KeyValueGetCallback_Args {
+    pub struct_size: usize,
+    pub extension_start: *mut PJRT_Extension_Base,
+    pub key: *const c_char,
+    pub key_size: usize,
+    pub timeout_in_ms: i32,
+    pub callback_error: *mut PJRT_CallbackError,
+    pub user_arg: *mut c_void,
+    pub value: *mut c_char,
+    pub value_size: usize,
+    pub value_deleter_callback: Option<PJRT_KeyValue_ValueDeleter>,
+}
+
+#[repr(C)]
+pub struct PJRT_KeyValueTryGetCallback_Args {
+    pub struct_size: usize,
+    pub extension_start: *mut PJRT_Extension_Base,
+    pub key: *const c_char,
+    pub key_size: usize,
+    pub callback_error: *mut PJRT_CallbackError,
+    pub user_arg: *mut c_void,
+    pub value: *mut c_char,
+    pub value_size: usize,
+    pub value_deleter_callback: Option<PJRT_KeyValue_ValueDeleter>,
+}
+
+#[repr(C)]
+pub struct PJRT_KeyValuePutCallback_Args {
+    pub struct_size: usize,
+    pub extension_start: *mut PJRT_Extension_Base,
+    pub key: *const c_char,
+    pub key_size: usize,
+    pub value: *const c_char,
+    pub value_size: usize,
+    pub callback_error: *mut PJRT_CallbackError,
+    pub user_arg: *mut c_void,
+}
+
+pub type PJRT_KeyValueGetCallback = unsafe extern "C" fn(args: *mut PJRT_KeyValueGetCallback_Args) -> *mut PJRT_Error;
+pub type PJRT_KeyValueTryGetCallback =
+    unsafe extern "C" fn(args: *mut PJRT_KeyValueTryGetCallback_Args) -> *mut PJRT_Error;
+pub type PJRT_KeyValuePutCallback = unsafe extern "C" fn(args: *mut PJRT_KeyValuePutCallback_Args) -> *mut PJRT_Error;
 
 args!(PJRT_Client_Create_Args => ClientCreate {
     create_options: *const PJRT_NamedValue,
     num_options: usize,
-    kv_get_callback: OpaqueCallback,
+    kv_get_callback: Option<PJRT_KeyValueGetCallback>,
     kv_get_user_arg: *mut c_void,
-    kv_put_callback: OpaqueCallback,
+    kv_put_callback: Option<PJRT_KeyValuePutCallback>,
     kv_put_user_arg: *mut c_void,
     client: *mut PJRT_Client,
-    kv_try_get_callback: OpaqueCallback,
+    kv_try_get_callback: Option<PJRT_KeyValueTryGetCallback>,
     kv_try_get_user_arg: *mut c_void,
 });
 args!(PJRT_Client_Destroy_Args => ClientDestroy { client: *mut PJRT_Client });

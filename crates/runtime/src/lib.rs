@@ -201,17 +201,10 @@ impl Runtime {
             return Ok(hit.clone());
         }
         let compile_options = if lowered.num_partitions > 1 {
-            let devices = self.client.addressable_devices();
-            if devices.len() < lowered.num_partitions {
-                return Err(Error::Unsupported(format!(
-                    "{} is partitioned over {} devices but the client has {}",
-                    func.name,
-                    lowered.num_partitions,
-                    devices.len()
-                )));
-            }
-            let ids: Vec<i64> =
-                devices[..lowered.num_partitions].iter().map(|d| d.id().map(i64::from)).collect::<Result<_, _>>()?;
+            let devices = self
+                .mesh_devices(lowered.num_partitions)
+                .map_err(|e| Error::Unsupported(format!("{}: {e}", func.name)))?;
+            let ids: Vec<i64> = devices.iter().map(|d| d.id().map(i64::from)).collect::<Result<_, _>>()?;
             CompileOptions::spmd(&ids, shardy)
         } else {
             CompileOptions::single_device()
@@ -233,6 +226,37 @@ impl Runtime {
         });
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(key, executable.clone());
         Ok(executable)
+    }
+
+    /// The devices of an `n`-way mesh, in mesh order (position `i` holds shard `i`).
+    ///
+    /// In a single process: its first `n` devices. When the client sees other processes'
+    /// devices too (a TPU pod slice, a multi-node GPU job), the mesh spans every device, grouped
+    /// by process in process order, so each process's devices hold a contiguous run of shards
+    /// and each host feeds one contiguous slice of the global batch.
+    pub fn mesh_devices(&self, n: usize) -> Result<Vec<Device>> {
+        let all = self.client.devices();
+        let local = self.client.addressable_devices();
+        if all.len() == local.len() {
+            if local.len() < n {
+                return Err(Error::Unsupported(format!("a mesh of {n} devices, but the client has {}", local.len())));
+            }
+            return Ok(local[..n].to_vec());
+        }
+        if n != all.len() {
+            return Err(Error::Unsupported(format!(
+                "a mesh of {n} devices over several processes must span all {} devices of the job \
+                 ({} in this process)",
+                all.len(),
+                local.len()
+            )));
+        }
+        let mut keyed: Vec<(i32, usize, Device)> = Vec::with_capacity(all.len());
+        for (position, device) in all.into_iter().enumerate() {
+            keyed.push((device.description()?.process_index, position, device));
+        }
+        keyed.sort_by_key(|(process, position, _)| (*process, *position));
+        Ok(keyed.into_iter().map(|(_, _, d)| d).collect())
     }
 
     /// Traces `f` and compiles it for one device.

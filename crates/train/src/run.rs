@@ -54,12 +54,32 @@ pub struct Summary {
     pub last_eval: BTreeMap<String, f64>,
 }
 
-/// The devices of the data axis, and running a program on all of them.
+/// This process's devices of the data axis, and running a program on them.
 struct Devices {
+    /// This process's devices, in mesh order.
     devices: Vec<Device>,
+    /// This process's place among the processes that feed the mesh, `(index, count)`: host
+    /// `index` holds shards `[index · n, (index + 1) · n)` and feeds that slice of every batch.
+    host: (usize, usize),
 }
 
 impl Devices {
+    /// The `mesh`-way data axis: the runtime's mesh order, this process's part of it.
+    fn new(runtime: &Runtime, mesh: usize) -> Result<Devices> {
+        let devices = runtime.mesh_devices(mesh)?;
+        let mut processes = Vec::with_capacity(devices.len());
+        for d in &devices {
+            processes.push(d.description()?.process_index);
+        }
+        let (host, local) = host_part(&processes, runtime.client().process_index())?;
+        Ok(Devices { devices: local.into_iter().map(|i| devices[i].clone()).collect(), host })
+    }
+
+    /// Whether this process writes the run's files (metrics, config, weights).
+    fn leader(&self) -> bool {
+        self.host.0 == 0
+    }
+
     fn n(&self) -> usize {
         self.devices.len()
     }
@@ -69,7 +89,8 @@ impl Devices {
         if self.n() == 1 { Ok(vec![exe.run(&args[0])?]) } else { Ok(exe.run_sharded(args)?) }
     }
 
-    /// Each device's rows of `batch`, copied straight to that device.
+    /// Each device's rows of `batch` (this host's part of the global batch), copied straight to
+    /// that device.
     fn upload(&self, client: &Client, batch: &HostBatch) -> Result<Vec<[Buffer; 3]>> {
         let n = self.n();
         let mut out = Vec::with_capacity(n);
@@ -84,6 +105,30 @@ impl Devices {
         }
         Ok(out)
     }
+}
+
+/// Given the owning process of each mesh position (grouped by process), this process's
+/// `(index, count)` among the processes and its mesh positions.
+fn host_part(processes: &[i32], me: i32) -> Result<((usize, usize), Vec<usize>)> {
+    let mut hosts = processes.to_vec();
+    hosts.dedup();
+    let mut sorted = hosts.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if sorted.len() != hosts.len() {
+        bail!("the mesh interleaves the processes' devices ({processes:?}); each process needs a contiguous run");
+    }
+    let index = hosts.iter().position(|&p| p == me).ok_or_else(|| anyhow!("process {me} has no device in the mesh"))?;
+    let local: Vec<usize> = (0..processes.len()).filter(|&i| processes[i] == me).collect();
+    if local.len() * hosts.len() != processes.len() {
+        bail!(
+            "the {} devices of mesh.data are spread unevenly over {} processes ({} in process {me}); every host needs the same number",
+            processes.len(),
+            hosts.len(),
+            local.len()
+        );
+    }
+    Ok(((index, hosts.len()), local))
 }
 
 /// The step's settings from a config, for a run of `total` steps.
@@ -182,12 +227,15 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
 
     // Compile everything first, so a bad program fails before any data moves.
     let started = Instant::now();
-    let n = cfg.mesh.data;
-    let available = client.addressable_devices();
-    if available.len() < n {
-        bail!("mesh.data is {n} but the client has {} addressable devices", available.len());
+    let dp = Devices::new(runtime, cfg.mesh.data).context("placing mesh.data on the devices")?;
+    let n = dp.n();
+    if dp.host.1 > 1 && !cfg.evaluators.is_empty() {
+        bail!(
+            "the ARC evaluator needs every host's predictions, which a run over {} processes does not gather yet; \
+             evaluate the saved weights on one host instead (evaluators=[])",
+            dp.host.1
+        );
     }
-    let dp = Devices { devices: available[..n].to_vec() };
     let step_cfg = step_config(cfg, total);
     let parallel = step_cfg.parallel.as_ref();
     let options_lower = cfg.mesh.lower_options();
@@ -200,39 +248,46 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let compile_seconds = started.elapsed().as_secs_f64();
     tracing::info!(compile_seconds, total_steps = total, "compiled the train, init and eval steps");
 
-    let metrics_path = options.run_dir.join("metrics.jsonl");
-    if metrics_path.exists() && !options.force {
-        bail!(
-            "{} already holds a run's metrics; choose another run directory or pass --force to replace them",
-            options.run_dir.display()
-        );
-    }
-    std::fs::create_dir_all(&options.run_dir)
-        .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
-    std::fs::write(options.run_dir.join("config.yaml"), cfg.to_yaml()?)?;
-    let mut metrics_file = std::io::BufWriter::new(
-        std::fs::File::create(&metrics_path).with_context(|| format!("creating {}", metrics_path.display()))?,
-    );
+    // Process 0 writes the run's files; the other hosts compute the same replicated values.
+    let mut metrics_file: Box<dyn Write> = if dp.leader() {
+        let metrics_path = options.run_dir.join("metrics.jsonl");
+        if metrics_path.exists() && !options.force {
+            bail!(
+                "{} already holds a run's metrics; choose another run directory or pass --force to replace them",
+                options.run_dir.display()
+            );
+        }
+        std::fs::create_dir_all(&options.run_dir)
+            .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
+        std::fs::write(options.run_dir.join("config.yaml"), cfg.to_yaml()?)?;
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(&metrics_path).with_context(|| format!("creating {}", metrics_path.display()))?,
+        ))
+    } else {
+        Box::new(std::io::sink())
+    };
 
     let keys: Vec<Buffer> =
         dp.devices.iter().map(|d| client.buffer_from_host(&seed_key(cfg.seed), &[2], d)).collect::<Result<_, _>>()?;
     let mut state = dp.exec(&init_exe, &keys.iter().map(|k| vec![k]).collect::<Vec<_>>())?;
     let constants: Vec<Vec<Buffer>> = state.iter_mut().map(|s| s.split_off(step.layout.state.len())).collect();
 
+    let (host, hosts) = dp.host;
     let mut sampler =
-        Sampler::new(Arc::new(train_data), SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter })?;
+        Sampler::new(Arc::new(train_data), SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter })?
+            .for_host(host, hosts)?;
     let test_sampler = match test_data {
-        Some(d) => Some(Sampler::new(
-            Arc::new(d),
-            SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter: 1 },
-        )?),
+        Some(d) => Some(
+            Sampler::new(Arc::new(d), SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter: 1 })?
+                .for_host(host, hosts)?,
+        ),
         None => None,
     };
 
     let limit = options.max_steps.map_or(total, |m| m.min(total));
     let bar = ProgressBar::with_draw_target(
         Some(limit),
-        if options.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
+        if options.progress && dp.leader() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
     );
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]")
@@ -317,7 +372,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             metrics_file.flush()?;
             tracing::info!(step = steps, ?results, "evaluated");
             summary.last_eval = results;
-            if cfg.checkpoint_every_eval || iteration + 1 == iterations {
+            if dp.leader() && (cfg.checkpoint_every_eval || iteration + 1 == iterations) {
                 let path = options.run_dir.join(format!("step_{steps}.safetensors"));
                 let buffers = eval_weights(cfg.ema, &eval.weights, &step.layout, &state[0], &constants[0])?;
                 save_weights(&path, &eval.weights, &buffers)?;
@@ -418,4 +473,25 @@ fn evaluate(
         }
     }
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_host_owns_a_contiguous_slice_of_the_mesh() {
+        assert_eq!(host_part(&[0, 0, 0, 0], 0).unwrap(), ((0, 1), vec![0, 1, 2, 3]));
+        assert_eq!(host_part(&[0, 0, 1, 1], 1).unwrap(), ((1, 2), vec![2, 3]));
+        // Process indices need not start at 0 or be consecutive.
+        assert_eq!(host_part(&[4, 4, 7, 7, 9, 9], 7).unwrap(), ((1, 3), vec![2, 3]));
+        for (processes, me, want) in [
+            (vec![0, 1, 1], 1, "spread unevenly over 2 processes (2 in process 1)"),
+            (vec![0, 1, 0, 1], 0, "interleaves"),
+            (vec![0, 0], 3, "process 3 has no device"),
+        ] {
+            let e = host_part(&processes, me).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
 }
