@@ -164,6 +164,34 @@ impl Location {
         let key = self.key(relative);
         block_on(self.store.put(&key, bytes.into())).map(|_| ()).map_err(|e| self.store_err(e))
     }
+
+    /// Reads bytes `[start, end)` of an object.
+    pub fn get_range(&self, relative: &str, range: std::ops::Range<u64>) -> Result<Vec<u8>> {
+        use object_store::ObjectStoreExt;
+        let key = self.key(relative);
+        block_on(self.store.get_range(&key, range)).map(|b| b.to_vec()).map_err(|e| self.store_err(e))
+    }
+
+    /// Deletes an object (a missing one is not an error).
+    pub fn delete(&self, relative: &str) -> Result<()> {
+        use object_store::ObjectStoreExt;
+        let key = self.key(relative);
+        match block_on(self.store.delete(&key)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+
+    /// Whether an object exists.
+    pub fn exists(&self, relative: &str) -> Result<bool> {
+        use object_store::ObjectStoreExt;
+        let key = self.key(relative);
+        match block_on(self.store.head(&key)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
 }
 
 /// ouro's cache directory: `OURO_CACHE_DIR`, else `$XDG_CACHE_HOME/ouro`, else `~/.cache/ouro`.

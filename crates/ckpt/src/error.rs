@@ -1,0 +1,34 @@
+//! Checkpoint errors: each names the step, tensor or file concerned.
+
+/// A checkpoint error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store failed, after retries.
+    #[error("{what}: {source}")]
+    Store {
+        /// What was being done.
+        what: String,
+        /// The store's error.
+        source: ouro_store::Error,
+    },
+    /// Stored bytes are not what was written (checksum, truncation, bad manifest).
+    #[error("{what}: {message}")]
+    Corrupt {
+        /// The file or step.
+        what: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The checkpoint does not fit the model or run asking for it.
+    #[error("{0}")]
+    Mismatch(String),
+    /// No such step, or nothing committed.
+    #[error("{0}")]
+    NotFound(String),
+    /// A background save could not run.
+    #[error("{0}")]
+    Saver(String),
+}
+
+/// This crate's result.
+pub type Result<T> = std::result::Result<T, Error>;
