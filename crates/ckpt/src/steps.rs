@@ -58,6 +58,10 @@ pub fn delete(location: &Location, step: u64) -> Result<()> {
     for (path, _, _) in objects.iter().filter(|(p, _, _)| p.starts_with(&format!("{dir}/"))) {
         retry(&format!("deleting {}/{path}", location.url), || location.delete(path))?;
     }
+    if location.scheme_and_bucket.0 == "file" {
+        // Object stores have no directories; a local one keeps the emptied folder otherwise.
+        let _ = std::fs::remove_dir(std::path::Path::new(&location.url).join(location.prefix.as_ref()).join(&dir));
+    }
     Ok(())
 }
 

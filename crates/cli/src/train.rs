@@ -28,6 +28,10 @@ pub struct TrainArgs {
     /// Replace the metrics of an earlier run in the run directory.
     #[arg(long)]
     force: bool,
+    /// Continue from the latest committed checkpoint (checkpoint.location, default
+    /// <run dir>/checkpoints); a damaged step falls back to the one before.
+    #[arg(long)]
+    resume: bool,
 }
 
 /// Builds the config's generated Sudoku dataset exactly as `ouro dataset build sudoku --generate`.
@@ -77,6 +81,7 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
         progress: std::io::stderr().is_terminal(),
         max_steps: args.max_steps,
         force: args.force,
+        resume: args.resume,
     };
     let summary = ouro_train::train(&runtime, &config, &options)
         .with_context(|| format!("training with {}", args.config.display()))?;
@@ -89,6 +94,19 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
         summary.median_step_seconds * 1e3,
         summary.examples_per_second
     );
+    if let Some(step) = summary.resumed_from {
+        println!("  resumed from step {step}");
+    }
+    if let Some(last) = summary.checkpoints.last() {
+        println!(
+            "  {} checkpoints, the last step_{} ({:.1} MB in {:.2} s); a save held the loop {:.1} ms (median)",
+            summary.checkpoints.len(),
+            last.step,
+            last.bytes as f64 / 1e6,
+            last.seconds,
+            summary.median_save_block_seconds * 1e3
+        );
+    }
     for (k, v) in &summary.last_eval {
         println!("  eval {k}: {v:.4}");
     }

@@ -80,6 +80,43 @@ pub struct MeshConfig {
     pub shard_optimizer_state: bool,
 }
 
+/// Resumable checkpoints of the whole training state (see docs/checkpoints.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    /// Save every this many optimizer steps (0: only at the end of the run).
+    #[serde(default)]
+    pub every_steps: u64,
+    /// Keep the newest this many.
+    #[serde(default = "two")]
+    pub keep_last: usize,
+    /// Also keep every step that is a multiple of this (0: none).
+    #[serde(default)]
+    pub keep_every: u64,
+    /// Where the `step_N/` directories go: a path, `file://`, `s3://` or `gs://` URL (default:
+    /// `checkpoints/` in the run directory).
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Save the ACT carry, so a resumed run continues exactly (without it, the sequences in
+    /// flight restart from the initial state).
+    #[serde(default = "yes")]
+    pub save_carry: bool,
+}
+
+impl Default for CheckpointConfig {
+    fn default() -> CheckpointConfig {
+        CheckpointConfig { every_steps: 0, keep_last: 2, keep_every: 0, location: None, save_carry: true }
+    }
+}
+
+fn two() -> usize {
+    2
+}
+
+fn yes() -> bool {
+    true
+}
+
 fn shardy() -> Partitioner {
     Partitioner::Shardy
 }
@@ -130,6 +167,9 @@ pub struct TrainConfig {
     /// The device mesh.
     #[serde(default)]
     pub mesh: MeshConfig,
+    /// Resumable checkpoints.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
     /// Micro-batches per step on each device (gradients summed before one update).
     #[serde(default = "one_step")]
     pub grad_accum_steps: usize,

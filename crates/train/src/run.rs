@@ -19,6 +19,7 @@ use ouro_pjrt::{Buffer, Client, Device};
 use ouro_runtime::{Runtime, to_host};
 use serde_json::{Value, json};
 
+use crate::checkpoint::{MeshPlace, restore, snapshot};
 use crate::config::{DATA_AXIS, OptimizerName, TrainConfig};
 use crate::state::{init_state, seed_key};
 use crate::step::{DataParallel, OptimizerKind, StepConfig, eval_step, train_step};
@@ -35,6 +36,8 @@ pub struct RunOptions {
     pub max_steps: Option<u64>,
     /// Replace the metrics of an earlier run in the same directory.
     pub force: bool,
+    /// Continue from the latest committed checkpoint (from step 0 if there is none).
+    pub resume: bool,
 }
 
 /// What a run did.
@@ -52,6 +55,12 @@ pub struct Summary {
     pub examples_per_second: f64,
     /// The last evaluation, `all/exact_accuracy` style keys.
     pub last_eval: BTreeMap<String, f64>,
+    /// The step the run resumed from, if it did.
+    pub resumed_from: Option<u64>,
+    /// Checkpoints committed by this run.
+    pub checkpoints: Vec<ouro_ckpt::SaveReport>,
+    /// Median seconds a save held the training loop (the device-to-host copy).
+    pub median_save_block_seconds: f64,
 }
 
 /// This process's devices of the data axis, and running a program on them.
@@ -248,29 +257,10 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let compile_seconds = started.elapsed().as_secs_f64();
     tracing::info!(compile_seconds, total_steps = total, "compiled the train, init and eval steps");
 
-    // Process 0 writes the run's files; the other hosts compute the same replicated values.
-    let mut metrics_file: Box<dyn Write> = if dp.leader() {
-        let metrics_path = options.run_dir.join("metrics.jsonl");
-        if metrics_path.exists() && !options.force {
-            bail!(
-                "{} already holds a run's metrics; choose another run directory or pass --force to replace them",
-                options.run_dir.display()
-            );
-        }
-        std::fs::create_dir_all(&options.run_dir)
-            .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
-        std::fs::write(options.run_dir.join("config.yaml"), cfg.to_yaml()?)?;
-        Box::new(std::io::BufWriter::new(
-            std::fs::File::create(&metrics_path).with_context(|| format!("creating {}", metrics_path.display()))?,
-        ))
-    } else {
-        Box::new(std::io::sink())
-    };
-
     let keys: Vec<Buffer> =
         dp.devices.iter().map(|d| client.buffer_from_host(&seed_key(cfg.seed), &[2], d)).collect::<Result<_, _>>()?;
     let mut state = dp.exec(&init_exe, &keys.iter().map(|k| vec![k]).collect::<Vec<_>>())?;
-    let constants: Vec<Vec<Buffer>> = state.iter_mut().map(|s| s.split_off(step.layout.state.len())).collect();
+    let mut constants: Vec<Vec<Buffer>> = state.iter_mut().map(|s| s.split_off(step.layout.state.len())).collect();
 
     let (host, hosts) = dp.host;
     let mut sampler =
@@ -284,6 +274,62 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         None => None,
     };
 
+    // Checkpoints: resume from the newest intact one, then save as configured.
+    let ckpt = &cfg.checkpoint;
+    let ckpt_url = ckpt.location.clone().unwrap_or_else(|| options.run_dir.join("checkpoints").display().to_string());
+    let ckpt_location =
+        ouro_store::Location::open(&ckpt_url).with_context(|| format!("opening the checkpoint location {ckpt_url}"))?;
+    let place = MeshPlace { devices: cfg.mesh.data, first: host * n, leader: dp.leader() };
+    let mut steps = 0u64;
+    let mut first_iteration = 0;
+    let mut summary = Summary { total_steps: total, compile_seconds, ..Summary::default() };
+    if options.resume {
+        let restored =
+            resume(&ckpt_location, &step.layout, &mut state, &mut constants, &dp, client, parallel, place, gbs)?;
+        match restored {
+            Some(r) => {
+                sampler.restore(r.sampler).context("restoring the sampler's position")?;
+                (steps, first_iteration) = (r.step, r.iteration);
+                summary.resumed_from = Some(r.step);
+                tracing::info!(step = r.step, location = %ckpt_url, "resumed");
+            }
+            None => {
+                tracing::warn!(location = %ckpt_url, "--resume: no committed checkpoint there; starting from step 0")
+            }
+        }
+    }
+    let mut saver = ouro_ckpt::Saver::new(
+        ckpt_location,
+        ouro_ckpt::Layout::default(),
+        ouro_ckpt::Retention { keep_last: ckpt.keep_last, keep_every: ckpt.keep_every },
+    );
+
+    // Process 0 writes the run's files; the other hosts compute the same replicated values.
+    let mut metrics_file: Box<dyn Write> = if dp.leader() {
+        let metrics_path = options.run_dir.join("metrics.jsonl");
+        if let Some(step) = summary.resumed_from {
+            truncate_metrics(&metrics_path, step)?;
+        } else if metrics_path.exists() && !options.force {
+            bail!(
+                "{} already holds a run's metrics; choose another run directory or pass --force to replace them",
+                options.run_dir.display()
+            );
+        }
+        std::fs::create_dir_all(&options.run_dir)
+            .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
+        std::fs::write(options.run_dir.join("config.yaml"), cfg.to_yaml()?)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(summary.resumed_from.is_some())
+            .write(true)
+            .truncate(summary.resumed_from.is_none())
+            .open(&metrics_path)
+            .with_context(|| format!("creating {}", metrics_path.display()))?;
+        Box::new(std::io::BufWriter::new(file))
+    } else {
+        Box::new(std::io::sink())
+    };
+
     let limit = options.max_steps.map_or(total, |m| m.min(total));
     let bar = ProgressBar::with_draw_target(
         Some(limit),
@@ -294,11 +340,18 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             .expect("a valid template"),
     );
 
-    let mut summary = Summary { total_steps: total, compile_seconds, ..Summary::default() };
     let mut pending: Vec<(u64, Buffer)> = Vec::new();
     let mut step_times = Vec::new();
+    let mut save_blocks = Vec::new();
     let mut last = Instant::now();
-    let mut steps = 0u64;
+    let mut last_saved = steps;
+    // The sampler's position after the last batch trained on (the sampler itself may be one
+    // batch further when the run stops at its step limit).
+    let mut trained_position = sampler.state().clone();
+    // The iteration that batch belongs to: a resumed run re-enters it, and the sampler then
+    // ends its pass (and evaluates) exactly where the uninterrupted run did.
+    let mut trained_iteration = first_iteration;
+    bar.set_position(steps);
     let names = &step.layout.metrics;
     let report = |steps: u64, buffer: &Buffer, bar: &ProgressBar, file: &mut dyn Write| -> Result<()> {
         let values = to_host(buffer)?.to_f64_vec();
@@ -322,7 +375,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         Ok(())
     };
 
-    'outer: for iteration in 0..iterations {
+    'outer: for iteration in first_iteration..iterations {
         while let Some(batch) = sampler.next_train() {
             if steps >= limit {
                 break 'outer;
@@ -343,6 +396,35 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             let metrics: Vec<Buffer> = out.iter_mut().map(|o| o.pop().expect("the metrics output")).collect();
             pending.push((steps, metrics.into_iter().next().expect("a device")));
             state = out;
+            if let Some(position) = &batch.state_after {
+                trained_position = position.clone();
+            }
+            trained_iteration = iteration;
+            if ckpt.every_steps > 0 && steps.is_multiple_of(ckpt.every_steps) {
+                // The metrics so far go to disk first, so a resumed run's log has no gap.
+                for (s, m) in pending.drain(..) {
+                    report(s, &m, &bar, &mut metrics_file)?;
+                }
+                metrics_file.flush()?;
+                let started = Instant::now();
+                let job = save_job(
+                    cfg,
+                    &step.layout,
+                    &state,
+                    &constants,
+                    parallel,
+                    place,
+                    steps,
+                    iteration,
+                    &trained_position,
+                )?;
+                save_blocks.push(started.elapsed().as_secs_f64());
+                if let Some(r) = saver.submit(job)? {
+                    summary.checkpoints.push(r);
+                }
+                last_saved = steps;
+                last = Instant::now();
+            }
             // Read the previous step's metrics while this one runs.
             if pending.len() > 1 {
                 let (s, m) = pending.remove(0);
@@ -384,12 +466,137 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         report(s, &m, &bar, &mut metrics_file)?;
     }
     metrics_file.flush()?;
+    if steps > last_saved {
+        // The end of this invocation (the run, or its --max-steps): always resumable.
+        let started = Instant::now();
+        let job = save_job(
+            cfg,
+            &step.layout,
+            &state,
+            &constants,
+            parallel,
+            place,
+            steps,
+            trained_iteration,
+            &trained_position,
+        )?;
+        save_blocks.push(started.elapsed().as_secs_f64());
+        saver.submit(job)?.into_iter().for_each(|r| summary.checkpoints.push(r));
+    }
+    summary.checkpoints.extend(saver.wait()?);
+    summary.median_save_block_seconds = median(&save_blocks);
     bar.finish();
     summary.steps = steps;
     // The first interval includes the pipeline filling; the median ignores it.
     summary.median_step_seconds = median(&step_times);
     summary.examples_per_second = gbs as f64 / summary.median_step_seconds;
     Ok(summary)
+}
+
+/// What a resumed run continues from.
+struct Restored {
+    step: u64,
+    iteration: usize,
+    sampler: ouro_data::sampler::SamplerState,
+}
+
+/// Loads the newest intact committed step into `state`/`constants`, falling back to older ones
+/// when a step is damaged (and saying so). A checkpoint of another config is refused outright.
+#[allow(clippy::too_many_arguments)]
+fn resume(
+    location: &ouro_store::Location,
+    layout: &crate::step::StateLayout,
+    state: &mut [Vec<Buffer>],
+    constants: &mut [Vec<Buffer>],
+    dp: &Devices,
+    client: &Client,
+    parallel: Option<&DataParallel>,
+    place: MeshPlace,
+    gbs: usize,
+) -> Result<Option<Restored>> {
+    let steps = ouro_ckpt::committed(location)?;
+    for (k, &number) in steps.iter().enumerate() {
+        let attempt = (|| -> Result<Restored> {
+            let step = ouro_ckpt::Step::open(location, number)?;
+            let run = &step.manifest.run;
+            let saved_gbs = run["global_batch_size"].as_u64().unwrap_or(0) as usize;
+            if saved_gbs != gbs {
+                bail!(
+                    "{} was saved at global_batch_size {saved_gbs}, this run's is {gbs}: the batches would differ",
+                    step.url()
+                );
+            }
+            let sampler = serde_json::from_value(run["sampler"].clone())
+                .with_context(|| format!("{}: the sampler position", step.url()))?;
+            let iteration = run["iteration"].as_u64().unwrap_or(0) as usize;
+            restore(&step, &layout.state, &layout.constants, state, constants, &dp.devices, client, parallel, place)?;
+            Ok(Restored { step: number, iteration, sampler })
+        })();
+        match attempt {
+            Ok(r) => return Ok(Some(r)),
+            // Damage or an unreadable store: an older step may still be good.
+            Err(e)
+                if e.downcast_ref::<ouro_ckpt::Error>()
+                    .is_some_and(|c| !matches!(c, ouro_ckpt::Error::Mismatch(_))) =>
+            {
+                match steps.get(k + 1) {
+                    Some(previous) => {
+                        tracing::warn!("step_{number} cannot be restored ({e:#}); falling back to step_{previous}");
+                        eprintln!("warning: step_{number} cannot be restored ({e:#}); falling back to step_{previous}");
+                    }
+                    None => {
+                        return Err(
+                            e.context(format!("step_{number} cannot be restored and no older step is committed"))
+                        );
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
+}
+
+/// The host copies and records of one save.
+#[allow(clippy::too_many_arguments)]
+fn save_job(
+    cfg: &TrainConfig,
+    layout: &crate::step::StateLayout,
+    state: &[Vec<Buffer>],
+    constants: &[Vec<Buffer>],
+    parallel: Option<&DataParallel>,
+    place: MeshPlace,
+    steps: u64,
+    iteration: usize,
+    position: &ouro_data::sampler::SamplerState,
+) -> Result<ouro_ckpt::SaveJob> {
+    let tensors =
+        snapshot(&layout.state, &layout.constants, state, constants, parallel, place, cfg.checkpoint.save_carry)?;
+    let run = json!({
+        "config": cfg.to_yaml()?,
+        "global_batch_size": cfg.global_batch_size,
+        "mesh_data": cfg.mesh.data,
+        "iteration": iteration,
+        "sampler": position,
+    });
+    Ok(ouro_ckpt::SaveJob { step: steps, tensors, run })
+}
+
+/// Drops what an interrupted run logged past step `step`: its train lines after it and its
+/// evaluations from it on (the resumed run logs them again).
+fn truncate_metrics(path: &std::path::Path, step: u64) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let mut kept = String::new();
+    for line in text.lines() {
+        let Ok(record) = serde_json::from_str::<Value>(line) else { continue };
+        let at = record["step"].as_u64().unwrap_or(u64::MAX);
+        let is_train = record.get("train/lm_loss").is_some();
+        if (is_train && at <= step) || (!is_train && at < step) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    std::fs::write(path, kept).with_context(|| format!("rewriting {}", path.display()))
 }
 
 /// Steps whose median rate the progress bar shows.

@@ -1,0 +1,93 @@
+//! Checkpoints end to end: a run stopped and resumed logs exactly the losses of a run that
+//! never stopped, a damaged newest step falls back to the previous one, and a checkpoint of
+//! another model is refused naming the tensor.
+
+use std::path::{Path, PathBuf};
+mod common;
+use common::{ouro, scratch};
+
+fn config() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml").display().to_string()
+}
+
+/// A small dataset (50 puzzles: 50 examples an epoch) so that 30 steps are two passes of 15
+/// batches, each followed by an evaluation.
+fn overrides(data: &Path) -> Vec<String> {
+    vec![
+        format!("data_paths=[{}]", data.display()),
+        "generate_sudoku.train=50".into(),
+        "generate_sudoku.test=20".into(),
+        "eval_interval=20".into(),
+        "checkpoint.every_steps=5".into(),
+        "checkpoint.keep_last=3".into(),
+    ]
+}
+
+fn train(dir: &Path, run: &str, extra: &[&str]) -> (PathBuf, String) {
+    let run = dir.join(run);
+    let cfg = config();
+    let owned = overrides(&dir.join("data"));
+    let mut args: Vec<&str> = vec!["train", "--config", &cfg, "--run-dir", run.to_str().unwrap()];
+    args.extend(owned.iter().map(String::as_str));
+    args.extend(extra);
+    let (ok, stdout, stderr) = ouro(&args);
+    assert!(ok, "{stdout}\n{stderr}");
+    (run, format!("{stdout}\n{stderr}"))
+}
+
+fn metrics(run: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_resumed_run_repeats_the_uninterrupted_trajectory_bit_for_bit() {
+    let dir = scratch("resume");
+    let (whole, _) = train(&dir, "whole", &["--max-steps", "30"]);
+    // Stopped at the end of the first pass (step 15, after its evaluation), then mid-pass.
+    let (parts, out) = train(&dir, "parts", &["--max-steps", "15"]);
+    assert!(out.contains("checkpoints, the last step_15"), "{out}");
+    let (_, out) = train(&dir, "parts", &["--max-steps", "23", "--resume"]);
+    assert!(out.contains("resumed from step 15"), "{out}");
+    let (_, out) = train(&dir, "parts", &["--max-steps", "30", "--resume"]);
+    assert!(out.contains("resumed from step 23"), "{out}");
+    let (a, b) = (metrics(&whole), metrics(&parts));
+    let train_lines = a.iter().filter(|r| r.get("train/lm_loss").is_some()).count();
+    assert_eq!(train_lines, 30);
+    assert_eq!(a.len(), b.len(), "the same train and eval records");
+    for (x, y) in a.iter().zip(&b) {
+        // Every float as f64 from the same f32: equal means bitwise equal.
+        assert_eq!(x, y);
+    }
+    let steps: Vec<String> = std::fs::read_dir(parts.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut steps = steps;
+    steps.sort();
+    assert_eq!(steps, ["step_23", "step_25", "step_30"], "keep_last=3");
+}
+
+#[test]
+fn a_damaged_newest_step_falls_back_and_another_model_is_refused() {
+    let dir = scratch("damage");
+    let (run, _) = train(&dir, "run", &["--max-steps", "12"]);
+    // Flip one byte in the middle of the newest step's first shard.
+    let shard = run.join("checkpoints/step_12/host000-00000.bin");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&shard, bytes).unwrap();
+    let (_, out) = train(&dir, "run", &["--max-steps", "13", "--resume"]);
+    assert!(out.contains("step_12 cannot be restored") && out.contains("checksum mismatch"), "{out}");
+    assert!(out.contains("falling back to step_10") && out.contains("resumed from step 10"), "{out}");
+
+    let cfg = config();
+    let owned = overrides(&dir.join("data"));
+    let mut args: Vec<&str> = vec!["train", "--config", &cfg, "--run-dir", run.to_str().unwrap(), "--resume"];
+    args.extend(owned.iter().map(String::as_str));
+    args.push("arch.hidden_size=32");
+    let (ok, _, stderr) = ouro(&args);
+    assert!(!ok);
+    assert!(stderr.contains("tensor params/") && stderr.contains("different config"), "{stderr}");
+}
