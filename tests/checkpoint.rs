@@ -78,6 +78,17 @@ fn a_damaged_newest_step_falls_back_and_another_model_is_refused() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
     std::fs::write(&shard, bytes).unwrap();
+    let ckpts = run.join("checkpoints");
+    let (ok, stdout, _) = ouro(&["ckpt", "ls", ckpts.to_str().unwrap()]);
+    assert!(ok && stdout.contains("step_10") && stdout.contains("step_12") && stdout.contains("committed"), "{stdout}");
+    let (ok, stdout, stderr) = ouro(&["ckpt", "verify", ckpts.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("1 damaged step"), "{stderr}");
+    assert!(
+        stdout.contains("step_10: ok") && stdout.contains("host000-00000.bin") && stdout.contains("checksum mismatch"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = ouro(&["ckpt", "inspect", ckpts.to_str().unwrap(), "--step", "10"]);
+    assert!(ok && stdout.contains("params/inner.lm_head.weight") && stdout.contains("\"iteration\""), "{stdout}");
     let (_, out) = train(&dir, "run", &["--max-steps", "13", "--resume"]);
     assert!(out.contains("step_12 cannot be restored") && out.contains("checksum mismatch"), "{out}");
     assert!(out.contains("falling back to step_10") && out.contains("resumed from step 10"), "{out}");

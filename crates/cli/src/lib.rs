@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use ouro_pjrt::{Client, ClientOptions, Platform, PluginChoice};
 
+mod ckpt;
 mod dataset;
 mod info;
 mod smoke;
@@ -129,6 +130,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Parameter counts and FLOPs per training step of a config's model.
     ModelInfo(train::ModelInfoArgs),
+    /// List, inspect and verify checkpoints.
+    Ckpt(ckpt::CkptArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -149,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Dataset(args) => dataset::run(args),
         Command::Train(args) => train::run(&cli.backend, args),
         Command::ModelInfo(args) => train::model_info(&cli.backend, args),
+        Command::Ckpt(args) => ckpt::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
