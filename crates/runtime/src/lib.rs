@@ -239,7 +239,7 @@ impl Runtime {
         let local = self.client.addressable_devices();
         if all.len() == local.len() {
             if local.len() < n {
-                return Err(Error::Unsupported(format!("a mesh of {n} devices, but the client has {}", local.len())));
+                return Err(Error::Unsupported(format!("a mesh of {n} devices but the client has {}", local.len())));
             }
             return Ok(local[..n].to_vec());
         }
