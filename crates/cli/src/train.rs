@@ -62,7 +62,10 @@ fn build_recipe(out: &Path, recipe: &SudokuRecipe) -> Result<()> {
 /// Runs `ouro train`.
 pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
     let config = TrainConfig::load(&args.config, &args.overrides)?;
-    if let Some(recipe) = &config.generate_sudoku {
+    // The recipe builds a local dataset; a remote one must already exist where it points.
+    if let Some(recipe) = &config.generate_sudoku
+        && !ouro_store::is_remote(&config.data_paths[0])
+    {
         let out = PathBuf::from(&config.data_paths[0]);
         if !out.exists() {
             build_recipe(&out, recipe)?;
