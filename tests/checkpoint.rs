@@ -20,6 +20,7 @@ fn overrides(data: &Path) -> Vec<String> {
         "eval_interval=20".into(),
         "checkpoint.every_steps=5".into(),
         "checkpoint.keep_last=3".into(),
+        "checkpoint_every_eval=true".into(),
     ]
 }
 
@@ -66,6 +67,27 @@ fn a_resumed_run_repeats_the_uninterrupted_trajectory_bit_for_bit() {
     let mut steps = steps;
     steps.sort();
     assert_eq!(steps, ["step_23", "step_25", "step_30"], "keep_last=3");
+
+    // The resumed run's checkpoint exports the very EMA weights the uninterrupted run saved at
+    // its evaluation of step 30, under the official names.
+    let exported = dir.join("exported.safetensors");
+    let ckpts = parts.join("checkpoints");
+    let (ok, stdout, stderr) =
+        ouro(&["ckpt", "export", ckpts.to_str().unwrap(), "--step", "30", "--out", exported.to_str().unwrap()]);
+    assert!(ok && stdout.contains("EMA weights"), "{stdout}{stderr}");
+    let (a, b) = (std::fs::read(&exported).unwrap(), std::fs::read(whole.join("step_30.safetensors")).unwrap());
+    let (a, b) =
+        (safetensors::SafeTensors::deserialize(&a).unwrap(), safetensors::SafeTensors::deserialize(&b).unwrap());
+    let mut names = a.names();
+    names.sort();
+    let mut other = b.names();
+    other.sort();
+    assert_eq!(names, other);
+    assert!(names.contains(&"inner.puzzle_emb.weights") && names.contains(&"inner.H_init"), "{names:?}");
+    for n in names {
+        let (x, y) = (a.tensor(n).unwrap(), b.tensor(n).unwrap());
+        assert_eq!((x.dtype(), x.shape(), x.data()), (y.dtype(), y.shape(), y.data()), "{n}");
+    }
 }
 
 #[test]

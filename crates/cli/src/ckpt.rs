@@ -31,6 +31,22 @@ enum CkptCommand {
         #[arg(long)]
         step: Option<u64>,
     },
+    /// Write a step's model as the official state_dict in safetensors (EMA weights by default).
+    ///
+    /// Example: ouro ckpt export runs/sudoku4-tiny/checkpoints --out model.safetensors
+    Export {
+        /// The checkpoint location.
+        location: String,
+        /// The step (default: the latest committed).
+        #[arg(long)]
+        step: Option<u64>,
+        /// Export the live weights rather than the EMA ones.
+        #[arg(long)]
+        live: bool,
+        /// The safetensors file to write.
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
     /// Re-read every piece of a step and check its checksum.
     ///
     /// Example: ouro ckpt verify s3://bucket/exp/run --step 500
@@ -94,6 +110,21 @@ pub fn run(args: &CkptArgs) -> Result<()> {
                 obj.remove("config");
             }
             println!("run: {run}");
+        }
+        CkptCommand::Export { location, step, live, out } => {
+            let loc = open(location)?;
+            let step = match step {
+                Some(s) => *s,
+                None => latest(&loc)?,
+            };
+            let s = Step::open(&loc, step)?;
+            let n = ouro_train::weights::export_checkpoint(&s, !live, out)?;
+            println!(
+                "wrote {n} tensors of {} ({} weights) to {}",
+                s.url(),
+                if *live { "live" } else { "EMA" },
+                out.display()
+            );
         }
         CkptCommand::Verify { location, step } => {
             let loc = open(location)?;
