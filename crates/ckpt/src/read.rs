@@ -4,9 +4,12 @@
 use ouro_store::Location;
 
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, TensorEntry};
+use crate::manifest::{Manifest, Piece, TensorEntry};
 use crate::steps::{MARKER, step_dir};
 use crate::write::retry;
+
+/// Pieces fetched at once by one read.
+const PARALLEL_READS: usize = 4;
 
 /// A committed step, open for reading.
 pub struct Step {
@@ -61,28 +64,46 @@ impl Step {
         if end > t.bytes {
             return Err(Error::Mismatch(format!("tensor {name} has {} bytes; asked for [{start}, {end})", t.bytes)));
         }
+        let pieces: Vec<&Piece> = t.pieces.iter().filter(|p| p.start < end && p.start + p.length > start).collect();
+        // Pieces are fetched and checked in parallel (a large tensor spans several files).
+        let fetched: Vec<Result<bytes::Bytes>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pieces
+                .chunks(pieces.len().div_ceil(PARALLEL_READS).max(1))
+                .map(|group| scope.spawn(move || group.iter().map(|p| self.fetch(name, p)).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(Error::Saver("a read thread panicked".into()))]))
+                .collect()
+        });
         let mut out = Vec::with_capacity(length as usize);
-        for p in t.pieces.iter().filter(|p| p.start < end && p.start + p.length > start) {
-            let file = format!("{}/{}", self.dir, p.file);
-            let bytes = retry(&format!("reading {}/{file}", self.location.url), || {
-                self.location.get_range(&file, p.offset..p.offset + p.length)
-            })?;
-            if bytes.len() as u64 != p.length || crc32fast::hash(&bytes) != p.crc32 {
-                return Err(Error::Corrupt {
-                    what: format!("{}/{file}", self.location.url),
-                    message: format!(
-                        "tensor {name}, bytes [{}, {}): {}",
-                        p.start,
-                        p.start + p.length,
-                        if bytes.len() as u64 != p.length { "the file is truncated" } else { "checksum mismatch" }
-                    ),
-                });
-            }
+        for (p, bytes) in pieces.iter().zip(fetched) {
+            let bytes = bytes?;
             let lo = start.max(p.start) - p.start;
             let hi = end.min(p.start + p.length) - p.start;
             out.extend_from_slice(&bytes[lo as usize..hi as usize]);
         }
         Ok(out)
+    }
+
+    /// One piece of tensor `name`, checked against its checksum.
+    fn fetch(&self, name: &str, p: &Piece) -> Result<bytes::Bytes> {
+        let file = format!("{}/{}", self.dir, p.file);
+        let bytes = retry(&format!("reading {}/{file}", self.location.url), || {
+            self.location.get_range(&file, p.offset..p.offset + p.length)
+        })?;
+        if bytes.len() as u64 != p.length || crc32fast::hash(&bytes) != p.crc32 {
+            return Err(Error::Corrupt {
+                what: format!("{}/{file}", self.location.url),
+                message: format!(
+                    "tensor {name}, bytes [{}, {}): {}",
+                    p.start,
+                    p.start + p.length,
+                    if bytes.len() as u64 != p.length { "the file is truncated" } else { "checksum mismatch" }
+                ),
+            });
+        }
+        Ok(bytes)
     }
 
     /// The whole of tensor `name`.

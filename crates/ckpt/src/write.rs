@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use ouro_store::Location;
 
 use crate::error::{Error, Result};
@@ -80,14 +81,15 @@ pub fn write_shards(
 ) -> Result<HostShards> {
     tensors.sort_by(|a, b| a.name.cmp(&b.name));
     let dir = step_dir(step);
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut current: Vec<u8> = Vec::new();
+    // Files are lists of shared slices of the parts: nothing is copied before the store writes.
+    let mut files: Vec<(String, Vec<Bytes>)> = Vec::new();
+    let (mut current, mut current_len): (Vec<Bytes>, u64) = (Vec::new(), 0);
     let mut out = HostShards::default();
     let file_name = |k: usize| format!("host{host:03}-{k:05}.bin");
     for t in tensors {
         let mut entry =
             TensorEntry { name: t.name, dtype: t.dtype, shape: t.shape, bytes: t.bytes, pieces: Vec::new() };
-        for (start, bytes) in &t.parts {
+        for (start, bytes) in t.parts {
             if start + bytes.len() as u64 > t.bytes {
                 return Err(Error::Mismatch(format!(
                     "tensor {}: a part at byte {start} of {} bytes overruns its {} bytes",
@@ -96,32 +98,42 @@ pub fn write_shards(
                     t.bytes
                 )));
             }
-            for (k, chunk) in bytes.chunks(layout.max_piece.max(1) as usize).enumerate() {
-                if current.len() as u64 >= layout.file_target {
+            let bytes = Bytes::from(bytes);
+            let piece = layout.max_piece.max(1) as usize;
+            let mut at = 0;
+            while at < bytes.len() {
+                if current_len >= layout.file_target {
                     files.push((file_name(files.len()), std::mem::take(&mut current)));
+                    current_len = 0;
                 }
+                let chunk = bytes.slice(at..(at + piece).min(bytes.len()));
                 entry.pieces.push(Piece {
                     file: file_name(files.len()),
-                    offset: current.len() as u64,
+                    offset: current_len,
                     length: chunk.len() as u64,
-                    start: start + (k as u64) * layout.max_piece,
-                    crc32: crc32fast::hash(chunk),
+                    start: start + at as u64,
+                    crc32: crc32fast::hash(&chunk),
                 });
-                current.extend_from_slice(chunk);
+                current_len += chunk.len() as u64;
+                at += chunk.len();
+                current.push(chunk);
             }
         }
         out.tensors.push(entry);
     }
-    if !current.is_empty() {
+    if current_len > 0 {
         files.push((file_name(files.len()), current));
     }
-    out.files = files.iter().map(|(name, b)| FileEntry { name: name.clone(), bytes: b.len() as u64, host }).collect();
+    out.files = files
+        .iter()
+        .map(|(name, parts)| FileEntry { name: name.clone(), bytes: parts.iter().map(|p| p.len() as u64).sum(), host })
+        .collect();
     upload(location, &dir, files, layout.parallel_uploads)?;
     Ok(out)
 }
 
 /// Uploads `files` under `dir`, `parallel` at a time; the first error wins.
-fn upload(location: &Location, dir: &str, files: Vec<(String, Vec<u8>)>, parallel: usize) -> Result<()> {
+fn upload(location: &Location, dir: &str, files: Vec<(String, Vec<Bytes>)>, parallel: usize) -> Result<()> {
     let queue = std::sync::Mutex::new(files);
     let first_error = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
@@ -129,10 +141,10 @@ fn upload(location: &Location, dir: &str, files: Vec<(String, Vec<u8>)>, paralle
             scope.spawn(|| {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                    let Some((name, bytes)) = next else { break };
+                    let Some((name, parts)) = next else { break };
                     let key = format!("{dir}/{name}");
                     if let Err(e) =
-                        retry(&format!("writing {}/{key}", location.url), || location.put(&key, bytes.clone()))
+                        retry(&format!("writing {}/{key}", location.url), || location.put_parts(&key, &parts))
                     {
                         first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
                         queue.lock().unwrap_or_else(|p| p.into_inner()).clear();

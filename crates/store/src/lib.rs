@@ -165,11 +165,19 @@ impl Location {
         block_on(self.store.put(&key, bytes.into())).map(|_| ()).map_err(|e| self.store_err(e))
     }
 
-    /// Reads bytes `[start, end)` of an object.
-    pub fn get_range(&self, relative: &str, range: std::ops::Range<u64>) -> Result<Vec<u8>> {
+    /// Writes a whole object from shared buffers, without copying them (a retry reuses them).
+    pub fn put_parts(&self, relative: &str, parts: &[bytes::Bytes]) -> Result<()> {
         use object_store::ObjectStoreExt;
         let key = self.key(relative);
-        block_on(self.store.get_range(&key, range)).map(|b| b.to_vec()).map_err(|e| self.store_err(e))
+        let payload: object_store::PutPayload = parts.iter().cloned().collect();
+        block_on(self.store.put(&key, payload)).map(|_| ()).map_err(|e| self.store_err(e))
+    }
+
+    /// Reads bytes `[start, end)` of an object.
+    pub fn get_range(&self, relative: &str, range: std::ops::Range<u64>) -> Result<bytes::Bytes> {
+        use object_store::ObjectStoreExt;
+        let key = self.key(relative);
+        block_on(self.store.get_range(&key, range)).map_err(|e| self.store_err(e))
     }
 
     /// Deletes an object (a missing one is not an error).
