@@ -88,14 +88,22 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
     };
     let summary = ouro_train::train(&runtime, &config, &options)
         .with_context(|| format!("training with {}", args.config.display()))?;
+    // Too few steps for a rate (a resumed run already at its limit): no timing to show.
+    let timing = if summary.median_step_seconds.is_finite() {
+        format!(
+            ", median step {:.1} ms, {:.0} examples/s",
+            summary.median_step_seconds * 1e3,
+            summary.examples_per_second
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "{} steps of {} in {}; compile {:.1} s, median step {:.1} ms, {:.0} examples/s",
+        "{} steps of {} in {}; compile {:.1} s{timing}",
         summary.steps,
         summary.total_steps,
         run_dir.display(),
-        summary.compile_seconds,
-        summary.median_step_seconds * 1e3,
-        summary.examples_per_second
+        summary.compile_seconds
     );
     if let Some(step) = summary.resumed_from {
         println!("  resumed from step {step}");
