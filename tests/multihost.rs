@@ -16,31 +16,23 @@ fn free_port() -> u16 {
 fn two_processes_join_then_the_cpu_plugin_is_refused_by_name() {
     let coordinator = format!("127.0.0.1:{}", free_port());
     // Process 1 from the flags, process 0 from the environment; 1 starts first and waits.
-    let one = Command::new(env!("CARGO_BIN_EXE_ouro"))
-        .args([
-            "info",
-            "--num-processes",
-            "2",
-            "--process-id",
-            "1",
-            "--coordinator",
-            &coordinator,
-            "--join-timeout",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let zero = Command::new(env!("CARGO_BIN_EXE_ouro"))
-        .args(["info", "--join-timeout", "60"])
-        .env("OURO_PROCESS_ID", "0")
-        .env("OURO_NUM_PROCESSES", "2")
-        .env("OURO_COORDINATOR", &coordinator)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let spawn = |args: &[&str], env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_ouro"))
+            .args(args)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let one = spawn(
+        &["info", "--num-processes", "2", "--process-id", "1", "--coordinator", &coordinator, "--join-timeout", "60"],
+        &[],
+    );
+    let zero = spawn(
+        &["info", "--join-timeout", "60"],
+        &[("OURO_PROCESS_ID", "0"), ("OURO_NUM_PROCESSES", "2"), ("OURO_COORDINATOR", &coordinator)],
+    );
     for (id, child) in [(1, one), (0, zero)] {
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

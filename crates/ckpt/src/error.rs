@@ -25,9 +25,9 @@ pub enum Error {
     /// No such step, or nothing committed.
     #[error("{0}")]
     NotFound(String),
-    /// A background save could not run.
+    /// A save or read thread could not start or panicked.
     #[error("{0}")]
-    Saver(String),
+    Thread(String),
 }
 
 /// This crate's result.

@@ -73,7 +73,7 @@ impl Step {
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(Error::Saver("a read thread panicked".into()))]))
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(Error::Thread("a read thread panicked".into()))]))
                 .collect()
         });
         let mut out = Vec::with_capacity(length as usize);

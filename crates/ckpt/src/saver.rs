@@ -66,7 +66,7 @@ impl Saver {
         let handle = std::thread::Builder::new()
             .name(format!("ouro-save-{}", job.step))
             .spawn(move || save_now(&location, layout, retention, job))
-            .map_err(|e| Error::Saver(format!("cannot start the save thread: {e}")))?;
+            .map_err(|e| Error::Thread(format!("cannot start the save thread: {e}")))?;
         self.in_flight = Some(handle);
         Ok(previous)
     }
@@ -77,7 +77,7 @@ impl Saver {
             None => Ok(None),
             Some(h) => match h.join() {
                 Ok(result) => result.map(Some),
-                Err(_) => Err(Error::Saver("the save thread panicked".into())),
+                Err(_) => Err(Error::Thread("the save thread panicked".into())),
             },
         }
     }

@@ -151,20 +151,38 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, KvError>) -> Result<T, KvError> {
     })
 }
 
+/// Hands a get's result to the plugin: the value with its deleter, or the plugin's error.
+///
+/// # Safety
+/// `make` is null or the plugin's `PJRT_CallbackError` for this call.
+unsafe fn reply(
+    result: Result<Vec<u8>, KvError>,
+    value: &mut *mut c_char,
+    size: &mut usize,
+    deleter: &mut Option<sys::PJRT_KeyValue_ValueDeleter>,
+    make: *mut sys::PJRT_CallbackError,
+) -> *mut sys::PJRT_Error {
+    match result {
+        Ok(v) => {
+            (*value, *size) = leak_value(&v);
+            *deleter = Some(free_value);
+            std::ptr::null_mut()
+        }
+        // SAFETY: as the caller promises.
+        Err(e) => unsafe { plugin_error(make, &e) },
+    }
+}
+
 unsafe extern "C" fn kv_get(args: *mut sys::PJRT_KeyValueGetCallback_Args) -> *mut sys::PJRT_Error {
     // SAFETY: the plugin passes valid arguments whose user_arg is the installed KvBinding.
     let args = unsafe { &mut *args };
     // SAFETY: as above.
     let binding = unsafe { &*(args.user_arg as *const KvBinding) };
     let timeout = Duration::from_millis(args.timeout_in_ms.max(0) as u64);
-    match guarded(|| binding.store.get(&binding.key(args.key, args.key_size), timeout)) {
-        Ok(value) => {
-            (args.value, args.value_size) = leak_value(&value);
-            args.value_deleter_callback = Some(free_value);
-            std::ptr::null_mut()
-        }
-        // SAFETY: callback_error is the plugin's.
-        Err(e) => unsafe { plugin_error(args.callback_error, &e) },
+    let result = guarded(|| binding.store.get(&binding.key(args.key, args.key_size), timeout));
+    // SAFETY: callback_error is the plugin's.
+    unsafe {
+        reply(result, &mut args.value, &mut args.value_size, &mut args.value_deleter_callback, args.callback_error)
     }
 }
 
@@ -178,14 +196,9 @@ unsafe extern "C" fn kv_try_get(args: *mut sys::PJRT_KeyValueTryGetCallback_Args
         Some(value) => Ok(value),
         None => Err(KvError { kind: KvErrorKind::NotFound, message: format!("no key {key}") }),
     });
-    match result {
-        Ok(value) => {
-            (args.value, args.value_size) = leak_value(&value);
-            args.value_deleter_callback = Some(free_value);
-            std::ptr::null_mut()
-        }
-        // SAFETY: callback_error is the plugin's.
-        Err(e) => unsafe { plugin_error(args.callback_error, &e) },
+    // SAFETY: callback_error is the plugin's.
+    unsafe {
+        reply(result, &mut args.value, &mut args.value_size, &mut args.value_deleter_callback, args.callback_error)
     }
 }
 

@@ -54,22 +54,22 @@ pub fn snapshot(
 ) -> Result<Vec<TensorData>> {
     let mut out = Vec::new();
     for (group, index, name, ty) in saved(state_types, constant_types, with_carry) {
-        let buffers = |d: usize| if group == 0 { &state[d][index] } else { &constants[d][index] };
+        // Device `d`'s buffer of the tensor, copied to the host.
+        let copy = |d: usize| -> Result<Vec<u8>> {
+            let b = if group == 0 { &state[d][index] } else { &constants[d][index] };
+            let mut bytes = vec![0u8; b.host_size_in_bytes()];
+            b.to_host_bytes_into(&mut bytes).with_context(|| format!("copying {name} from device {d}"))?;
+            Ok(bytes)
+        };
         let full = ty.size_in_bytes() as u64;
         let mut parts = Vec::new();
         if is_split(parallel, name, ty) {
             let per = full / place.devices as u64;
             for d in 0..state.len() {
-                let b = buffers(d);
-                let mut bytes = vec![0u8; b.host_size_in_bytes()];
-                b.to_host_bytes_into(&mut bytes).with_context(|| format!("copying {name} from device {d}"))?;
-                parts.push(((place.first + d) as u64 * per, bytes));
+                parts.push(((place.first + d) as u64 * per, copy(d)?));
             }
         } else if place.leader {
-            let b = buffers(0);
-            let mut bytes = vec![0u8; b.host_size_in_bytes()];
-            b.to_host_bytes_into(&mut bytes).with_context(|| format!("copying {name} from the device"))?;
-            parts.push((0, bytes));
+            parts.push((0, copy(0)?));
         }
         out.push(TensorData {
             name: name.to_string(),

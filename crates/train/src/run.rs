@@ -290,7 +290,6 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             bail!("--resume with {hosts} processes: checkpoints from several hosts are not supported yet");
         }
         tracing::warn!("{hosts} processes: this run writes no checkpoint (several hosts are not supported yet)");
-        eprintln!("warning: {hosts} processes: this run writes no checkpoint (several hosts are not supported yet)");
     }
     if options.resume {
         let restored =
@@ -307,11 +306,20 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             }
         }
     }
-    let mut saver = ouro_ckpt::Saver::new(
-        ckpt_location,
-        ouro_ckpt::Layout::default(),
-        ouro_ckpt::Retention { keep_last: ckpt.keep_last, keep_every: ckpt.keep_every },
-    );
+    let mut checkpoints = Checkpoints {
+        cfg,
+        layout: &step.layout,
+        parallel,
+        place,
+        saver: ouro_ckpt::Saver::new(
+            ckpt_location,
+            ouro_ckpt::Layout::default(),
+            ouro_ckpt::Retention { keep_last: ckpt.keep_last, keep_every: ckpt.keep_every },
+        ),
+        held: Vec::new(),
+        reports: Vec::new(),
+        last_saved: steps,
+    };
 
     // Process 0 writes the run's files; the other hosts compute the same replicated values.
     let mut metrics_file: Box<dyn Write> = if dp.leader() {
@@ -351,9 +359,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
 
     let mut pending: Vec<(u64, Buffer)> = Vec::new();
     let mut step_times = Vec::new();
-    let mut save_blocks = Vec::new();
     let mut last = Instant::now();
-    let mut last_saved = steps;
     // The sampler's position after the last batch trained on (the sampler itself may be one
     // batch further when the run stops at its step limit).
     let mut trained_position = sampler.state().clone();
@@ -415,23 +421,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                     report(s, &m, &bar, &mut metrics_file)?;
                 }
                 metrics_file.flush()?;
-                let started = Instant::now();
-                let job = save_job(
-                    cfg,
-                    &step.layout,
-                    &state,
-                    &constants,
-                    parallel,
-                    place,
-                    steps,
-                    iteration,
-                    &trained_position,
-                )?;
-                save_blocks.push(started.elapsed().as_secs_f64());
-                if let Some(r) = saver.submit(job)? {
-                    summary.checkpoints.push(r);
-                }
-                last_saved = steps;
+                checkpoints.save(&state, &constants, steps, iteration, &trained_position)?;
                 last = Instant::now();
             }
             // Read the previous step's metrics while this one runs.
@@ -475,25 +465,12 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         report(s, &m, &bar, &mut metrics_file)?;
     }
     metrics_file.flush()?;
-    if checkpointing && steps > last_saved {
+    if checkpointing && steps > checkpoints.last_saved {
         // The end of this invocation (the run, or its --max-steps): always resumable.
-        let started = Instant::now();
-        let job = save_job(
-            cfg,
-            &step.layout,
-            &state,
-            &constants,
-            parallel,
-            place,
-            steps,
-            trained_iteration,
-            &trained_position,
-        )?;
-        save_blocks.push(started.elapsed().as_secs_f64());
-        saver.submit(job)?.into_iter().for_each(|r| summary.checkpoints.push(r));
+        checkpoints.save(&state, &constants, steps, trained_iteration, &trained_position)?;
     }
-    summary.checkpoints.extend(saver.wait()?);
-    summary.median_save_block_seconds = median(&save_blocks);
+    summary.median_save_block_seconds = median(&checkpoints.held);
+    summary.checkpoints = checkpoints.finish()?;
     bar.finish();
     summary.steps = steps;
     // The first interval includes the pipeline filling; the median ignores it.
@@ -551,7 +528,6 @@ fn resume(
                 match steps.get(k + 1) {
                     Some(previous) => {
                         tracing::warn!("step_{number} cannot be restored ({e:#}); falling back to step_{previous}");
-                        eprintln!("warning: step_{number} cannot be restored ({e:#}); falling back to step_{previous}");
                     }
                     None => {
                         return Err(
@@ -566,29 +542,62 @@ fn resume(
     Ok(None)
 }
 
-/// The host copies and records of one save.
-#[allow(clippy::too_many_arguments)]
-fn save_job(
-    cfg: &TrainConfig,
-    layout: &crate::step::StateLayout,
-    state: &[Vec<Buffer>],
-    constants: &[Vec<Buffer>],
-    parallel: Option<&DataParallel>,
+/// The run's saves: each copies the state to the host (all it holds the loop for, timed) and
+/// hands it to the background saver.
+struct Checkpoints<'a> {
+    cfg: &'a TrainConfig,
+    layout: &'a crate::step::StateLayout,
+    parallel: Option<&'a DataParallel>,
     place: MeshPlace,
-    steps: u64,
-    iteration: usize,
-    position: &ouro_data::sampler::SamplerState,
-) -> Result<ouro_ckpt::SaveJob> {
-    let tensors =
-        snapshot(&layout.state, &layout.constants, state, constants, parallel, place, cfg.checkpoint.save_carry)?;
-    let run = json!({
-        "config": cfg.to_yaml()?,
-        "global_batch_size": cfg.global_batch_size,
-        "mesh_data": cfg.mesh.data,
-        "iteration": iteration,
-        "sampler": position,
-    });
-    Ok(ouro_ckpt::SaveJob { step: steps, tensors, run })
+    saver: ouro_ckpt::Saver,
+    /// Seconds each save held the loop.
+    held: Vec<f64>,
+    /// Saves committed so far.
+    reports: Vec<ouro_ckpt::SaveReport>,
+    /// The last step handed over (or resumed from).
+    last_saved: u64,
+}
+
+impl Checkpoints<'_> {
+    /// Saves the state after step `steps`, whose batch belongs to `iteration` and left the
+    /// sampler at `position`.
+    fn save(
+        &mut self,
+        state: &[Vec<Buffer>],
+        constants: &[Vec<Buffer>],
+        steps: u64,
+        iteration: usize,
+        position: &ouro_data::sampler::SamplerState,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let (cfg, layout) = (self.cfg, self.layout);
+        let tensors = snapshot(
+            &layout.state,
+            &layout.constants,
+            state,
+            constants,
+            self.parallel,
+            self.place,
+            cfg.checkpoint.save_carry,
+        )?;
+        self.held.push(started.elapsed().as_secs_f64());
+        let run = json!({
+            "config": cfg.to_yaml()?,
+            "global_batch_size": cfg.global_batch_size,
+            "mesh_data": cfg.mesh.data,
+            "iteration": iteration,
+            "sampler": position,
+        });
+        self.reports.extend(self.saver.submit(ouro_ckpt::SaveJob { step: steps, tensors, run })?);
+        self.last_saved = steps;
+        Ok(())
+    }
+
+    /// Waits for the save in flight; every save's report.
+    fn finish(mut self) -> Result<Vec<ouro_ckpt::SaveReport>> {
+        self.reports.extend(self.saver.wait()?);
+        Ok(self.reports)
+    }
 }
 
 /// Drops what an interrupted run logged past step `step`: its train lines after it and its
