@@ -25,6 +25,9 @@ pub enum Error {
     /// No such step, or nothing committed.
     #[error("{0}")]
     NotFound(String),
+    /// Another host of the job failed its part of a save, or could not be reached.
+    #[error("{0}")]
+    Hosts(String),
     /// A save or read thread could not start or panicked.
     #[error("{0}")]
     Thread(String),

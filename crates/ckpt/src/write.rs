@@ -63,7 +63,7 @@ pub(crate) fn retry<T>(what: &str, mut op: impl FnMut() -> ouro_store::Result<T>
 }
 
 /// Host `host`'s share of a step: its shard files, and the pieces of each tensor they hold.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct HostShards {
     /// Tensors with this host's pieces only (the full entry once every host's are merged).
     pub tensors: Vec<TensorEntry>,

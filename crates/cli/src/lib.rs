@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use ouro_pjrt::{Client, ClientOptions, Platform, PluginChoice};
@@ -10,8 +12,11 @@ use ouro_pjrt::{Client, ClientOptions, Platform, PluginChoice};
 mod ckpt;
 mod dataset;
 mod info;
+mod job;
 mod smoke;
 mod train;
+
+pub use job::JobHosts;
 
 /// ouro: a native training engine for Tiny Recursive Models.
 #[derive(Parser, Debug)]
@@ -61,6 +66,11 @@ impl BackendArgs {
     /// When this process is one of several (flags, environment), it first joins the job, and
     /// the client exchanges its topology with the others through the job's key-value store.
     pub fn client(&self, cpu_devices: usize) -> Result<Client> {
+        Ok(self.client_in_job(cpu_devices)?.0)
+    }
+
+    /// [`BackendArgs::client`], and the job it joined when this process is one of several.
+    pub fn client_in_job(&self, cpu_devices: usize) -> Result<(Client, Option<Arc<ouro_cluster::Cluster>>)> {
         let location = ouro_pjrt::plugin::locate(&self.choice())?;
         let platform = location.platform;
         let mut options = ClientOptions::new();
@@ -94,14 +104,14 @@ impl BackendArgs {
                 Some(Platform::Tpu) => options.key_value_store(cluster.store(), "tpu:"),
                 None => options.key_value_store(cluster.store(), "pjrt:"),
             };
-            joined = Some(cluster);
+            joined = Some(Arc::new(cluster));
         }
         let api = ouro_pjrt::plugin::load(&location).with_context(|| {
             format!("loading the PJRT plugin {} (from {})", location.path.display(), location.source)
         })?;
         let client = Client::create(&api, &options)
             .with_context(|| format!("creating a client of {}", location.path.display()))?;
-        if let Some(cluster) = joined {
+        if let Some(cluster) = &joined {
             let (all, local) = (client.devices().len(), client.addressable_devices().len());
             if all == local {
                 anyhow::bail!(
@@ -114,7 +124,7 @@ impl BackendArgs {
             }
             tracing::info!(devices = all, here = local, "the client spans the job");
         }
-        Ok(client)
+        Ok((client, joined))
     }
 }
 

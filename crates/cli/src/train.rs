@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
@@ -71,7 +72,7 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
             build_recipe(&out, recipe)?;
         }
     }
-    let mut client = backend.client(config.mesh.data)?;
+    let (mut client, job) = backend.client_in_job(config.mesh.data)?;
     // Compiled steps are cached on disk: a second run of the same config starts at once.
     if std::env::var_os("OURO_NO_COMPILE_CACHE").is_none() {
         let dir = ouro_pjrt::plugin::cache_dir()?.join("compiled");
@@ -85,6 +86,7 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
         max_steps: args.max_steps,
         force: args.force,
         resume: args.resume,
+        hosts: job.map(|cluster| Arc::new(crate::JobHosts::new(cluster, None)) as Arc<dyn ouro_ckpt::Hosts>),
     };
     let summary = ouro_train::train(&runtime, &config, &options)
         .with_context(|| format!("training with {}", args.config.display()))?;

@@ -105,21 +105,27 @@ impl Cluster {
     /// Waits until every process has reached the barrier `name` (unique per use: a step number,
     /// say), or `timeout` passes.
     pub fn barrier(&self, name: &str, timeout: Duration) -> Result<()> {
-        let key = |id: usize| format!("ouro/barrier/{name}/{id}");
-        let kv = |e: ouro_pjrt::KvError| Error::Protocol(format!("barrier {name}: {}", e.message));
-        self.store.put(&key(self.spec.process_id), b"").map_err(kv)?;
+        self.all_gather(&format!("barrier/{name}"), b"", timeout).map(|_| ())
+    }
+
+    /// Every process's `value` for `name` (unique per use), in process order, once all have
+    /// given theirs; a process that does not within `timeout` is named.
+    pub fn all_gather(&self, name: &str, value: &[u8], timeout: Duration) -> Result<Vec<Vec<u8>>> {
+        let key = |id: usize| format!("ouro/gather/{name}/{id}");
+        let kv = |e: ouro_pjrt::KvError| Error::Protocol(format!("{name}: {}", e.message));
+        self.store.put(&key(self.spec.process_id), value).map_err(kv)?;
         let deadline = Instant::now() + timeout;
+        let mut values = Vec::with_capacity(self.spec.num_processes);
         for id in 0..self.spec.num_processes {
             let left = deadline.saturating_duration_since(Instant::now());
-            self.store.get(&key(id), left).map_err(|e| match e.kind {
-                KvErrorKind::DeadlineExceeded => Error::Timeout(format!(
-                    "barrier {name}: process {id} did not arrive within {:.0} s",
-                    timeout.as_secs_f64()
-                )),
+            values.push(self.store.get(&key(id), left).map_err(|e| match e.kind {
+                KvErrorKind::DeadlineExceeded => {
+                    Error::Timeout(format!("{name}: process {id} did not arrive within {:.0} s", timeout.as_secs_f64()))
+                }
                 _ => kv(e),
-            })?;
+            })?);
         }
-        Ok(())
+        Ok(values)
     }
 }
 
@@ -136,7 +142,7 @@ mod tests {
     }
 
     #[test]
-    fn processes_join_in_any_order_and_meet_at_barriers() {
+    fn processes_join_in_any_order_meet_at_barriers_and_gather() {
         let port = free_port();
         // Process 2 first: it waits for the coordinator to come up.
         let handles: Vec<_> = [2usize, 0, 1]
@@ -146,6 +152,8 @@ mod tests {
                     let c = Cluster::join(spec(id, 3, port), Duration::from_secs(20)).unwrap();
                     c.barrier("step_10", Duration::from_secs(20)).unwrap();
                     c.store().put(&format!("done/{id}"), b"").unwrap();
+                    let all = c.all_gather("ids", format!("I am {id}").as_bytes(), Duration::from_secs(20)).unwrap();
+                    assert_eq!(all, [b"I am 0", b"I am 1", b"I am 2"], "process {id}");
                     c
                 })
             })
@@ -170,6 +178,6 @@ mod tests {
         let e = Cluster::join(spec(1, 2, port), Duration::from_secs(5)).err().unwrap().to_string();
         assert!(e.contains("process id 1 is already taken by"), "{e}");
         let e = one.barrier("lonely", Duration::from_millis(200)).unwrap_err().to_string();
-        assert!(e.contains("barrier lonely: process 0 did not arrive"), "{e}");
+        assert!(e.contains("barrier/lonely: process 0 did not arrive"), "{e}");
     }
 }

@@ -38,6 +38,9 @@ pub struct RunOptions {
     pub force: bool,
     /// Continue from the latest committed checkpoint (from step 0 if there is none).
     pub resume: bool,
+    /// The job's processes when there are several: each saves its parts of a checkpoint and
+    /// process 0 commits once all have written.
+    pub hosts: Option<Arc<dyn ouro_ckpt::Hosts>>,
 }
 
 /// What a run did.
@@ -283,25 +286,28 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let mut steps = 0u64;
     let mut first_iteration = 0;
     let mut summary = Summary { total_steps: total, compile_seconds, ..Summary::default() };
-    // Saving from several hosts (each its parts, host 0 the commit) is not wired into the loop yet.
-    let checkpointing = hosts == 1;
-    if !checkpointing {
-        if options.resume {
-            bail!("--resume with {hosts} processes: checkpoints from several hosts are not supported yet");
-        }
-        tracing::warn!("{hosts} processes: this run writes no checkpoint (several hosts are not supported yet)");
-    }
+    let saving_hosts: Arc<dyn ouro_ckpt::Hosts> = match (&options.hosts, hosts) {
+        (_, 1) => Arc::new(ouro_ckpt::OneHost),
+        (Some(h), n) if h.count() == n && h.index() == host => h.clone(),
+        (Some(h), n) => bail!(
+            "the mesh is fed by {n} processes with this one as {host}, but the job is {h:?}: \
+             every process of the job must feed the mesh, in process order"
+        ),
+        (None, n) => bail!("the mesh is fed by {n} processes but this run was given no job to save checkpoints with"),
+    };
     if options.resume {
         let restored =
             resume(&ckpt_location, &step.layout, &mut state, &mut constants, &dp, client, parallel, place, gbs)?;
         match restored {
             Some(r) => {
+                agree_on_resumed_step(saving_hosts.as_ref(), &ckpt_url, r.step)?;
                 sampler.restore(r.sampler).context("restoring the sampler's position")?;
                 (steps, first_iteration) = (r.step, r.iteration);
                 summary.resumed_from = Some(r.step);
                 tracing::info!(step = r.step, location = %ckpt_url, "resumed");
             }
             None => {
+                agree_on_resumed_step(saving_hosts.as_ref(), &ckpt_url, 0)?;
                 tracing::warn!(location = %ckpt_url, "--resume: no committed checkpoint there; starting from step 0")
             }
         }
@@ -315,7 +321,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             ckpt_location,
             ouro_ckpt::Layout::default(),
             ouro_ckpt::Retention { keep_last: ckpt.keep_last, keep_every: ckpt.keep_every },
-        ),
+        )
+        .on_hosts(saving_hosts),
         held: Vec::new(),
         reports: Vec::new(),
         last_saved: steps,
@@ -415,7 +422,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 trained_position = position.clone();
             }
             trained_iteration = iteration;
-            if checkpointing && ckpt.every_steps > 0 && steps.is_multiple_of(ckpt.every_steps) {
+            if ckpt.every_steps > 0 && steps.is_multiple_of(ckpt.every_steps) {
                 // The metrics so far go to disk first, so a resumed run's log has no gap.
                 for (s, m) in pending.drain(..) {
                     report(s, &m, &bar, &mut metrics_file)?;
@@ -465,7 +472,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         report(s, &m, &bar, &mut metrics_file)?;
     }
     metrics_file.flush()?;
-    if checkpointing && steps > checkpoints.last_saved {
+    if steps > checkpoints.last_saved {
         // The end of this invocation (the run, or its --max-steps): always resumable.
         checkpoints.save(&state, &constants, steps, trained_iteration, &trained_position)?;
     }
@@ -477,6 +484,24 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     summary.median_step_seconds = median(&step_times);
     summary.examples_per_second = gbs as f64 / summary.median_step_seconds;
     Ok(summary)
+}
+
+/// Every host must have restored the same step (each picks the newest step it can read, so
+/// damage seen by one host only would split them).
+fn agree_on_resumed_step(hosts: &dyn ouro_ckpt::Hosts, location: &str, step: u64) -> Result<()> {
+    if hosts.count() == 1 {
+        return Ok(());
+    }
+    let all = hosts
+        .all_gather(&format!("resume/{location}"), step.to_string().as_bytes())
+        .map_err(|e| anyhow!("agreeing on the step to resume from: {e}"))?;
+    let steps: Vec<String> = all.iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
+    if steps.iter().any(|s| *s != steps[0]) {
+        bail!(
+            "the hosts resumed from different steps of {location} ({steps:?}, by process): run `ouro ckpt verify` on it"
+        );
+    }
+    Ok(())
 }
 
 /// What a resumed run continues from.
