@@ -124,3 +124,107 @@ fn a_damaged_newest_step_falls_back_and_another_model_is_refused() {
     assert!(!ok);
     assert!(stderr.contains("tensor params/") && stderr.contains("different config"), "{stderr}");
 }
+
+/// The tensors of a safetensors file, by name.
+fn tensors_of(path: &Path) -> std::collections::BTreeMap<String, (safetensors::Dtype, Vec<usize>, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    file.tensors().into_iter().map(|(n, v)| (n, (v.dtype(), v.shape().to_vec(), v.data().to_vec()))).collect()
+}
+
+/// Writes `tensors` to `path`, each name passed through `rename`.
+fn write_tensors(
+    path: &Path,
+    tensors: &std::collections::BTreeMap<String, (safetensors::Dtype, Vec<usize>, Vec<u8>)>,
+    rename: impl Fn(&str) -> String,
+) {
+    let views: Vec<_> = tensors
+        .iter()
+        .map(|(n, (d, s, b))| (rename(n), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
+}
+
+#[test]
+fn export_then_import_round_trips_and_the_imported_run_trains() {
+    let dir = scratch("import");
+    let (run, _) = train(&dir, "source", &["--max-steps", "6"]);
+    let ckpts = run.join("checkpoints");
+    let exported = dir.join("exported.safetensors");
+    let (ok, _, stderr) = ouro(&["ckpt", "export", ckpts.to_str().unwrap(), "--out", exported.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let original = tensors_of(&exported);
+
+    let cfg = config();
+    let owned = overrides(&dir.join("data"));
+    let import = |file: &Path, run_dir: &Path| {
+        let mut args: Vec<&str> =
+            vec!["ckpt", "import", file.to_str().unwrap(), "--config", &cfg, "--run-dir", run_dir.to_str().unwrap()];
+        args.extend(owned.iter().map(String::as_str));
+        ouro(&args)
+    };
+    let export = |run_dir: &Path, live: bool| {
+        let out = run_dir.join(if live { "live.safetensors" } else { "ema.safetensors" });
+        let ckpts = run_dir.join("checkpoints");
+        let mut args = vec!["ckpt", "export", ckpts.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        if live {
+            args.push("--live");
+        }
+        let (ok, _, stderr) = ouro(&args);
+        assert!(ok, "{stderr}");
+        tensors_of(&out)
+    };
+
+    // Our own export: imported as both the live and the EMA weights, exported back unchanged.
+    let imported = dir.join("imported");
+    let (ok, stdout, stderr) = import(&exported, &imported);
+    assert!(ok && stdout.contains("step_0"), "{stdout}\n{stderr}");
+    assert_eq!(export(&imported, false), original);
+    assert_eq!(export(&imported, true), original);
+    // Importing over a run's checkpoints is refused.
+    let (ok, _, stderr) = import(&exported, &imported);
+    assert!(!ok && stderr.contains("already holds step_0"), "{stderr}");
+
+    // The official code's keys (torch.compile's and the loss head's prefixes), bf16 weights
+    // widened exactly to f32.
+    let official = dir.join("official.safetensors");
+    let mut narrowed = original.clone();
+    let head = narrowed.get_mut("inner.lm_head.weight").expect("the lm head");
+    let bf16: Vec<u8> = head
+        .2
+        .chunks_exact(4)
+        .flat_map(|c| half::bf16::from_f32(f32::from_le_bytes(c.try_into().unwrap())).to_le_bytes())
+        .collect();
+    *head = (safetensors::Dtype::BF16, head.1.clone(), bf16.clone());
+    write_tensors(&official, &narrowed, |n| format!("_orig_mod.model.{n}"));
+    let from_official = dir.join("from-official");
+    let (ok, stdout, stderr) = import(&official, &from_official);
+    assert!(ok, "{stdout}\n{stderr}");
+    let back = export(&from_official, false);
+    let widened: Vec<u8> =
+        bf16.chunks_exact(2).flat_map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes()).collect();
+    assert_eq!(back["inner.lm_head.weight"].2, widened);
+    for (name, t) in &original {
+        if name != "inner.lm_head.weight" {
+            assert_eq!(&back[name], t, "{name}");
+        }
+    }
+
+    // A missing tensor and a wrong shape are named.
+    let mut partial = original.clone();
+    partial.remove("inner.lm_head.weight");
+    let bad = dir.join("partial.safetensors");
+    write_tensors(&bad, &partial, str::to_string);
+    let (ok, _, stderr) = import(&bad, &dir.join("bad1"));
+    assert!(!ok && stderr.contains("has no tensor inner.lm_head.weight"), "{stderr}");
+    let mut reshaped = original.clone();
+    reshaped.get_mut("inner.lm_head.weight").unwrap().1.reverse();
+    write_tensors(&bad, &reshaped, str::to_string);
+    let (ok, _, stderr) = import(&bad, &dir.join("bad2"));
+    assert!(!ok && stderr.contains("inner.lm_head.weight is") && stderr.contains("another model"), "{stderr}");
+
+    // Training continues from the imported weights.
+    let (_, out) = train(&dir, "imported", &["--max-steps", "2", "--resume"]);
+    assert!(out.contains("resumed from step 0"), "{out}");
+    assert_eq!(metrics(&imported).iter().filter(|r| r.get("train/lm_loss").is_some()).count(), 2);
+}

@@ -1,4 +1,4 @@
-//! `ouro ckpt`: list, inspect and verify checkpoints.
+//! `ouro ckpt`: list, inspect, verify, export and import checkpoints.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -47,6 +47,24 @@ enum CkptCommand {
         #[arg(long, value_name = "FILE")]
         out: std::path::PathBuf,
     },
+    /// Start a run from a weights file: write its step_0 with the file's model weights (an
+    /// official state_dict in safetensors, `_orig_mod.model.` prefixes allowed) and a fresh
+    /// optimizer; `ouro train --resume` with the same config then trains from them.
+    ///
+    /// Example: ouro ckpt import model.safetensors --config configs/sudoku4-tiny.yaml --run-dir runs/finetune
+    Import {
+        /// The safetensors file.
+        file: std::path::PathBuf,
+        /// The run's config.
+        #[arg(long, value_name = "FILE")]
+        config: std::path::PathBuf,
+        /// Config overrides, `key=value`, as for `ouro train`.
+        overrides: Vec<String>,
+        /// The run directory (default as for `ouro train`); the step goes to its checkpoint
+        /// location.
+        #[arg(long, value_name = "DIR")]
+        run_dir: Option<std::path::PathBuf>,
+    },
     /// Re-read every piece of a step and check its checksum.
     ///
     /// Example: ouro ckpt verify s3://bucket/exp/run --step 500
@@ -71,7 +89,7 @@ fn latest(location: &Location) -> Result<u64> {
 }
 
 /// Runs `ouro ckpt`.
-pub fn run(args: &CkptArgs) -> Result<()> {
+pub fn run(backend: &crate::BackendArgs, args: &CkptArgs) -> Result<()> {
     match &args.command {
         CkptCommand::Ls { location } => {
             let loc = open(location)?;
@@ -124,6 +142,31 @@ pub fn run(args: &CkptArgs) -> Result<()> {
                 s.url(),
                 if *live { "live" } else { "EMA" },
                 out.display()
+            );
+        }
+        CkptCommand::Import { file, config, overrides, run_dir } => {
+            let cfg = crate::train::load_config(config, overrides)?;
+            let run_dir = run_dir.clone().unwrap_or_else(|| cfg.run_dir());
+            let location =
+                cfg.checkpoint.location.clone().unwrap_or_else(|| run_dir.join("checkpoints").display().to_string());
+            let runtime = ouro_runtime::Runtime::new(backend.client(1)?)?;
+            let imported = ouro_train::import_weights(&runtime, &cfg, file, &location)
+                .with_context(|| format!("importing {}", file.display()))?;
+            if !imported.unused.is_empty() {
+                eprintln!(
+                    "warning: {} holds tensors this model has not: {}",
+                    file.display(),
+                    imported.unused.join(", ")
+                );
+            }
+            println!(
+                "wrote {}/step_0: {} tensors from {}, {} of a fresh run; `ouro train` with the same config and \
+                 overrides, --run-dir {} --resume, trains from it",
+                imported.location,
+                imported.from_file,
+                file.display(),
+                imported.fresh,
+                run_dir.display()
             );
         }
         CkptCommand::Verify { location, step } => {

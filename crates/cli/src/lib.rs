@@ -140,7 +140,7 @@ enum Command {
     Train(train::TrainArgs),
     /// Parameter counts and FLOPs per training step of a config's model.
     ModelInfo(train::ModelInfoArgs),
-    /// List, inspect and verify checkpoints.
+    /// List, inspect, verify, export and import checkpoints.
     Ckpt(ckpt::CkptArgs),
 }
 
@@ -162,7 +162,7 @@ pub fn main() -> ExitCode {
         Command::Dataset(args) => dataset::run(args),
         Command::Train(args) => train::run(&cli.backend, args),
         Command::ModelInfo(args) => train::model_info(&cli.backend, args),
-        Command::Ckpt(args) => ckpt::run(args),
+        Command::Ckpt(args) => ckpt::run(&cli.backend, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

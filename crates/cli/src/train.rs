@@ -60,9 +60,9 @@ fn build_recipe(out: &Path, recipe: &SudokuRecipe) -> Result<()> {
     })
 }
 
-/// Runs `ouro train`.
-pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
-    let config = TrainConfig::load(&args.config, &args.overrides)?;
+/// The config with its overrides, and its generated dataset built if it names a recipe.
+pub(crate) fn load_config(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
+    let config = TrainConfig::load(path, overrides)?;
     // The recipe builds a local dataset; a remote one must already exist where it points.
     if let Some(recipe) = &config.generate_sudoku
         && !ouro_store::is_remote(&config.data_paths[0])
@@ -72,6 +72,12 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
             build_recipe(&out, recipe)?;
         }
     }
+    Ok(config)
+}
+
+/// Runs `ouro train`.
+pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
+    let config = load_config(&args.config, &args.overrides)?;
     let (mut client, job) = backend.client_in_job(config.mesh.data)?;
     // Compiled steps are cached on disk: a second run of the same config starts at once.
     if std::env::var_os("OURO_NO_COMPILE_CACHE").is_none() {

@@ -4,12 +4,14 @@
 pub mod checkpoint;
 pub mod config;
 pub mod flops;
+pub mod import;
 pub mod run;
 pub mod state;
 pub mod step;
 pub mod weights;
 
 pub use config::TrainConfig;
+pub use import::{Imported, import_weights};
 pub use run::{RunOptions, Summary, train};
 pub use state::{init_state, seed_key};
 pub use step::{

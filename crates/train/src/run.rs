@@ -67,7 +67,7 @@ pub struct Summary {
 }
 
 /// This process's devices of the data axis, and running a program on them.
-struct Devices {
+pub(crate) struct Devices {
     /// This process's devices, in mesh order.
     devices: Vec<Device>,
     /// This process's place among the processes that feed the mesh, `(index, count)`: host
@@ -77,7 +77,7 @@ struct Devices {
 
 impl Devices {
     /// The `mesh`-way data axis: the runtime's mesh order, this process's part of it.
-    fn new(runtime: &Runtime, mesh: usize) -> Result<Devices> {
+    pub(crate) fn new(runtime: &Runtime, mesh: usize) -> Result<Devices> {
         let devices = runtime.mesh_devices(mesh)?;
         let mut processes = Vec::with_capacity(devices.len());
         for d in &devices {
@@ -94,6 +94,23 @@ impl Devices {
 
     fn n(&self) -> usize {
         self.devices.len()
+    }
+
+    /// Runs the init program from the seed's key on every device: the keys (the step takes
+    /// them too), then each device's state and constants in `layout` order.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn initial_state(
+        &self,
+        client: &Client,
+        init: &ouro_runtime::Executable,
+        layout: &crate::step::StateLayout,
+        seed: u64,
+    ) -> Result<(Vec<Buffer>, Vec<Vec<Buffer>>, Vec<Vec<Buffer>>)> {
+        let keys: Vec<Buffer> =
+            self.devices.iter().map(|d| client.buffer_from_host(&seed_key(seed), &[2], d)).collect::<Result<_, _>>()?;
+        let mut state = self.exec(init, &keys.iter().map(|k| vec![k]).collect::<Vec<_>>())?;
+        let constants = state.iter_mut().map(|s| s.split_off(layout.state.len())).collect();
+        Ok((keys, state, constants))
     }
 
     /// Runs `exe` with `args[d]` on device `d`; results per device.
@@ -174,6 +191,32 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
     }
 }
 
+/// The model `cfg` describes over the dimensions of its data.
+pub(crate) fn model_of(cfg: &TrainConfig, meta: &ouro_data::Metadata) -> Result<Trm> {
+    let dims = DataDims {
+        batch_size: cfg.global_batch_size,
+        seq_len: meta.seq_len,
+        vocab_size: meta.vocab_size,
+        num_puzzle_identifiers: meta.num_puzzle_identifiers,
+    };
+    Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))
+}
+
+/// The trainer's record in a checkpoint's manifest: what `--resume` needs besides the tensors.
+pub(crate) fn run_record(
+    cfg: &TrainConfig,
+    iteration: usize,
+    position: &ouro_data::sampler::SamplerState,
+) -> Result<Value> {
+    Ok(json!({
+        "config": cfg.to_yaml()?,
+        "global_batch_size": cfg.global_batch_size,
+        "mesh_data": cfg.mesh.data,
+        "iteration": iteration,
+        "sampler": position,
+    }))
+}
+
 /// Divides summed train metrics as the official loop logs them: losses by the global batch,
 /// the rest (count included) by the number of sequences that halted.
 fn train_log(names: &[String], values: &[f64], global_batch: usize) -> Vec<(String, f64)> {
@@ -219,13 +262,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         );
     }
     let gbs = cfg.global_batch_size;
-    let dims = DataDims {
-        batch_size: gbs,
-        seq_len: meta.seq_len,
-        vocab_size: meta.vocab_size,
-        num_puzzle_identifiers: meta.num_puzzle_identifiers,
-    };
-    let model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
+    let model = model_of(cfg, &meta)?;
     let client = runtime.client();
     if cfg.arch.loss.dtype == FloatType::Float64 && client.platform_name().eq_ignore_ascii_case("tpu") {
         bail!("arch.loss.dtype float64: TPUs have no f64; use arch.loss.dtype=float32");
@@ -260,10 +297,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let compile_seconds = started.elapsed().as_secs_f64();
     tracing::info!(compile_seconds, total_steps = total, "compiled the train, init and eval steps");
 
-    let keys: Vec<Buffer> =
-        dp.devices.iter().map(|d| client.buffer_from_host(&seed_key(cfg.seed), &[2], d)).collect::<Result<_, _>>()?;
-    let mut state = dp.exec(&init_exe, &keys.iter().map(|k| vec![k]).collect::<Vec<_>>())?;
-    let mut constants: Vec<Vec<Buffer>> = state.iter_mut().map(|s| s.split_off(step.layout.state.len())).collect();
+    let (keys, mut state, mut constants) = dp.initial_state(client, &init_exe, &step.layout, cfg.seed)?;
 
     let (host, hosts) = dp.host;
     let mut sampler =
@@ -606,13 +640,7 @@ impl Checkpoints<'_> {
             cfg.checkpoint.save_carry,
         )?;
         self.held.push(started.elapsed().as_secs_f64());
-        let run = json!({
-            "config": cfg.to_yaml()?,
-            "global_batch_size": cfg.global_batch_size,
-            "mesh_data": cfg.mesh.data,
-            "iteration": iteration,
-            "sampler": position,
-        });
+        let run = run_record(cfg, iteration, position)?;
         self.reports.extend(self.saver.submit(ouro_ckpt::SaveJob { step: steps, tensors, run })?);
         self.last_saved = steps;
         Ok(())

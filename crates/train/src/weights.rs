@@ -96,3 +96,76 @@ pub fn export_checkpoint(step: &ouro_ckpt::Step, ema: bool, path: &Path) -> Resu
     write_safetensors(path, &tensors)?;
     Ok(tensors.len())
 }
+
+/// The prefixes the official code's `state_dict` keys carry before the model's own names:
+/// `torch.compile`'s wrapper, then the ACT loss head's `model`.
+const OFFICIAL_PREFIXES: [&str; 2] = ["_orig_mod.", "model."];
+
+/// One tensor of a weights file.
+struct FileTensor {
+    dtype: safetensors::Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+/// A `state_dict` in safetensors (the official code's converted, or `ouro ckpt export`'s), by
+/// model name: the official prefixes are dropped.
+pub struct OfficialWeights {
+    path: std::path::PathBuf,
+    tensors: std::collections::BTreeMap<String, FileTensor>,
+}
+
+impl OfficialWeights {
+    /// Reads `path`.
+    pub fn read(path: &Path) -> Result<OfficialWeights> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let file = safetensors::SafeTensors::deserialize(&bytes)
+            .with_context(|| format!("{} is not a safetensors file", path.display()))?;
+        let mut tensors = std::collections::BTreeMap::new();
+        for (key, view) in file.tensors() {
+            let mut name = key.as_str();
+            for prefix in OFFICIAL_PREFIXES {
+                name = name.strip_prefix(prefix).unwrap_or(name);
+            }
+            let tensor = FileTensor { dtype: view.dtype(), shape: view.shape().to_vec(), bytes: view.data().to_vec() };
+            if tensors.insert(name.to_string(), tensor).is_some() {
+                anyhow::bail!(
+                    "{}: two tensors are named {name} once the official prefixes are dropped",
+                    path.display()
+                );
+            }
+        }
+        Ok(OfficialWeights { path: path.to_path_buf(), tensors })
+    }
+
+    /// The bytes of `name` as a `dtype` (ouro's name) array of `shape`: a narrower float type
+    /// (bf16, f16) is widened exactly to f32; anything else must match.
+    pub fn get(&self, name: &str, dtype: &str, shape: &[usize]) -> Result<Vec<u8>> {
+        let file = self.path.display();
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| anyhow!("{file} has no tensor {name} (nor with an official prefix)"))?;
+        if t.shape != shape {
+            anyhow::bail!(
+                "{file}: {name} is {:?} but this config's is {shape:?}: the file is of another model",
+                t.shape
+            );
+        }
+        use safetensors::Dtype;
+        let widen = |f: fn([u8; 2]) -> f32| -> Vec<u8> {
+            t.bytes.chunks_exact(2).flat_map(|c| f([c[0], c[1]]).to_le_bytes()).collect()
+        };
+        Ok(match (t.dtype, dtype) {
+            (Dtype::BF16, "f32") => widen(|b| half::bf16::from_le_bytes(b).to_f32()),
+            (Dtype::F16, "f32") => widen(|b| half::f16::from_le_bytes(b).to_f32()),
+            (d, want) if safetensors_dtype(name, want).is_ok_and(|w| w == d) => t.bytes.clone(),
+            (d, want) => anyhow::bail!("{file}: {name} is {d:?} but this config needs {want}"),
+        })
+    }
+
+    /// Names in the file that `used` does not contain.
+    pub fn unused<'a>(&'a self, used: &[&str]) -> Vec<&'a str> {
+        self.tensors.keys().map(String::as_str).filter(|n| !used.contains(n)).collect()
+    }
+}
