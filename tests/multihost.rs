@@ -121,7 +121,7 @@ fn checkpoint_writer(id: usize, port: u16, dir: &str, scenario: &str) {
         });
     }
     let loc = ouro_store::Location::open(dir).unwrap();
-    let layout = Layout { max_piece: 8, file_target: 16, parallel_uploads: 2 };
+    let layout = Layout { max_piece: 8, file_target: 16, ..Layout::default() };
     let job = SaveJob { step: 7, tensors, run: serde_json::json!({ "by": "two processes" }) };
     let retention = Retention { keep_last: 2, keep_every: 0 };
     if let Err(e) = save_on_hosts(&loc, layout, retention, &hosts, job) {

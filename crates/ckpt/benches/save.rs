@@ -1,8 +1,10 @@
-//! Checkpoint throughput on local disk: one save of 512 MiB of tensors (four 128 MiB tensors,
-//! so pieces and uploads run in parallel) committed under a temporary directory, and reading
-//! it back with every checksum verified.
+//! Checkpoint throughput: one save of 512 MiB of tensors (four 128 MiB tensors, so pieces and
+//! uploads run in parallel) committed under a temporary directory, and reading it back with
+//! every checksum verified.
 //!
-//! `cargo bench -p ouro-ckpt --bench save`; criterion prints GiB/s. The target is ≥ 1 GB/s.
+//! `cargo bench -p ouro-ckpt --bench save`; criterion prints GiB/s. The target on local disk
+//! is ≥ 1 GB/s. `OURO_BENCH_CKPT_LOCATION=s3://bucket/prefix` (with the usual `AWS_*`
+//! settings) measures an object store instead.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ouro_ckpt::{Layout, Retention, SaveJob, Step, TensorData, save_now};
@@ -28,10 +30,13 @@ fn tensors() -> Vec<TensorData> {
 
 fn throughput(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("ouro-ckpt-bench-{}", std::process::id()));
-    let location = Location::local(&dir).unwrap();
+    let (location, name) = match std::env::var("OURO_BENCH_CKPT_LOCATION") {
+        Ok(url) => (Location::open(&url).unwrap(), format!("checkpoint_512MiB_{}", url.split(':').next().unwrap())),
+        Err(_) => (Location::local(&dir).unwrap(), "checkpoint_512MiB_local".to_string()),
+    };
     let data = tensors();
     let keep = Retention { keep_last: 1, keep_every: 0 };
-    let mut group = c.benchmark_group("checkpoint_512MiB_local");
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Bytes((TENSOR * TENSORS) as u64)).sample_size(10);
     let mut step = 0;
     group.bench_function("save", |b| {
@@ -53,6 +58,7 @@ fn throughput(c: &mut Criterion) {
         })
     });
     group.finish();
+    let _ = ouro_ckpt::delete(&location, step);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -33,13 +33,26 @@ pub struct Layout {
     pub max_piece: u64,
     /// A file is closed once it reaches this size (several small tensors share one file).
     pub file_target: u64,
-    /// Uploads in flight at once.
+    /// Files in flight at once.
     pub parallel_uploads: usize,
+    /// On an object store, a file larger than `file_target` (one a large piece took past its
+    /// target) is sent as a multipart upload of parts this size (0: never); smaller files go
+    /// in one request, faster against a loopback server (see docs/performance.md). Object stores
+    /// take at least 5 MiB but the last part.
+    pub multipart_part: u64,
+    /// Parts of one multipart upload in flight at once.
+    pub parallel_parts: usize,
 }
 
 impl Default for Layout {
     fn default() -> Layout {
-        Layout { max_piece: 64 << 20, file_target: 64 << 20, parallel_uploads: 4 }
+        Layout {
+            max_piece: 64 << 20,
+            file_target: 64 << 20,
+            parallel_uploads: 4,
+            multipart_part: 16 << 20,
+            parallel_parts: 4,
+        }
     }
 }
 
@@ -128,24 +141,33 @@ pub fn write_shards(
         .iter()
         .map(|(name, parts)| FileEntry { name: name.clone(), bytes: parts.iter().map(|p| p.len() as u64).sum(), host })
         .collect();
-    upload(location, &dir, files, layout.parallel_uploads)?;
+    upload(location, &dir, files, layout)?;
     Ok(out)
 }
 
-/// Uploads `files` under `dir`, `parallel` at a time; the first error wins.
-fn upload(location: &Location, dir: &str, files: Vec<(String, Vec<Bytes>)>, parallel: usize) -> Result<()> {
+/// Uploads `files` under `dir`, `layout.parallel_uploads` at a time, large ones in parts; the
+/// first error wins.
+fn upload(location: &Location, dir: &str, files: Vec<(String, Vec<Bytes>)>, layout: Layout) -> Result<()> {
     let queue = std::sync::Mutex::new(files);
     let first_error = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..parallel.max(1) {
+        for _ in 0..layout.parallel_uploads.max(1) {
             scope.spawn(|| {
                 loop {
                     let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
                     let Some((name, parts)) = next else { break };
                     let key = format!("{dir}/{name}");
-                    if let Err(e) =
-                        retry(&format!("writing {}/{key}", location.url), || location.put_parts(&key, &parts))
-                    {
+                    let size: u64 = parts.iter().map(|p| p.len() as u64).sum();
+                    // A local file gains nothing from parts (one sequential write is faster).
+                    let part = if location.scheme_and_bucket.0 == "file" { 0 } else { layout.multipart_part };
+                    let put = || {
+                        if part > 0 && size > layout.file_target.max(part) {
+                            location.put_multipart(&key, &parts, part as usize, layout.parallel_parts)
+                        } else {
+                            location.put_parts(&key, &parts)
+                        }
+                    };
+                    if let Err(e) = retry(&format!("writing {}/{key}", location.url), put) {
                         first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
                         queue.lock().unwrap_or_else(|p| p.into_inner()).clear();
                     }

@@ -46,7 +46,8 @@ fn replicated(name: &str, bytes: Vec<u8>) -> TensorData {
 }
 
 /// Small pieces and files so a few tensors span several of each.
-const SMALL: Layout = Layout { max_piece: 40, file_target: 100, parallel_uploads: 3 };
+const SMALL: Layout =
+    Layout { max_piece: 40, file_target: 100, parallel_uploads: 3, multipart_part: 64, parallel_parts: 2 };
 
 const KEEP_ALL: Retention = Retention { keep_last: 1000, keep_every: 0 };
 
@@ -141,7 +142,32 @@ fn flipped_and_truncated_bytes_are_named_by_tensor_and_file() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// An in-memory store that fails puts: every `every`-th one, or all of them.
+/// A multipart upload whose first part fails (the store's request failed).
+#[derive(Debug)]
+struct FailingUpload {
+    inner: Box<dyn MultipartUpload>,
+    fail_next: bool,
+}
+
+#[async_trait::async_trait]
+impl MultipartUpload for FailingUpload {
+    fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+        if std::mem::take(&mut self.fail_next) {
+            return Box::pin(async {
+                Err(object_store::Error::Generic { store: "Flaky", source: "injected failure of a part".into() })
+            });
+        }
+        self.inner.put_part(data)
+    }
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.inner.complete().await
+    }
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.inner.abort().await
+    }
+}
+
+/// An in-memory store that fails puts (whole or multipart): every `every`-th one, or all.
 #[derive(Debug)]
 struct Flaky {
     inner: InMemory,
@@ -177,7 +203,9 @@ impl ObjectStore for Flaky {
         location: &ObjectPath,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
+        let n = self.puts.fetch_add(1, Ordering::SeqCst) + 1;
+        let inner = self.inner.put_multipart_opts(location, opts).await?;
+        Ok(Box::new(FailingUpload { inner, fail_next: self.every <= 1 || n.is_multiple_of(self.every) }))
     }
     async fn get_opts(&self, location: &ObjectPath, options: GetOptions) -> object_store::Result<GetResult> {
         self.inner.get_opts(location, options).await
@@ -221,7 +249,7 @@ fn a_store_failing_some_requests_is_retried_and_one_failing_all_fails_loudly() {
     saver.submit(SaveJob { step: 2, tensors: vec![t.clone()], run: serde_json::Value::Null }).unwrap();
     // The failure surfaces at the next hand-over (or wait), never silently.
     let e = saver.wait().unwrap_err().to_string();
-    assert!(e.contains("after 5 attempts") && e.contains("injected failure"), "{e}");
+    assert!(e.contains("after 5 attempts") && e.contains("injected failure of"), "{e}");
     assert!(committed(&broken).unwrap().is_empty());
 }
 
