@@ -215,3 +215,35 @@ fn a_gradient_through_while_is_a_clear_trace_error() {
     assert!(err.message.contains("while") && err.message.contains("stop_gradient"), "{err}");
     assert!(err.location.file().ends_with("gradients.rs"), "the error points at the grad call: {err}");
 }
+
+/// `d/dx_i Σ_j log(s_j / S)` of the stablemax in closed form.
+fn stablemax_gradient(x: &[f64]) -> Vec<f64> {
+    let s = |v: f64| if v < 0.0 { 1.0 / (1.0 - v) } else { v + 1.0 };
+    let ds = |v: f64| if v < 0.0 { 1.0 / ((1.0 - v) * (1.0 - v)) } else { 1.0 };
+    let total: f64 = x.iter().map(|&v| s(v)).sum();
+    x.iter().map(|&v| ds(v) / s(v) - x.len() as f64 * ds(v) / total).collect()
+}
+
+/// A logit of exactly 1 (common once logits are bf16) must not poison the f32 gradient through
+/// the unselected reciprocal branch (it did on the CPU plugin: the first step of the paper's
+/// Sudoku config in bf16 stopped as not finite).
+#[test]
+fn log_stablemax_has_a_finite_gradient_where_a_logit_is_exactly_one() {
+    let runtime = Runtime::open_default(1).expect("CPU plugin");
+    let tr = Tracer::new("stablemax");
+    let x = tr.param("x", TensorType::new(DType::F32, &[1, 6]));
+    let f = tr.finish(&[ouro_nn::loss::log_stablemax(x, 1).sum_all()]).unwrap();
+    let grad = vjp_func(&f, &[0]).unwrap();
+    let values = [1.0, 0.0, -2.0, 3.0, -0.5, 1.0];
+    let args = [HostArray::from_f64(DType::F32, &[1, 6], &values), HostArray::scalar(DType::F32, 1.0)];
+    let exe = runtime.compile(&grad, &LowerOptions::default()).unwrap();
+    for (on, out) in [
+        ("the interpreter", interp::eval(&grad, &args).unwrap()),
+        ("the plugin", exe.run_host(runtime.client(), &args).unwrap()),
+    ] {
+        let got = out[1].to_f64_vec();
+        for (g, want) in got.iter().zip(stablemax_gradient(&values)) {
+            assert!(g.is_finite() && (g - want).abs() < 1e-6, "on {on}: {got:?}");
+        }
+    }
+}

@@ -14,8 +14,15 @@ pub const METRICS: [&str; 8] =
     ["count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss", "q_continue_loss"];
 
 /// `s(x) = 1/(1 − x + 1e-30)` for `x < 0`, `x + 1` otherwise; `log(s(x)/Σ s(x))` over `axis`.
+///
+/// The reciprocal branch is evaluated on `min(x, 0)`: the same values where it is selected,
+/// and a finite value and derivative where it is not. On `x` itself, `x = 1` (common once
+/// logits are bf16) leaves only the `1e-30` in the denominator, whose square underflows in
+/// f32 (and XLA may fold the sum to 0): the unselected branch's derivative is infinite, and
+/// the select's zero cotangent times it is NaN in the gradient.
 pub fn log_stablemax(x: Tensor<'_>, axis: usize) -> Tensor<'_> {
-    let s = x.lt(0.0).select(1.0 / (1.0 - x + 1e-30), x + 1.0);
+    let negative = x.min(0.0);
+    let s = x.lt(0.0).select(1.0 / (1.0 - negative + 1e-30), x + 1.0);
     let shape = x.shape();
     (s / composite::keep_dims(s.sum(&[axis]), &shape, &[axis])).log()
 }
@@ -93,3 +100,4 @@ pub fn act_loss<'t>(cfg: &LossConfig, carry: &Carry<Tensor<'t>>, out: &ActOutput
     let metrics = tr.concatenate(&metrics.map(|m| m.reshape(&[1])), 0).stop_gradient();
     ActLoss { total, metrics, preds }
 }
+
