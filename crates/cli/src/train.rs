@@ -15,10 +15,12 @@ use crate::dataset::{OutputArgs, PuzzleSource, SudokuBuildArgs};
 /// Train a TRM.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// The config (YAML, official PretrainConfig keys).
+    /// The config (YAML, official PretrainConfig keys; a `defaults:` list composes other files).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
-    /// Overrides: `key=value`, dotted keys for sections (`arch.L_cycles=4`).
+    /// Overrides: `key=value` (dotted keys for sections, YAML values: `arch.L_cycles=4`,
+    /// `data_paths=[a, b]`), `+key=value` adds a key, `~key` deletes one, `group=name` swaps a
+    /// file of the defaults list (`arch=trm_small`).
     overrides: Vec<String>,
     /// Stop after this many steps (the schedule still spans the whole run).
     #[arg(long)]
@@ -33,6 +35,10 @@ pub struct TrainArgs {
     /// <run dir>/checkpoints); a damaged step falls back to the one before.
     #[arg(long)]
     resume: bool,
+    /// Print the resolved config (defaults list, overrides and interpolation applied, every
+    /// default filled in) and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 /// Builds the config's generated Sudoku dataset exactly as `ouro dataset build sudoku --generate`.
@@ -77,6 +83,11 @@ pub(crate) fn load_config(path: &Path, overrides: &[String]) -> Result<TrainConf
 
 /// Runs `ouro train`.
 pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
+    if args.print_config {
+        let config = TrainConfig::load(&args.config, &args.overrides)?;
+        print!("{}", config.to_yaml()?);
+        return Ok(());
+    }
     let config = load_config(&args.config, &args.overrides)?;
     let (mut client, job) = backend.client_in_job(config.mesh.data)?;
     // Compiled steps are cached on disk: a second run of the same config starts at once.

@@ -100,4 +100,3 @@ pub fn act_loss<'t>(cfg: &LossConfig, carry: &Carry<Tensor<'t>>, out: &ActOutput
     let metrics = tr.concatenate(&metrics.map(|m| m.reshape(&[1])), 0).stop_gradient();
     ActLoss { total, metrics, preds }
 }
-

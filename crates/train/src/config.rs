@@ -1,9 +1,10 @@
 //! The training config: the official `PretrainConfig` keys (so official configs port as they
-//! are), read from YAML with every unknown key refused, plus `key=value` overrides.
+//! are), composed from YAML files with overrides (`ouro-config`), every unknown key refused
+//! naming where it came from, and the Python program's own keys honoured or refused.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use ouro_nn::TrmConfig;
 use serde::{Deserialize, Serialize};
 
@@ -260,32 +261,23 @@ fn ema_rate() -> f64 {
 }
 
 impl TrainConfig {
-    /// Reads `path` and applies `overrides` (`key=value`, dotted keys, YAML values).
+    /// Composes the config at `path` (its `defaults:` list, see `ouro-config`) with
+    /// `overrides` (`key=value`, `+key=value`, `~key`, `group=name`).
     pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        TrainConfig::parse(&text, &path.display().to_string(), overrides)
+        TrainConfig::typed(ouro_config::compose(path, overrides)?)
     }
 
-    /// Parses YAML `text` (named `source` in errors) and applies `overrides`.
+    /// [`TrainConfig::load`] for YAML `text` named `source` in messages (no defaults files).
     pub fn parse(text: &str, source: &str, overrides: &[String]) -> Result<TrainConfig> {
-        // Parsing the typed config first gives errors with the file's line and column.
-        let config: TrainConfig = serde_saphyr::from_str(text).map_err(|e| anyhow!("{source}: {e}"))?;
-        if overrides.is_empty() {
-            config.check()?;
-            return Ok(config);
+        TrainConfig::typed(ouro_config::compose_str(text, source, None, overrides)?)
+    }
+
+    /// The typed config of a composed one, after bringing the Python program's keys over.
+    fn typed(mut composed: ouro_config::Config) -> Result<TrainConfig> {
+        for note in adopt_python_keys(&mut composed)? {
+            tracing::info!("{note}");
         }
-        let mut tree = serde_json::to_value(&config)?;
-        for item in overrides {
-            let (key, value) =
-                item.split_once('=').ok_or_else(|| anyhow!("override `{item}` is not of the form key=value"))?;
-            let value: serde_json::Value =
-                serde_saphyr::from_str(value).map_err(|e| anyhow!("override `{item}`: the value is not YAML: {e}"))?;
-            set_path(&mut tree, key, value).map_err(|e| anyhow!("override `{item}`: {e}"))?;
-            if let Err(e) = serde_json::from_value::<TrainConfig>(tree.clone()) {
-                bail!("override `{item}`: {e}");
-            }
-        }
-        let config: TrainConfig = serde_json::from_value(tree)?;
+        let config: TrainConfig = composed.deserialize()?;
         config.check()?;
         Ok(config)
     }
@@ -345,20 +337,55 @@ impl TrainConfig {
     }
 }
 
-/// Sets `key` (dotted) in a JSON object tree; every segment but the last must exist, so a typo
-/// is refused by name.
-fn set_path(tree: &mut serde_json::Value, key: &str, value: serde_json::Value) -> Result<(), String> {
-    let mut node = tree;
-    let parts: Vec<&str> = key.split('.').collect();
-    for (i, part) in parts.iter().enumerate() {
-        let object = node.as_object_mut().ok_or_else(|| format!("`{}` is not a section", parts[..i].join(".")))?;
-        if i + 1 == parts.len() {
-            object.insert(part.to_string(), value);
-            return Ok(());
-        }
-        node = object.get_mut(*part).ok_or_else(|| format!("unknown key `{}`", parts[..=i].join(".")))?;
+/// Brings the keys of the Python program's configs (reference/experiments.md) to ouro's, so
+/// their files load unchanged: each is honoured, listed as meaningless here, or refused with
+/// what to do instead, never silently dropped. Returns what was done, for the log.
+fn adopt_python_keys(c: &mut ouro_config::Config) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let at = |o: &Option<ouro_config::Origin>| o.as_ref().map_or_else(String::new, |o| format!(" ({o})"));
+    // Hydra's package for their arch group.
+    if c.value.get("arch").is_none() && c.rename("arch_config", "arch") {
+        notes.push("config: arch_config read as arch".to_string());
     }
-    Ok(())
+    for key in ["use_tpu", "num_workers"] {
+        if let Some((value, origin)) = c.take(key) {
+            let why = if key == "use_tpu" {
+                "the plugin is chosen by --platform"
+            } else {
+                "ouro's data loading has no workers"
+            };
+            notes.push(format!("config: {key}: {value}{} means nothing to ouro ({why}); ignored", at(&origin)));
+        }
+    }
+    if let Some((value, origin)) = c.take("save_checkpoint_steps") {
+        let moved = match c.value.get_mut("checkpoint") {
+            Some(serde_json::Value::Object(m)) if m.contains_key("every_steps") => false,
+            Some(serde_json::Value::Object(m)) => {
+                m.insert("every_steps".into(), value.clone());
+                true
+            }
+            _ => c.set_if_absent("checkpoint", serde_json::json!({ "every_steps": value.clone() }), origin.clone()),
+        };
+        if moved {
+            notes.push(format!("config: save_checkpoint_steps: {value}{} read as checkpoint.every_steps", at(&origin)));
+        } else {
+            bail!("save_checkpoint_steps{} and checkpoint.every_steps are both set: keep one", at(&origin));
+        }
+    }
+    let refused: [(&str, serde_json::Value, &str); 3] = [
+        ("freeze_weights", false.into(), "ouro trains every weight"),
+        ("load_checkpoint", serde_json::Value::Null, "start from weights with `ouro ckpt import FILE --config ...`"),
+        ("eval_save_outputs", serde_json::json!([]), "ouro does not save eval outputs yet"),
+    ];
+    for (key, default, instead) in refused {
+        if let Some((value, origin)) = c.take(key) {
+            if value != default {
+                bail!("{key}: {value}{} is not supported: {instead}", at(&origin));
+            }
+            notes.push(format!("config: {key}: {value}{} is the default; ignored", at(&origin)));
+        }
+    }
+    Ok(notes)
 }
 
 #[cfg(test)]
@@ -372,14 +399,14 @@ mod tests {
     fn an_unknown_key_is_named_with_its_file_and_line() {
         let text = SMALL.replace("lr: 1.0e-3", "lr: 1.0e-3\nlearning_rate: 3");
         let err = TrainConfig::parse(&text, "configs/x.yaml", &[]).unwrap_err().to_string();
-        assert!(err.contains("configs/x.yaml") && err.contains("learning_rate") && err.contains("line 9"), "{err}");
+        assert!(err.starts_with("learning_rate (configs/x.yaml:9)"), "{err}");
     }
 
     #[test]
     fn a_wrong_type_is_named_with_its_line() {
         let text = SMALL.replace("global_batch_size: 8", "global_batch_size: lots");
         let err = TrainConfig::parse(&text, "x.yaml", &[]).unwrap_err().to_string();
-        assert!(err.contains("x.yaml") && err.contains("line 5"), "{err}");
+        assert!(err.starts_with("global_batch_size (x.yaml:5)"), "{err}");
     }
 
     #[test]
@@ -401,5 +428,32 @@ mod tests {
     fn eval_interval_must_divide_epochs() {
         let err = TrainConfig::parse(SMALL, "x.yaml", &["eval_interval=3".to_string()]).unwrap_err().to_string();
         assert!(err.contains("eval_interval (3)"), "{err}");
+    }
+
+    #[test]
+    fn the_python_programs_keys_are_honoured_listed_or_refused() {
+        let python = SMALL.replace("arch:", "arch_config:")
+            + "use_tpu: true\nnum_workers: 8\nsave_checkpoint_steps: 1000\nfreeze_weights: false\nload_checkpoint: null\neval_save_outputs: []\n";
+        let c = TrainConfig::parse(&python, "baseline.yaml", &[]).unwrap();
+        assert_eq!(c.arch.hidden_size, 64);
+        assert_eq!(c.checkpoint.every_steps, 1000);
+        let err = |text: &str| TrainConfig::parse(text, "b.yaml", &[]).unwrap_err().to_string();
+        let e = err(&python.replace("freeze_weights: false", "freeze_weights: true"));
+        assert!(e.contains("freeze_weights: true (b.yaml:") && e.contains("not supported"), "{e}");
+        let e = err(&python.replace("load_checkpoint: null", "load_checkpoint: gs://b/step_10"));
+        assert!(e.contains("ouro ckpt import"), "{e}");
+        let e = err(&(python.clone() + "checkpoint:\n  every_steps: 5\n"));
+        assert!(e.contains("both set"), "{e}");
+    }
+
+    #[test]
+    fn interpolation_and_the_add_and_delete_overrides_reach_the_typed_config() {
+        let text = SMALL.replace("  num_heads: 2", "  num_heads: 2\n  puzzle_emb_ndim: ${.hidden_size}");
+        let c = TrainConfig::parse(&text, "x.yaml", &["arch.hidden_size=128".to_string()]).unwrap();
+        assert_eq!(c.arch.puzzle_emb_ndim, Some(128));
+        let c = TrainConfig::parse(SMALL, "x.yaml", &["+seed=7".to_string(), "~eval_interval".to_string()]).unwrap();
+        assert_eq!((c.seed, c.eval_interval), (7, None));
+        let e = TrainConfig::parse(SMALL, "x.yaml", &["~lr".to_string()]).unwrap_err().to_string();
+        assert!(e.contains("lr"), "{e}");
     }
 }

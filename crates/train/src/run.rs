@@ -628,6 +628,11 @@ impl Checkpoints<'_> {
         iteration: usize,
         position: &ouro_data::sampler::SamplerState,
     ) -> Result<()> {
+        // The step that produced the state may still be running: its time is the step's, not
+        // the save's (the loop waits for it anyway when it reads that step's metrics).
+        for buffer in state.iter().flatten() {
+            buffer.block_until_ready()?;
+        }
         let started = Instant::now();
         let (cfg, layout) = (self.cfg, self.layout);
         let tensors = snapshot(
