@@ -228,3 +228,50 @@ fn export_then_import_round_trips_and_the_imported_run_trains() {
     assert!(out.contains("resumed from step 0"), "{out}");
     assert_eq!(metrics(&imported).iter().filter(|r| r.get("train/lm_loss").is_some()).count(), 2);
 }
+
+#[test]
+fn sigterm_stops_after_the_current_step_with_it_saved() {
+    let dir = scratch("sigterm");
+    let run = dir.join("run");
+    let cfg = config();
+    let mut args: Vec<String> =
+        vec!["train".into(), "--config".into(), cfg, "--run-dir".into(), run.display().to_string()];
+    args.extend(overrides(&dir.join("data")));
+    // No periodic save: whatever is committed comes from the stop.
+    args.extend(["checkpoint.every_steps=0".into(), "--max-steps".into(), "1000".into()]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ouro"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let train_lines = || {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("train/lm_loss"))
+            .count()
+    };
+    while train_lines() < 8 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the run did not reach step 8");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stopped: u64 = stderr
+        .split("stopped by a signal after step ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{stderr}"))
+        .parse()
+        .unwrap();
+    let loc = ouro_store::Location::open(run.join("checkpoints").to_str().unwrap()).unwrap();
+    assert_eq!(ouro_ckpt::committed(&loc).unwrap(), [stopped], "the stop's step is saved, nothing else");
+    assert_eq!(train_lines() as u64, stopped, "every trained step is logged");
+    let (_, out) = train(&dir, "run", &["--max-steps", &(stopped + 2).to_string(), "--resume"]);
+    assert!(out.contains(&format!("resumed from step {stopped}")), "{out}");
+}

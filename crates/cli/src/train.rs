@@ -103,6 +103,9 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
         max_steps: args.max_steps,
         force: args.force,
         resume: args.resume,
+        // Several processes would stop at different steps and hang in the next collective:
+        // there a signal keeps its default action and the run resumes from its last save.
+        stop: if job.is_none() { Some(stop_on_signals()?) } else { None },
         hosts: job.map(|cluster| Arc::new(crate::JobHosts::new(cluster, None)) as Arc<dyn ouro_ckpt::Hosts>),
     };
     let summary = ouro_train::train(&runtime, &config, &options)
@@ -140,7 +143,26 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
     for (k, v) in &summary.last_eval {
         println!("  eval {k}: {v:.4}");
     }
+    if summary.stopped {
+        bail!(
+            "stopped by a signal after step {} with that step saved; the same command with --resume continues",
+            summary.steps
+        );
+    }
     Ok(())
+}
+
+/// SIGTERM (a preempted TPU VM gets one) and Ctrl-C set the returned flag: the run stops after
+/// the current step and saves a checkpoint. A second signal ends the process at once.
+fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        // Registered first, so it sees the flag as the previous signal left it.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, flag.clone())
+            .context("installing the signal handlers")?;
+        signal_hook::flag::register(signal, flag.clone()).context("installing the signal handlers")?;
+    }
+    Ok(flag)
 }
 
 /// Count a TRM's parameters and FLOPs.

@@ -41,6 +41,9 @@ pub struct RunOptions {
     /// The job's processes when there are several: each saves its parts of a checkpoint and
     /// process 0 commits once all have written.
     pub hosts: Option<Arc<dyn ouro_ckpt::Hosts>>,
+    /// Set (by a signal handler) to stop after the current step: the run saves a checkpoint
+    /// and returns with [`Summary::stopped`].
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a run did.
@@ -64,6 +67,8 @@ pub struct Summary {
     pub checkpoints: Vec<ouro_ckpt::SaveReport>,
     /// Median seconds a save held the training loop (the device-to-host copy).
     pub median_save_block_seconds: f64,
+    /// Whether the run stopped early because `RunOptions::stop` was set.
+    pub stopped: bool,
 }
 
 /// This process's devices of the data axis, and running a program on them.
@@ -434,6 +439,11 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     'outer: for iteration in first_iteration..iterations {
         while let Some(batch) = sampler.next_train() {
             if steps >= limit {
+                break 'outer;
+            }
+            if options.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+                tracing::warn!(step = steps, "stopping on request; saving a checkpoint first");
+                summary.stopped = true;
                 break 'outer;
             }
             let batch_buffers = dp.upload(client, &batch)?;
