@@ -66,7 +66,7 @@ pub fn save_on_hosts(
     let bytes = job.tensors.iter().flat_map(|t| &t.parts).map(|(_, b)| b.len() as u64).sum();
     let me = hosts.index();
     let written = write_shards(location, job.step, me, job.tensors, layout);
-    let mut shards = if hosts.count() == 1 {
+    let shards = if hosts.count() == 1 {
         vec![written?]
     } else {
         let report = match &written {
@@ -98,7 +98,7 @@ pub fn save_on_hosts(
     };
     let mut deleted = Vec::new();
     if me == 0 {
-        commit(location, job.step, std::mem::take(&mut shards), job.run)?;
+        commit(location, job.step, shards, job.run)?;
         deleted = retain(location, retention)?;
     }
     Ok(SaveReport { step: job.step, bytes, seconds: started.elapsed().as_secs_f64(), deleted })

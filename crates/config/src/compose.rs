@@ -214,9 +214,11 @@ fn find_group_file(dir: &Path, group: &str, name: &str) -> Option<PathBuf> {
     dir.ancestors().map(|d| d.join(&relative)).find(|p| p.is_file())
 }
 
-/// Composes YAML `text` named `source`, its defaults looked up from `dir`.
-fn compose_text(
-    text: &str,
+/// Composes the document `value` (with its `lines`) of `source`, its defaults looked up from
+/// `dir`.
+fn compose_value(
+    mut value: Value,
+    lines: BTreeMap<String, u64>,
     source: &str,
     dir: Option<&Path>,
     choices: &BTreeMap<String, String>,
@@ -226,7 +228,6 @@ fn compose_text(
         return err(format!("the defaults lists include each other: {} -> {source}", stack.join(" -> ")));
     }
     stack.push(source.to_string());
-    let (mut value, lines) = read_yaml(text, source)?;
     let Value::Object(object) = &mut value else {
         return err(format!("{source}: a config must be a mapping of keys to values"));
     };
@@ -267,7 +268,8 @@ fn compose_text(
         let text =
             std::fs::read_to_string(&path).map_err(|e| Error(format!("{source}: reading {}: {e}", path.display())))?;
         let name = path.display().to_string();
-        let sub = compose_text(&text, &name, path.parent(), choices, stack)?;
+        let (value, lines) = read_yaml(&text, &name)?;
+        let sub = compose_value(value, lines, &name, path.parent(), choices, stack)?;
         out.merge(sub, &at);
     }
     if let Some(own) = own {
@@ -286,7 +288,7 @@ pub fn compose(path: &Path, overrides: &[String]) -> Result<Config> {
 /// [`compose`] for YAML `text` named `source` in messages, its defaults looked up from `dir`.
 pub fn compose_str(text: &str, source: &str, dir: Option<&Path>, overrides: &[String]) -> Result<Config> {
     let parsed: Vec<Override> = overrides.iter().map(|o| Override::parse(o)).collect::<Result<_>>()?;
-    let (value, _) = read_yaml(text, source)?;
+    let (value, lines) = read_yaml(text, source)?;
     let groups: Vec<String> = match value.get("defaults") {
         Some(list) => parse_defaults(list.clone(), source)?
             .into_iter()
@@ -295,7 +297,7 @@ pub fn compose_str(text: &str, source: &str, dir: Option<&Path>, overrides: &[St
         None => Vec::new(),
     };
     let (choices, rest) = group_choices(parsed, &groups);
-    let mut config = compose_text(text, source, dir, &choices, &mut Vec::new())?;
+    let mut config = compose_value(value, lines, source, dir, &choices, &mut Vec::new())?;
     for o in rest {
         apply(&mut config, o)?;
     }

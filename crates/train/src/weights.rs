@@ -105,13 +105,15 @@ const OFFICIAL_PREFIXES: [&str; 2] = ["_orig_mod.", "model."];
 struct FileTensor {
     dtype: safetensors::Dtype,
     shape: Vec<usize>,
-    bytes: Vec<u8>,
+    /// Where its data lies in the file's bytes.
+    range: std::ops::Range<usize>,
 }
 
 /// A `state_dict` in safetensors (the official code's converted, or `ouro ckpt export`'s), by
-/// model name: the official prefixes are dropped.
+/// model name: the official prefixes are dropped. The file is held once; tensors are ranges.
 pub struct OfficialWeights {
     path: std::path::PathBuf,
+    bytes: Vec<u8>,
     tensors: std::collections::BTreeMap<String, FileTensor>,
 }
 
@@ -119,15 +121,23 @@ impl OfficialWeights {
     /// Reads `path`.
     pub fn read(path: &Path) -> Result<OfficialWeights> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let file = safetensors::SafeTensors::deserialize(&bytes)
-            .with_context(|| format!("{} is not a safetensors file", path.display()))?;
+        let not_safetensors = || format!("{} is not a safetensors file", path.display());
+        // Validates the header against the file (offsets inside it, no overlaps).
+        safetensors::SafeTensors::deserialize(&bytes).with_context(not_safetensors)?;
+        let (header, metadata) = safetensors::SafeTensors::read_metadata(&bytes).with_context(not_safetensors)?;
+        let data_start = 8 + header;
         let mut tensors = std::collections::BTreeMap::new();
-        for (key, view) in file.tensors() {
+        for (key, info) in metadata.tensors() {
             let mut name = key.as_str();
             for prefix in OFFICIAL_PREFIXES {
                 name = name.strip_prefix(prefix).unwrap_or(name);
             }
-            let tensor = FileTensor { dtype: view.dtype(), shape: view.shape().to_vec(), bytes: view.data().to_vec() };
+            let (start, end) = info.data_offsets;
+            let tensor = FileTensor {
+                dtype: info.dtype,
+                shape: info.shape.clone(),
+                range: data_start + start..data_start + end,
+            };
             if tensors.insert(name.to_string(), tensor).is_some() {
                 anyhow::bail!(
                     "{}: two tensors are named {name} once the official prefixes are dropped",
@@ -135,7 +145,7 @@ impl OfficialWeights {
                 );
             }
         }
-        Ok(OfficialWeights { path: path.to_path_buf(), tensors })
+        Ok(OfficialWeights { path: path.to_path_buf(), bytes, tensors })
     }
 
     /// The bytes of `name` as a `dtype` (ouro's name) array of `shape`: a narrower float type
@@ -153,13 +163,14 @@ impl OfficialWeights {
             );
         }
         use safetensors::Dtype;
+        let data = &self.bytes[t.range.clone()];
         let widen = |f: fn([u8; 2]) -> f32| -> Vec<u8> {
-            t.bytes.chunks_exact(2).flat_map(|c| f([c[0], c[1]]).to_le_bytes()).collect()
+            data.chunks_exact(2).flat_map(|c| f([c[0], c[1]]).to_le_bytes()).collect()
         };
         Ok(match (t.dtype, dtype) {
             (Dtype::BF16, "f32") => widen(|b| half::bf16::from_le_bytes(b).to_f32()),
             (Dtype::F16, "f32") => widen(|b| half::f16::from_le_bytes(b).to_f32()),
-            (d, want) if safetensors_dtype(name, want).is_ok_and(|w| w == d) => t.bytes.clone(),
+            (d, want) if safetensors_dtype(name, want).is_ok_and(|w| w == d) => data.to_vec(),
             (d, want) => anyhow::bail!("{file}: {name} is {d:?} but this config needs {want}"),
         })
     }
