@@ -17,6 +17,8 @@ fn metrics(run: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
         .lines()
+        // Throughput records are timings, different in every run.
+        .filter(|l| !l.contains("\"throughput/"))
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap().as_object().unwrap().clone())
         .collect()
 }

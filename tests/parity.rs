@@ -125,7 +125,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
     let key = tr.param("key", TensorType::new(DType::U32, &[2]));
     args.push(HostArray::from_i64(DType::U32, &[2], &[0, 0]));
     let carry = model.initial_carry(&tr, B);
-    let min_steps = model.exploration(key, B);
+    let min_steps = model.exploration(key, B, key.tracer().scalar(model.cfg.halt_exploration_prob, DType::F32));
     let weights = StepWeights { params: &params, table, fixed: &fixed };
     let g = forward_backward(&model, weights, &carry, &batch, min_steps, B);
     let mut outputs: Vec<Tensor<'_>> = vec![g.outputs.logits, g.outputs.q_halt, g.outputs.q_continue, g.loss.total];
@@ -169,6 +169,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         ema_rate: Some(0.999),
         global_batch_size: B,
         total_steps: 1000,
+        halt_exploration_final: None,
         grad_accum_steps: 1,
         parallel: None,
     };

@@ -115,7 +115,8 @@ fn train_args(dir: &Path, data: &str, run: &str, extra: &[String]) -> Vec<String
 
 fn records(run: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap_or_default();
-    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    // Throughput records are timings, different in every run.
+    text.lines().filter(|l| !l.contains("\"throughput/")).filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
 fn train_lines(run: &Path) -> usize {

@@ -151,6 +151,12 @@ pub(crate) struct SudokuBuildArgs {
     /// Store augmented training tokens as int64 like the official builder (8× larger files).
     #[arg(long)]
     pub official_dtypes: bool,
+    /// Seeded nested variants: with one --seed, a smaller --subsample-size keeps the first
+    /// puzzles of a larger one and a smaller --num-aug the first shuffles of a larger one
+    /// (each puzzle gets its own augmentation stream; the official builder's single stream
+    /// does not nest).
+    #[arg(long)]
+    pub nested: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -260,6 +266,7 @@ pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
         num_aug: b.num_aug,
         seed: b.seed,
         official_dtypes: b.official_dtypes,
+        nested: b.nested,
     };
     let files = sudoku::build(g, train, test, &options);
     write_dataset(&b.output.out, &files, b.output.force)?;

@@ -11,6 +11,7 @@ use ouro_pjrt::{Client, ClientOptions, Platform, PluginChoice};
 
 mod ckpt;
 mod dataset;
+mod experiment;
 mod info;
 mod job;
 mod smoke;
@@ -20,7 +21,16 @@ pub use job::JobHosts;
 
 /// ouro: a native training engine for Tiny Recursive Models.
 #[derive(Parser, Debug)]
-#[command(name = "ouro", version, about, long_about = None)]
+#[command(
+    name = "ouro",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  ouro train --config configs/sudoku4-tiny.yaml     # train a tiny TRM on the CPU plugin\n  \
+        ouro run exp01a --dry-run                        # an experiment of the catalog, resolved and costed\n  \
+        ouro batch --pattern tiny && ouro report tiny    # run a group, then compare it\n  \
+        ouro <command> --help                            # each command's options and examples"
+)]
 struct Cli {
     #[command(flatten)]
     backend: BackendArgs,
@@ -142,6 +152,16 @@ enum Command {
     ModelInfo(train::ModelInfoArgs),
     /// List, inspect, verify, export and import checkpoints.
     Ckpt(ckpt::CkptArgs),
+    /// Run one experiment of the catalog by name: `ouro run exp01a [key=value ...]`.
+    Run(experiment::RunArgs),
+    /// Run a group of experiments: `ouro batch --pattern exp01 [--parallel N] [--dry-run]`.
+    Batch(experiment::BatchArgs),
+    /// What is running, done and failed in an output root.
+    Status(experiment::StatusArgs),
+    /// A short run of an experiment that checks it trains, checkpoints and logs.
+    Validate(experiment::ValidateArgs),
+    /// Plots and a Markdown report comparing an experiment group's runs.
+    Report(experiment::ReportArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -163,6 +183,11 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(&cli.backend, args),
         Command::ModelInfo(args) => train::model_info(&cli.backend, args),
         Command::Ckpt(args) => ckpt::run(&cli.backend, args),
+        Command::Run(args) => experiment::run(&cli.backend, args),
+        Command::Batch(args) => experiment::batch(&cli.backend, args),
+        Command::Status(args) => experiment::status(args),
+        Command::Validate(args) => experiment::validate(&cli.backend, args),
+        Command::Report(args) => experiment::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,9 @@ use crate::dataset::{OutputArgs, PuzzleSource, SudokuBuildArgs};
 
 /// Train a TRM.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  ouro train --config configs/sudoku4-tiny.yaml\n  \
+    ouro train --config configs/sudoku-mlp.yaml arch.L_cycles=4 lr=3e-4 --print-config\n  \
+    ouro train --config configs/sudoku-mlp.yaml mesh.data=8 --resume --platform gpu")]
 pub struct TrainArgs {
     /// The config (YAML, official PretrainConfig keys; a `defaults:` list composes other files).
     #[arg(long, value_name = "FILE")]
@@ -62,6 +65,7 @@ fn build_recipe(out: &Path, recipe: &SudokuRecipe) -> Result<()> {
         seed: recipe.seed,
         check: false,
         official_dtypes: false,
+        nested: false,
         output: OutputArgs { out: out.to_path_buf(), force: false },
     })
 }
@@ -89,6 +93,39 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
         return Ok(());
     }
     let config = load_config(&args.config, &args.overrides)?;
+    let run_dir = args.run_dir.clone().unwrap_or_else(|| config.run_dir());
+    let how = HowToRun { max_steps: args.max_steps, force: args.force, resume: args.resume };
+    let summary = train_config(backend, &config, &run_dir, how)
+        .with_context(|| format!("training with {}", args.config.display()))?;
+    print_summary(&summary, &run_dir);
+    if summary.stopped {
+        bail!(
+            "stopped by a signal after step {} with that step saved; the same command with --resume continues",
+            summary.steps
+        );
+    }
+    Ok(())
+}
+
+/// How `train_config` runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct HowToRun {
+    /// Stop after this many steps.
+    pub max_steps: Option<u64>,
+    /// Replace an earlier run's metrics.
+    pub force: bool,
+    /// Continue from the latest checkpoint.
+    pub resume: bool,
+}
+
+/// Trains `config` into `run_dir` on the chosen plugin (what `ouro train`, `ouro run` and
+/// `ouro validate` share).
+pub(crate) fn train_config(
+    backend: &BackendArgs,
+    config: &TrainConfig,
+    run_dir: &Path,
+    how: HowToRun,
+) -> Result<ouro_train::run::Summary> {
     let (mut client, job) = backend.client_in_job(config.mesh.data)?;
     // Compiled steps are cached on disk: a second run of the same config starts at once.
     if std::env::var_os("OURO_NO_COMPILE_CACHE").is_none() {
@@ -96,20 +133,22 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
         client = client.with_compile_cache(ouro_pjrt::CompileCache::new(&dir)?)?;
     }
     let runtime = ouro_runtime::Runtime::new(client)?;
-    let run_dir = args.run_dir.clone().unwrap_or_else(|| config.run_dir());
     let options = RunOptions {
-        run_dir: run_dir.clone(),
+        run_dir: run_dir.to_path_buf(),
         progress: std::io::stderr().is_terminal(),
-        max_steps: args.max_steps,
-        force: args.force,
-        resume: args.resume,
+        max_steps: how.max_steps,
+        force: how.force,
+        resume: how.resume,
         // Several processes would stop at different steps and hang in the next collective:
         // there a signal keeps its default action and the run resumes from its last save.
         stop: if job.is_none() { Some(stop_on_signals()?) } else { None },
         hosts: job.map(|cluster| Arc::new(crate::JobHosts::new(cluster, None)) as Arc<dyn ouro_ckpt::Hosts>),
     };
-    let summary = ouro_train::train(&runtime, &config, &options)
-        .with_context(|| format!("training with {}", args.config.display()))?;
+    ouro_train::train(&runtime, config, &options)
+}
+
+/// What a finished (or stopped) run prints.
+pub(crate) fn print_summary(summary: &ouro_train::run::Summary, run_dir: &Path) {
     // Too few steps for a rate (a resumed run already at its limit): no timing to show.
     let timing = if summary.median_step_seconds.is_finite() {
         format!(
@@ -143,18 +182,11 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
     for (k, v) in &summary.last_eval {
         println!("  eval {k}: {v:.4}");
     }
-    if summary.stopped {
-        bail!(
-            "stopped by a signal after step {} with that step saved; the same command with --resume continues",
-            summary.steps
-        );
-    }
-    Ok(())
 }
 
 /// SIGTERM (a preempted TPU VM gets one) and Ctrl-C set the returned flag: the run stops after
 /// the current step and saves a checkpoint. A second signal ends the process at once.
-fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
+pub(crate) fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // Registered first, so it sees the flag as the previous signal left it.

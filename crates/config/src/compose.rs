@@ -180,8 +180,9 @@ enum Default {
     Own,
     /// A file beside this one, merged at the top.
     File(String),
-    /// `group: name` (`name` may be swapped by an override; `null` skips the group).
-    Group(String, Option<String>),
+    /// `group: name` (`name` may be swapped by an override; `null` skips the group), merged under
+    /// the group's key, or under the package of `group@package: name` (`_global_`: the top).
+    Group { group: String, package: String, name: Option<String> },
 }
 
 fn parse_defaults(list: Value, source: &str) -> Result<Vec<Default>> {
@@ -196,12 +197,18 @@ fn parse_defaults(list: Value, source: &str) -> Result<Vec<Default>> {
             Value::Object(m) if m.len() == 1 => {
                 let (group, name) = m.into_iter().next().expect("one entry");
                 // Hydra's `override group: name` in a primary config's list.
-                let group = group.strip_prefix("override ").unwrap_or(&group).trim().to_string();
-                match name {
-                    Value::String(n) => Ok(Default::Group(group, Some(n))),
-                    Value::Null => Ok(Default::Group(group, None)),
-                    other => err(format!("{source}: defaults entry `{group}: {other}` must name a file")),
-                }
+                let key = group.strip_prefix("override ").unwrap_or(&group).trim();
+                let (group, package) = match key.split_once('@') {
+                    Some((g, "_global_")) => (g.to_string(), String::new()),
+                    Some((g, p)) => (g.to_string(), p.to_string()),
+                    None => (key.to_string(), key.replace('/', ".")),
+                };
+                let name = match name {
+                    Value::String(n) => Some(n),
+                    Value::Null => None,
+                    other => return err(format!("{source}: defaults entry `{key}: {other}` must name a file")),
+                };
+                Ok(Default::Group { group, package, name })
             }
             other => err(format!("{source}: a defaults entry must be `_self_`, a name or `group: name`, not {other}")),
         })
@@ -252,7 +259,7 @@ fn compose_value(
                     dir.ok_or_else(|| Error(format!("{source}: defaults entry `{name}` needs a file's directory")))?;
                 (d.join(format!("{name}.yaml")), String::new())
             }
-            Default::Group(group, name) => {
+            Default::Group { group, package, name } => {
                 let Some(name) = choices.get(&group).cloned().or(name) else { continue };
                 let d =
                     dir.ok_or_else(|| Error(format!("{source}: defaults group `{group}` needs a file's directory")))?;
@@ -262,7 +269,7 @@ fn compose_value(
                         d.display()
                     ))
                 })?;
-                (path, group)
+                (path, package)
             }
         };
         let text =
@@ -292,7 +299,7 @@ pub fn compose_str(text: &str, source: &str, dir: Option<&Path>, overrides: &[St
     let groups: Vec<String> = match value.get("defaults") {
         Some(list) => parse_defaults(list.clone(), source)?
             .into_iter()
-            .filter_map(|d| if let Default::Group(g, _) = d { Some(g) } else { None })
+            .filter_map(|d| if let Default::Group { group, .. } = d { Some(group) } else { None })
             .collect(),
         None => Vec::new(),
     };
@@ -351,6 +358,28 @@ mod tests {
         assert_eq!(c.origin("arch.hidden_size").unwrap().to_string(), "override `arch.hidden_size=128`");
         let e = compose(&dir.join("experiments/base.yaml"), &o(&["arch=huge"])).unwrap_err().to_string();
         assert!(e.contains("no arch/huge.yaml"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_package_places_a_group_elsewhere_and_global_merges_at_the_top() {
+        let dir = files(
+            "package",
+            &[
+                ("data/small.yaml", "data_paths: [data/small]\nepochs: 10\n"),
+                ("data/big.yaml", "data_paths: [data/big]\n"),
+                ("arch/trm.yaml", "hidden_size: 512\n"),
+                ("run.yaml", "defaults:\n  - data@_global_: small\n  - arch@model: trm\n  - _self_\nepochs: 20\n"),
+            ],
+        );
+        let c = compose(&dir.join("run.yaml"), &[]).unwrap();
+        assert_eq!(c.value["data_paths"][0], "data/small");
+        assert_eq!(c.value["epochs"], 20, "the file's own keys come last");
+        assert_eq!(c.value["model"]["hidden_size"], 512);
+        assert!(c.value.get("arch").is_none() && c.value.get("data").is_none());
+        let c = compose(&dir.join("run.yaml"), &o(&["data=big"])).unwrap();
+        assert_eq!(c.value["data_paths"][0], "data/big", "swapped by the group's name");
+        assert_eq!(c.value["epochs"], 20);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -67,7 +67,14 @@ fn sudoku_matches_the_official_builder_byte_for_byte() {
         Geometry::NINE,
         train,
         test,
-        &SudokuOptions { subsample_size: Some(20), num_aug: 5, seed: 7, min_difficulty: None, official_dtypes: true },
+        &SudokuOptions {
+            subsample_size: Some(20),
+            num_aug: 5,
+            seed: 7,
+            min_difficulty: None,
+            official_dtypes: true,
+            nested: false,
+        },
     );
     let out = scratch("sudoku");
     ouro_data::writer::write_dataset(&out, &files, false).unwrap();

@@ -74,12 +74,14 @@ impl Trm {
     }
 
     /// The official exploration for `batch` slots from a `u32[2]` key: with probability
-    /// `halt_exploration_prob` a slot must run at least `U{2..halt_max_steps}` steps (i32 `[B]`,
-    /// 0 for the others). Drawn for the whole global batch, so splitting the batch (devices,
-    /// micro-batches) does not change it.
-    pub fn exploration<'t>(&self, key: Tensor<'t>, batch: usize) -> Tensor<'t> {
+    /// `probability` (an f32 scalar, so a schedule can move it without recompiling; officially
+    /// the constant `halt_exploration_prob`) a slot must run at least `U{2..halt_max_steps}` steps
+    /// (i32 `[B]`, 0 for the others). Drawn for the whole global batch, so splitting the batch
+    /// (devices, micro-batches) does not change it.
+    pub fn exploration<'t>(&self, key: Tensor<'t>, batch: usize, probability: Tensor<'t>) -> Tensor<'t> {
         let keys = split(key, 2);
-        let explore = uniform(nth(keys, 0), &[batch], DType::F32, 0.0, 1.0).lt(self.cfg.halt_exploration_prob);
+        let explore =
+            uniform(nth(keys, 0), &[batch], DType::F32, 0.0, 1.0).lt(probability.broadcast_in_dim(&[batch], &[]));
         explore.select(randint(nth(keys, 1), &[batch], 2, self.cfg.halt_max_steps as i64 + 1), 0.0)
     }
 

@@ -1,15 +1,19 @@
 //! Optimizers as traced functions, so a whole update runs inside the compiled train step
-//! (what optax is to JAX). Every rule computes in fp32 on fp32 master weights.
+//! (what optax is to JAX): AdamATan2, AdamW, Adam, Lion. Every rule computes in fp32 on fp32 master weights.
 
+mod adam;
 mod adam_atan2;
 mod adamw;
 mod ema;
+mod lion;
 mod schedule;
 mod sign_sgd;
 
+pub use adam::Adam;
 pub use adam_atan2::AdamAtan2;
 pub use adamw::AdamW;
 pub use ema::ema_update;
+pub use lion::Lion;
 pub use schedule::{Schedule, lr_traced};
 pub use sign_sgd::sparse_sign_sgd;
 
@@ -66,5 +70,98 @@ fn adam_parts<'t>(
         root_v: v.sqrt() / bias_correction(beta2, t).sqrt(),
         m,
         v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ouro_ir::{DType, HostArray, TensorType, Tracer, interp};
+
+    /// One update of each rule on host, in f64, the formulas as their papers/torch state them:
+    /// `(p, g, m, v, lr, t) -> (p', m', v')`.
+    type Reference = fn(f64, f64, f64, f64, f64, f64) -> (f64, f64, f64);
+
+    const B1: f64 = 0.9;
+    const B2: f64 = 0.99;
+    const WD: f64 = 0.1;
+    const EPS: f64 = 1e-8;
+
+    fn adamw(p: f64, g: f64, m: f64, v: f64, lr: f64, t: f64) -> (f64, f64, f64) {
+        let (m, v) = (B1 * m + (1.0 - B1) * g, B2 * v + (1.0 - B2) * g * g);
+        let p = p * (1.0 - lr * WD);
+        let (mh, vh) = (m / (1.0 - B1.powf(t)), v / (1.0 - B2.powf(t)));
+        (p - lr * mh / (vh.sqrt() + EPS), m, v)
+    }
+
+    fn adam(p: f64, g: f64, m: f64, v: f64, lr: f64, t: f64) -> (f64, f64, f64) {
+        let g = g + WD * p;
+        let (m, v) = (B1 * m + (1.0 - B1) * g, B2 * v + (1.0 - B2) * g * g);
+        let (mh, vh) = (m / (1.0 - B1.powf(t)), v / (1.0 - B2.powf(t)));
+        (p - lr * mh / (vh.sqrt() + EPS), m, v)
+    }
+
+    fn lion(p: f64, g: f64, m: f64, v: f64, lr: f64, _t: f64) -> (f64, f64, f64) {
+        let c = B1 * m + (1.0 - B1) * g;
+        let sign = if c > 0.0 {
+            1.0
+        } else if c < 0.0 {
+            -1.0
+        } else {
+            0.0
+        };
+        (p * (1.0 - lr * WD) - lr * sign, B2 * m + (1.0 - B2) * g, v)
+    }
+
+    fn adam_atan2(p: f64, g: f64, m: f64, v: f64, lr: f64, t: f64) -> (f64, f64, f64) {
+        let (m, v) = (B1 * m + (1.0 - B1) * g, B2 * v + (1.0 - B2) * g * g);
+        let p = p * (1.0 - lr * WD);
+        (p - lr / (1.0 - B1.powf(t)) * m.atan2(v.sqrt() / (1.0 - B2.powf(t)).sqrt()), m, v)
+    }
+
+    #[test]
+    fn each_rule_matches_its_formula() {
+        let rules: [(&str, Box<dyn DenseRule>, Reference); 4] = [
+            ("adamw", Box::new(AdamW { beta1: B1, beta2: B2, eps: EPS, weight_decay: WD }), adamw),
+            ("adam", Box::new(Adam { beta1: B1, beta2: B2, eps: EPS, weight_decay: WD }), adam),
+            ("lion", Box::new(Lion { beta1: B1, beta2: B2, weight_decay: WD }), lion),
+            ("adam_atan2", Box::new(AdamAtan2 { beta1: B1, beta2: B2, weight_decay: WD }), adam_atan2),
+        ];
+        // Signs of g and m disagreeing, a zero gradient, a first and a later step.
+        let p = [0.5, -1.5, 2.0, 0.0];
+        let g = [0.3, -0.02, 0.0, -4.0];
+        let m = [0.0, 0.05, -0.1, 0.2];
+        let v = [0.0, 0.01, 0.2, 1.0];
+        for (name, rule, reference) in rules {
+            for (lr, t) in [(1e-3, 1.0), (3e-2, 7.0)] {
+                let tr = Tracer::new(name);
+                let vec = TensorType::new(DType::F32, &[4]);
+                let ins: Vec<_> = ["p", "g", "m", "v"].iter().map(|n| tr.param(n, vec.clone())).collect();
+                let lr_t = tr.param("lr", TensorType::scalar(DType::F32));
+                let t_t = tr.param("t", TensorType::scalar(DType::F32));
+                let (p2, m2, v2) = rule.update(ins[0], ins[1], ins[2], ins[3], lr_t, t_t);
+                let func = tr.finish(&[p2, m2, v2]).unwrap();
+                let host = |x: &[f64]| HostArray::from_f64(DType::F32, &[4], x);
+                let args = [
+                    host(&p),
+                    host(&g),
+                    host(&m),
+                    host(&v),
+                    HostArray::scalar(DType::F32, lr),
+                    HostArray::scalar(DType::F32, t),
+                ];
+                let out = interp::eval(&func, &args).unwrap();
+                for i in 0..4 {
+                    let want = reference(p[i], g[i], m[i], v[i], lr, t);
+                    let got = (out[0].to_f64_vec()[i], out[1].to_f64_vec()[i], out[2].to_f64_vec()[i]);
+                    for (w, o, what) in [(want.0, got.0, "p"), (want.1, got.1, "m"), (want.2, got.2, "v")] {
+                        assert!(
+                            (w - o).abs() <= 1e-6 * w.abs().max(1e-3),
+                            "{name} lr {lr} t {t} [{i}] {what}: {o} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

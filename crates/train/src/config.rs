@@ -16,6 +16,22 @@ pub enum OptimizerName {
     AdamAtan2,
     /// AdamW (`adam_eps` in the denominator).
     Adamw,
+    /// Adam with L2 weight decay (`adam_eps` in the denominator).
+    Adam,
+    /// Lion (sign of the interpolated momentum; `beta1`, `beta2`).
+    Lion,
+}
+
+/// How the loss is scaled before the backward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossScaling {
+    /// Not scaled (float32 and bfloat16 need none).
+    #[default]
+    None,
+    /// Dynamic loss scaling for float16 (exp07c): scale up while gradients stay finite, halve
+    /// and skip the step when they overflow.
+    Dynamic,
 }
 
 /// An evaluator of the test set (`arc@ARC` for ARC datasets).
@@ -50,6 +66,67 @@ pub struct SudokuRecipe {
 
 fn candidates() -> usize {
     1
+}
+
+/// What a dataset holds, declared in the catalog's data files so that a run can be costed
+/// (`ouro run NAME --dry-run`) before its data is built; checked against the data's metadata
+/// when it exists.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataShape {
+    /// Tokens per example.
+    pub seq_len: usize,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Puzzle identifiers (rows of the puzzle-embedding table).
+    pub num_puzzle_identifiers: usize,
+    /// Training groups (one epoch samples one puzzle of each).
+    pub total_groups: usize,
+    /// Mean examples per training puzzle.
+    pub mean_puzzle_examples: f64,
+    /// Examples in the test split (an estimate is enough: it only costs the evaluations).
+    pub test_examples: usize,
+}
+
+/// A success criterion of a study, checked by `ouro report` against the measured runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    /// What it says, as the guide would.
+    pub text: String,
+    /// The metric (a key of the eval records, e.g. `all/exact_accuracy`).
+    pub metric: String,
+    /// The run it is about (a config name); the group's best run when absent.
+    #[serde(default)]
+    pub config: Option<String>,
+    /// Passes when the final value is at least this.
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// Passes when the final value is at most this.
+    #[serde(default)]
+    pub at_most: Option<f64>,
+}
+
+/// What an experiment group sets out to show: `ouro report` fills the guide's overview and
+/// success criteria from it. Not part of a run's recipe (the run cache ignores it).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Study {
+    /// The experiment's name.
+    #[serde(default)]
+    pub title: String,
+    /// One sentence.
+    #[serde(default)]
+    pub hypothesis: String,
+    /// The config keys the group varies (dotted); found from the runs' configs when empty.
+    #[serde(default)]
+    pub variables: Vec<String>,
+    /// What the group expects to observe.
+    #[serde(default)]
+    pub expected: String,
+    /// Checks of the measured values.
+    #[serde(default)]
+    pub criteria: Vec<Criterion>,
 }
 
 /// The name of the mesh axis the batch is split over.
@@ -157,6 +234,13 @@ pub struct TrainConfig {
     pub arch: TrmConfig,
     /// Training dataset directories (or gs:// / s3:// URLs), merged.
     pub data_paths: Vec<String>,
+    /// The directory (or bucket URL) the catalog's data files name their datasets under, as
+    /// `${data_root}/<dataset>`: one override moves every run to a mirror.
+    #[serde(default)]
+    pub data_root: Option<String>,
+    /// What the dataset holds (for costing a run before its data exists; checked against it).
+    #[serde(default)]
+    pub data_shape: Option<DataShape>,
     /// Test dataset directories (default: `data_paths`).
     #[serde(default)]
     pub data_paths_test: Vec<String>,
@@ -207,6 +291,9 @@ pub struct TrainConfig {
     /// AdamW's epsilon.
     #[serde(default = "adam_eps")]
     pub adam_eps: f64,
+    /// Loss scaling of the backward pass.
+    #[serde(default)]
+    pub loss_scaling: LossScaling,
     /// Puzzle-embedding learning rate (SignSGD).
     pub puzzle_emb_lr: f64,
     /// Puzzle-embedding weight decay.
@@ -223,6 +310,35 @@ pub struct TrainConfig {
     /// Project (groups runs).
     #[serde(default)]
     pub project_name: Option<String>,
+    /// The experiment group: `ouro run`/`ouro batch` put the run at
+    /// `{output_root}/{experiment_group}/{config name}/`, and `ouro report` compares a group.
+    #[serde(default)]
+    pub experiment_group: Option<String>,
+    /// Free-form labels carried into the run's metadata and reports.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The group's hypothesis and success criteria, for `ouro report`.
+    #[serde(default)]
+    pub study: Option<Study>,
+    /// Anneal the halting exploration linearly from `arch.halt_exploration_prob` to
+    /// `halt_exploration_final` over the run (contrib02).
+    #[serde(default)]
+    pub use_adaptive_halting: bool,
+    /// Where the annealed exploration ends.
+    #[serde(default)]
+    pub halt_exploration_final: Option<f64>,
+    /// Grow the recursion depth over the first epochs (contrib01).
+    #[serde(default)]
+    pub use_curriculum_recursion: bool,
+    /// The curriculum's first `L_cycles`.
+    #[serde(default)]
+    pub curriculum_start_l_cycles: Option<usize>,
+    /// The curriculum's first `H_cycles`.
+    #[serde(default)]
+    pub curriculum_start_h_cycles: Option<usize>,
+    /// The epoch at which the depth reaches `arch.H_cycles`/`arch.L_cycles`.
+    #[serde(default)]
+    pub curriculum_end_epoch: Option<usize>,
     /// Run name (default: derived from the data path and the time).
     #[serde(default)]
     pub run_name: Option<String>,
@@ -305,6 +421,25 @@ impl TrainConfig {
         }
         if !(0.0..1.0).contains(&self.ema_rate) {
             bail!("ema_rate must be in [0, 1), got {}", self.ema_rate);
+        }
+        if self.use_adaptive_halting {
+            match self.halt_exploration_final {
+                Some(p) if (0.0..=1.0).contains(&p) => {}
+                Some(p) => bail!("halt_exploration_final must be in [0, 1], got {p}"),
+                None => bail!("use_adaptive_halting needs halt_exploration_final (where the anneal ends)"),
+            }
+        }
+        if self.loss_scaling == LossScaling::Dynamic {
+            bail!(
+                "loss_scaling: dynamic is not supported yet (float16 training without it can overflow; \
+                 bfloat16 needs none): use arch.forward_dtype=bfloat16, or loss_scaling=none to accept the risk"
+            );
+        }
+        if self.use_curriculum_recursion {
+            bail!(
+                "use_curriculum_recursion: true is not supported yet (the recursion-depth curriculum of contrib01 \
+                 is not implemented); set it to false"
+            );
         }
         for e in &self.evaluators {
             if e.name != "arc@ARC" {

@@ -3,8 +3,10 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod cost;
 pub mod flops;
 pub mod import;
+pub mod metrics;
 pub mod run;
 pub mod state;
 pub mod step;

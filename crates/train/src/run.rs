@@ -4,7 +4,6 @@
 //! the device; they go to `metrics.jsonl` in the run directory beside the resolved config.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,8 +20,9 @@ use serde_json::{Value, json};
 
 use crate::checkpoint::{MeshPlace, restore, snapshot};
 use crate::config::{DATA_AXIS, OptimizerName, TrainConfig};
+use crate::metrics::MetricsLog;
 use crate::state::{init_state, seed_key};
-use crate::step::{DataParallel, OptimizerKind, StepConfig, eval_step, train_step};
+use crate::step::{DataParallel, HALTED_AFTER, OptimizerKind, StepConfig, eval_step, train_step};
 use crate::weights::{eval_weights, save_weights};
 
 /// How to run besides the config.
@@ -177,6 +177,8 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         optimizer: match cfg.optimizer {
             OptimizerName::AdamAtan2 => OptimizerKind::AdamAtan2,
             OptimizerName::Adamw => OptimizerKind::AdamW { eps: cfg.adam_eps },
+            OptimizerName::Adam => OptimizerKind::Adam { eps: cfg.adam_eps },
+            OptimizerName::Lion => OptimizerKind::Lion,
         },
         beta1: cfg.beta1,
         beta2: cfg.beta2,
@@ -187,6 +189,7 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         ema_rate: cfg.ema.then_some(cfg.ema_rate),
         global_batch_size: cfg.global_batch_size,
         total_steps: total as usize,
+        halt_exploration_final: if cfg.use_adaptive_halting { cfg.halt_exploration_final } else { None },
         grad_accum_steps: cfg.grad_accum_steps,
         parallel: (cfg.mesh.data > 1).then(|| DataParallel {
             axis: DATA_AXIS.to_string(),
@@ -231,7 +234,7 @@ fn train_log(names: &[String], values: &[f64], global_batch: usize) -> Vec<(Stri
         .zip(values)
         .filter(|(n, _)| n.as_str() != "finite")
         .map(|(n, &v)| {
-            let scaled = if n == "lr" {
+            let scaled = if n == "lr" || n.starts_with(HALTED_AFTER) {
                 v
             } else if n.ends_with("loss") {
                 v / global_batch as f64
@@ -265,6 +268,10 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             meta.seq_len,
             meta.vocab_size
         );
+    }
+    if let Some(shape) = &cfg.data_shape {
+        crate::cost::check_shape(shape, &meta)
+            .with_context(|| format!("data_shape against the data at {}", cfg.data_paths.join(", ")))?;
     }
     let gbs = cfg.global_batch_size;
     let model = model_of(cfg, &meta)?;
@@ -368,7 +375,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     };
 
     // Process 0 writes the run's files; the other hosts compute the same replicated values.
-    let mut metrics_file: Box<dyn Write> = if dp.leader() {
+    let mut metrics_file = if dp.leader() {
         let metrics_path = options.run_dir.join("metrics.jsonl");
         if let Some(step) = summary.resumed_from {
             truncate_metrics(&metrics_path, step)?;
@@ -380,18 +387,22 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         }
         std::fs::create_dir_all(&options.run_dir)
             .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
-        std::fs::write(options.run_dir.join("config.yaml"), cfg.to_yaml()?)?;
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(summary.resumed_from.is_some())
-            .write(true)
-            .truncate(summary.resumed_from.is_none())
-            .open(&metrics_path)
-            .with_context(|| format!("creating {}", metrics_path.display()))?;
-        Box::new(std::io::BufWriter::new(file))
+        let yaml = cfg.to_yaml()?;
+        std::fs::write(options.run_dir.join("config.yaml"), &yaml)?;
+        let mut log = MetricsLog::open(&options.run_dir, summary.resumed_from.is_none())?;
+        log.text(steps, "config", &format!("```yaml\n{yaml}```"))?;
+        log
     } else {
-        Box::new(std::io::sink())
+        MetricsLog::sink()
     };
+    // Achieved FLOP/s and MFU: the step's matmul FLOPs, against the devices' peak when known.
+    let step_flops = crate::flops::matmul_flops(&{
+        let mut unrolled = model_of(cfg, &meta)?;
+        unrolled.unroll = true;
+        train_step(&unrolled, &step_cfg, gbs)?.func
+    }) as f64;
+    let kind = client.devices().first().map(|d| d.description().map(|d| d.kind)).transpose()?.unwrap_or_default();
+    let peak = crate::cost::peak_flops(&kind).map(|p| p * cfg.mesh.data as f64);
 
     let limit = options.max_steps.map_or(total, |m| m.min(total));
     let bar = ProgressBar::with_draw_target(
@@ -414,7 +425,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let mut trained_iteration = first_iteration;
     bar.set_position(steps);
     let names = &step.layout.metrics;
-    let report = |steps: u64, buffer: &Buffer, bar: &ProgressBar, file: &mut dyn Write| -> Result<()> {
+    let halt_sums = std::cell::RefCell::new(Vec::<f64>::new());
+    let report = |steps: u64, buffer: &Buffer, bar: &ProgressBar, file: &mut MetricsLog| -> Result<()> {
         let values = to_host(buffer)?.to_f64_vec();
         if values[names.len() - 1] != 1.0 {
             bail!(
@@ -424,13 +436,21 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 steps - 1
             );
         }
-        let logged = train_log(names, &values, gbs);
-        let mut record = serde_json::Map::new();
-        record.insert("step".into(), json!(steps));
-        for (k, v) in &logged {
-            record.insert(k.clone(), json!(v));
+        let (halts, logged): (Vec<_>, Vec<_>) = train_log(names, &values, gbs)
+            .into_iter()
+            .partition(|(n, _)| n.starts_with(&format!("train/{HALTED_AFTER}")));
+        file.record(steps, "", &logged)?;
+        // Halting counts are summed over the throughput interval into one histogram.
+        let mut sums = halt_sums.borrow_mut();
+        sums.resize(halts.len(), 0.0);
+        for (sum, (_, c)) in sums.iter_mut().zip(&halts) {
+            *sum += c;
         }
-        writeln!(file, "{}", Value::Object(record))?;
+        if steps.is_multiple_of(THROUGHPUT_EVERY) {
+            let counts: Vec<(f64, f64)> = sums.iter().enumerate().map(|(k, &c)| ((k + 1) as f64, c)).collect();
+            file.histogram(steps, "train/halt_steps", &counts)?;
+            sums.iter_mut().for_each(|c| *c = 0.0);
+        }
         let get = |k: &str| logged.iter().find(|(n, _)| n == k).map_or(f64::NAN, |(_, v)| *v);
         bar.set_message(format!("loss {:.4}  exact {:.3}", get("train/lm_loss"), get("train/exact_accuracy")));
         Ok(())
@@ -484,6 +504,18 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 last = now;
                 // The bar shows the rate of the last steps; the run's median is taken once, at the end.
                 let recent = &step_times[step_times.len().saturating_sub(RATE_WINDOW)..];
+                if s.is_multiple_of(THROUGHPUT_EVERY) {
+                    let seconds = median(recent);
+                    let mut values = vec![
+                        ("throughput/examples_per_second".to_string(), gbs as f64 / seconds),
+                        ("throughput/step_seconds".to_string(), seconds),
+                        ("throughput/tflops".to_string(), step_flops / seconds / 1e12),
+                    ];
+                    if let Some(peak) = peak {
+                        values.push(("throughput/mfu".to_string(), step_flops / seconds / peak));
+                    }
+                    metrics_file.record(s, "", &values)?;
+                }
                 bar.set_position(s);
                 bar.set_message(format!("{}  {:.0} ex/s", bar.message(), gbs as f64 / median(recent)));
             }
@@ -495,12 +527,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             && let Some(test) = &test_sampler
         {
             let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, client, &dp)?;
-            let mut record = serde_json::Map::new();
-            record.insert("step".into(), json!(steps));
-            for (k, v) in &results {
-                record.insert(k.clone(), json!(v));
-            }
-            writeln!(metrics_file, "{}", Value::Object(record))?;
+            let values: Vec<(String, f64)> = results.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            metrics_file.record(steps, "eval/", &values)?;
             metrics_file.flush()?;
             tracing::info!(step = steps, ?results, "evaluated");
             summary.last_eval = results;
@@ -687,6 +715,9 @@ fn truncate_metrics(path: &std::path::Path, step: u64) -> Result<()> {
 
 /// Steps whose median rate the progress bar shows.
 const RATE_WINDOW: usize = 64;
+
+/// Steps between throughput records.
+const THROUGHPUT_EVERY: u64 = 10;
 
 fn median(values: &[f64]) -> f64 {
     if values.is_empty() {

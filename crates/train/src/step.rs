@@ -10,7 +10,7 @@ use ouro_ir::random::fold_in;
 use ouro_ir::tree::{Named, Tree};
 use ouro_ir::{DType, Func, OutputAttrs, ParamAttrs, Sharding, Tensor, TensorType, TraceError, Tracer};
 use ouro_nn::{ActLoss, ActOutputs, Batch, Carry, Halting, ParamSpec, Role, Trm, act_loss};
-use ouro_optim::{AdamAtan2, AdamW, DenseRule, Schedule, ema_update, lr_traced, sparse_sign_sgd};
+use ouro_optim::{Adam, AdamAtan2, AdamW, DenseRule, Lion, Schedule, ema_update, lr_traced, sparse_sign_sgd};
 
 /// The dense optimizer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -22,6 +22,13 @@ pub enum OptimizerKind {
         /// Added to the denominator.
         eps: f64,
     },
+    /// Adam (L2 weight decay in the gradient) with this epsilon.
+    Adam {
+        /// Added to the denominator.
+        eps: f64,
+    },
+    /// Lion (`beta1` interpolates the update's sign, `beta2` decays the momentum).
+    Lion,
 }
 
 /// What the train step needs besides the model.
@@ -47,6 +54,9 @@ pub struct StepConfig {
     pub global_batch_size: usize,
     /// Steps after which updates stop (the official `total_steps` cap; EMA still moves).
     pub total_steps: usize,
+    /// Halting exploration annealed linearly from the model's `halt_exploration_prob` at step 0
+    /// to this at `total_steps` (`None`: constant, as official).
+    pub halt_exploration_final: Option<f64>,
     /// Micro-batches per step: the global batch's slots are processed in this many equal parts
     /// whose gradients are summed before one update (the same step, less activation memory).
     pub grad_accum_steps: usize,
@@ -147,6 +157,21 @@ fn model_params<'t>(
         all.push(name, t);
     }
     all
+}
+
+/// The prefix of the metrics counting the sequences that halted after `k` ACT steps.
+pub const HALTED_AFTER: &str = "halted_after/";
+
+/// How many sequences halted in this step after exactly `k` ACT steps, `k = 1..=max` (f32
+/// `[max]`): the distribution of halting contrib02 tracks.
+fn halt_step_counts<'t>(carry: &Carry<Tensor<'t>>, max: usize) -> Tensor<'t> {
+    let tr = carry.steps.tracer();
+    let batch = carry.steps.shape()[0];
+    let grid = TensorType::new(DType::I32, &[batch, max]);
+    let k = tr.iota(&grid, 1) + 1.0;
+    let at_k = carry.steps.broadcast_in_dim(&[batch, max], &[0]).eq(k);
+    let halted = carry.halted.broadcast_in_dim(&[batch, max], &[0]);
+    at_k.and(halted).cast(DType::F32).sum(&[0])
 }
 
 /// Every tensor finite (a pred scalar).
@@ -348,7 +373,13 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let new_step = step + 1.0;
     let t = new_step.cast(DType::F32);
     let step_key = fold_in(key, new_step.cast(DType::U32));
-    let min_steps = model.exploration(step_key, batch_size);
+    let start = model.cfg.halt_exploration_prob;
+    let exploration = match cfg.halt_exploration_final {
+        // A runtime value computed from the step counter: one compiled step for the whole anneal.
+        Some(end) => (t / cfg.total_steps.max(1) as f64).min(1.0) * (end - start) + start,
+        None => tr.scalar(start, DType::F32),
+    };
+    let min_steps = model.exploration(step_key, batch_size, exploration);
     let Accumulated { puzzle_ids, carry: new_carry, metrics: loss_metrics, total, grads, row_grads } =
         accumulate(model, StepWeights { params: &params, table, fixed: &fixed }, &carry, &batch, min_steps, cfg);
     let _s = tr.scope("update");
@@ -368,6 +399,10 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
         OptimizerKind::AdamW { eps } => {
             Box::new(AdamW { beta1: cfg.beta1, beta2: cfg.beta2, eps, weight_decay: cfg.weight_decay })
         }
+        OptimizerKind::Adam { eps } => {
+            Box::new(Adam { beta1: cfg.beta1, beta2: cfg.beta2, eps, weight_decay: cfg.weight_decay })
+        }
+        OptimizerKind::Lion => Box::new(Lion { beta1: cfg.beta1, beta2: cfg.beta2, weight_decay: cfg.weight_decay }),
     };
     let (mut new_params, mut new_m, mut new_v) = (Vec::new(), Vec::new(), Vec::new());
     for (i, (name, &p)) in params.iter().enumerate() {
@@ -397,15 +432,18 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     }
     outputs_list.push(update.select(new_step, step));
     outputs_list.push(healthy.and(finite));
-    let extra = [lr.reshape(&[1]), finite.cast(DType::F32).reshape(&[1])];
-    outputs_list.push(tr.concatenate(&[loss_metrics, extra[0], extra[1]], 0));
+    let halts = halt_step_counts(&new_carry, model.cfg.halt_max_steps);
+    let extra = [lr.reshape(&[1]), halts, finite.cast(DType::F32).reshape(&[1])];
+    outputs_list.push(tr.concatenate(&[loss_metrics, extra[0], extra[1], extra[2]], 0));
 
     let mut attrs: Vec<OutputAttrs> =
         state.iter().map(|(name, ty)| OutputAttrs { name: name.to_string(), sharding: layout_of(name, ty) }).collect();
     attrs.push(OutputAttrs { name: "metrics".into(), sharding: parallel.map(|_| Sharding::replicated(1)) });
     let func = tr.finish_with(&outputs_list, attrs)?;
     let mut metrics: Vec<String> = ouro_nn::METRICS.iter().map(|s| s.to_string()).collect();
-    metrics.extend(["lr".to_string(), "finite".to_string()]);
+    metrics.push("lr".to_string());
+    metrics.extend((1..=model.cfg.halt_max_steps).map(|k| format!("{HALTED_AFTER}{k}")));
+    metrics.push("finite".to_string());
     Ok(TrainStep { func, layout: StateLayout { state, constants, batch: batch_layout, metrics } })
 }
 

@@ -43,6 +43,7 @@ fn step_config(lr: f64) -> StepConfig {
         ema_rate: Some(0.999),
         global_batch_size: BATCH,
         total_steps: 10_000,
+        halt_exploration_final: None,
         grad_accum_steps: 1,
         parallel: None,
     }

@@ -136,9 +136,32 @@ pub struct SudokuOptions {
     /// Store augmented training tokens as int64, as the official builder does (its shuffles
     /// produce int64 arrays); ouro stores uint8 otherwise, which every loader reads the same.
     pub official_dtypes: bool,
+    /// Draw each training puzzle's augmentations from its own stream, keyed by the seed and the
+    /// puzzle's row in the source, instead of one stream through the file (official). Then
+    /// datasets built with one seed nest: a smaller subset's puzzles are the first ones of a
+    /// larger subset's (both are prefixes of one seeded permutation) with the same shuffles, and
+    /// `num_aug = A` holds the first A shuffles of any larger `num_aug` (exp04a/exp04b).
+    pub nested: bool,
 }
 
-fn convert(g: Geometry, rows: &[SudokuRow], num_aug: usize, rng: &mut NumpyLegacy) -> SplitArrays {
+/// The augmentation stream of the puzzle at `row` of the source under `seed`.
+fn puzzle_stream(seed: u32, row: usize) -> NumpyLegacy {
+    // SplitMix64 of (seed, row): neighbouring rows get unrelated 32-bit seeds.
+    let mut z = ((seed as u64) << 32 ^ row as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    NumpyLegacy::new((z ^ (z >> 31)) as u32)
+}
+
+/// The splits' arrays; `streams` gives each row its own augmentation stream (see
+/// [`SudokuOptions::nested`]) instead of drawing from `rng`.
+fn convert(
+    g: Geometry,
+    rows: &[SudokuRow],
+    num_aug: usize,
+    rng: &mut NumpyLegacy,
+    streams: Option<(u32, &[usize])>,
+) -> SplitArrays {
     let cells = g.cells();
     let count = rows.len() * (1 + num_aug);
     let mut split = SplitArrays {
@@ -150,12 +173,13 @@ fn convert(g: Geometry, rows: &[SudokuRow], num_aug: usize, rng: &mut NumpyLegac
         metadata: None,
         token_dtype: None,
     };
-    for row in rows {
+    for (i, row) in rows.iter().enumerate() {
+        let mut own = streams.map(|(seed, source_rows)| puzzle_stream(seed, source_rows[i]));
         for aug in 0..=num_aug {
             let (q, a) = if aug == 0 {
                 (row.question.clone(), row.answer.clone())
             } else {
-                shuffle(g, rng, &row.question, &row.answer)
+                shuffle(g, own.as_mut().unwrap_or(rng), &row.question, &row.answer)
             };
             split.inputs.extend(q.iter().map(|v| v + 1));
             split.labels.extend(a.iter().map(|v| v + 1));
@@ -185,17 +209,19 @@ pub fn build(g: Geometry, train: Vec<SudokuRow>, test: Vec<SudokuRow>, options: 
     };
     let mut train = keep(train);
     let test = keep(test);
+    let mut source_rows: Vec<usize> = (0..train.len()).collect();
     if let Some(k) = options.subsample_size
         && k < train.len()
     {
-        let chosen = rng.choice(train.len(), k);
-        train = chosen.into_iter().map(|i| train[i].clone()).collect();
+        source_rows = rng.choice(train.len(), k);
+        train = source_rows.iter().map(|&i| train[i].clone()).collect();
     }
-    let mut train_split = convert(g, &train, options.num_aug, &mut rng);
+    let streams = options.nested.then_some((options.seed, source_rows.as_slice()));
+    let mut train_split = convert(g, &train, options.num_aug, &mut rng, streams);
     if options.official_dtypes && options.num_aug > 0 {
         train_split.token_dtype = Some(crate::npy::NpyDtype::I64);
     }
-    let test_split = convert(g, &test, 0, &mut rng);
+    let test_split = convert(g, &test, 0, &mut rng, None);
     DatasetFiles {
         splits: vec![("train".into(), train_split), ("test".into(), test_split)],
         identifiers: vec!["<blank>".into()],
@@ -244,6 +270,52 @@ mod tests {
                 assert_eq!(q.iter().filter(|&&v| v == 0).count(), row.question.iter().filter(|&&v| v == 0).count());
             }
         }
+    }
+
+    #[test]
+    fn nested_builds_hold_the_smaller_subsets_and_augmentation_counts() {
+        let rows = generate(Geometry::FOUR, 12, 1, 3);
+        let build_with = |subsample_size, num_aug| {
+            let options = SudokuOptions {
+                subsample_size,
+                min_difficulty: None,
+                num_aug,
+                seed: 7,
+                official_dtypes: false,
+                nested: true,
+            };
+            let files = build(Geometry::FOUR, rows.clone(), rows[..2].to_vec(), &options);
+            let train = files.splits.into_iter().next().expect("train").1;
+            // Each puzzle's examples (original first, then its shuffles), as token rows.
+            let cells = Geometry::FOUR.cells();
+            let per = 1 + num_aug;
+            train
+                .inputs
+                .chunks(cells * per)
+                .map(|g| g.chunks(cells).map(<[u8]>::to_vec).collect())
+                .collect::<Vec<Vec<_>>>()
+        };
+        let (small, large) = (build_with(Some(4), 3), build_with(Some(9), 3));
+        assert_eq!(small[..], large[..4], "the 4-puzzle subset is the 9-puzzle one's first 4, shuffles included");
+        let (few, many) = (build_with(Some(9), 2), build_with(Some(9), 5));
+        for (f, m) in few.iter().zip(&many) {
+            assert_eq!(f[..], m[..3], "2 shuffles are the first 2 of 5");
+        }
+        assert_ne!(many[0][1], many[1][1], "puzzles do not share a stream");
+        // The official (sequential) stream does not nest: the switch is what makes them.
+        let flat = |num_aug| {
+            let options = SudokuOptions {
+                subsample_size: Some(9),
+                min_difficulty: None,
+                num_aug,
+                seed: 7,
+                official_dtypes: false,
+                nested: false,
+            };
+            build(Geometry::FOUR, rows.clone(), rows[..2].to_vec(), &options).splits[0].1.inputs.clone()
+        };
+        let cells = Geometry::FOUR.cells();
+        assert_ne!(flat(2)[4 * cells..5 * cells], flat(5)[7 * cells..8 * cells], "puzzle 1's first shuffle");
     }
 
     #[test]

@@ -1,0 +1,123 @@
+//! A run's identity: the hash of its effective recipe. Two configs that train the same thing
+//! (the catalog's duplicates: the same recipe under several names) hash the same, so a batch
+//! runs it once and a finished run is never run again.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ouro_train::TrainConfig;
+use sha2::{Digest, Sha256};
+
+/// The hash of what `cfg` trains on the data of `data_fingerprint`: every key but the naming,
+/// bookkeeping and inert ones (a switch's settings while it is off), as 16 hex digits.
+pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> {
+    let mut recipe = cfg.clone();
+    // Names and where things go.
+    recipe.run_name = None;
+    recipe.project_name = None;
+    recipe.experiment_group = None;
+    recipe.checkpoint_path = None;
+    recipe.tags.clear();
+    recipe.study = None;
+    recipe.checkpoint = Default::default();
+    // The data is named by its fingerprint, not its location.
+    recipe.data_paths.clear();
+    recipe.data_paths_test.clear();
+    recipe.data_root = None;
+    recipe.data_shape = None;
+    // Settings of switches that are off change nothing.
+    if !recipe.use_adaptive_halting {
+        recipe.halt_exploration_final = None;
+    }
+    if !recipe.use_curriculum_recursion {
+        recipe.curriculum_start_h_cycles = None;
+        recipe.curriculum_start_l_cycles = None;
+        recipe.curriculum_end_epoch = None;
+    }
+    if !recipe.ema {
+        recipe.ema_rate = 0.0;
+    }
+    let text = serde_json::to_string(&recipe).context("serialising the recipe")?;
+    let mut h = Sha256::new();
+    h.update(text.as_bytes());
+    h.update(b"\0data\0");
+    h.update(data_fingerprint.as_bytes());
+    Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+/// What identifies the data of `cfg`: for each local dataset directory, its splits' metadata
+/// and the names and sizes of their files; a remote location or a missing directory by its
+/// name.
+pub fn data_fingerprint(cfg: &TrainConfig) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut paths: Vec<&String> = cfg.data_paths.iter().collect();
+    if !cfg.data_paths_test.is_empty() {
+        paths.extend(&cfg.data_paths_test);
+    }
+    for location in paths {
+        h.update(b"\0path\0");
+        let dir = Path::new(location);
+        if location.contains("://") || !dir.is_dir() {
+            h.update(location.as_bytes());
+            continue;
+        }
+        for split in ["train", "test"] {
+            let split_dir = dir.join(split);
+            let Ok(entries) = std::fs::read_dir(&split_dir) else { continue };
+            let mut files: Vec<(String, u64)> = entries
+                .flatten()
+                .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), e.metadata().ok()?.len())))
+                .collect();
+            files.sort();
+            h.update(split.as_bytes());
+            for (name, len) in files {
+                h.update(format!("{name}:{len};").as_bytes());
+            }
+            let meta = split_dir.join("dataset.json");
+            if let Ok(text) = std::fs::read(&meta) {
+                h.update(&text);
+            }
+        }
+    }
+    Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "arch:\n  hidden_size: 64\n  num_heads: 2\ndata_paths: [data/x]\nglobal_batch_size: 8\n\
+        epochs: 10\nlr: 1.0e-3\nweight_decay: 0.1\npuzzle_emb_lr: 1.0e-2\npuzzle_emb_weight_decay: 0.1\n";
+
+    fn hash(overrides: &[&str]) -> String {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let cfg = TrainConfig::parse(BASE, "base.yaml", &o).unwrap();
+        recipe_hash(&cfg, "data").unwrap()
+    }
+
+    #[test]
+    fn names_and_inert_settings_do_not_change_the_recipe() {
+        let base = hash(&[]);
+        for same in [
+            vec!["+run_name=other"],
+            vec!["+experiment_group=exp01", "+project_name=P", "+tags=[a]"],
+            vec!["+checkpoint.every_steps=5"],
+            vec!["+halt_exploration_final=0.05"],
+            vec!["+curriculum_start_l_cycles=2"],
+            vec!["data_paths=[elsewhere/x]"],
+        ] {
+            assert_eq!(hash(&same), base, "{same:?}");
+        }
+        for different in [
+            vec!["lr=3e-4"],
+            vec!["arch.hidden_size=32"],
+            vec!["+seed=1"],
+            vec!["+use_adaptive_halting=true", "+halt_exploration_final=0.05"],
+            vec!["+optimizer=lion"],
+        ] {
+            assert_ne!(hash(&different), base, "{different:?}");
+        }
+        let cfg = TrainConfig::parse(BASE, "base.yaml", &[]).unwrap();
+        assert_ne!(recipe_hash(&cfg, "other data").unwrap(), base, "the data is part of the recipe");
+    }
+}

@@ -1,0 +1,181 @@
+//! The record a run directory keeps of its run (`run.json`), written by `ouro run` when a run
+//! starts and when it ends, and read by `ouro batch` (skip, resume), `ouro status` and
+//! `ouro report`.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Started and not ended (or its process died: see [`RunRecord::alive`]).
+    Running,
+    /// Trained every step.
+    Complete,
+    /// Ended with an error.
+    Failed,
+    /// Stopped by a signal, with a checkpoint to resume from.
+    Stopped,
+    /// Not run: another run with the same recipe hash holds its results (`same_as`).
+    Duplicate,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RunState::Running => "running",
+            RunState::Complete => "complete",
+            RunState::Failed => "failed",
+            RunState::Stopped => "stopped",
+            RunState::Duplicate => "duplicate",
+        })
+    }
+}
+
+/// `run.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The experiment's name (its config's file stem).
+    pub name: String,
+    /// The config file.
+    pub config_file: String,
+    /// The command-line overrides.
+    #[serde(default)]
+    pub overrides: Vec<String>,
+    /// [`crate::recipe_hash`] of the effective config.
+    pub hash: String,
+    /// Where it stands.
+    pub state: RunState,
+    /// The process running it.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// Seconds since the UNIX epoch when it (last) started.
+    pub started: f64,
+    /// When it ended.
+    #[serde(default)]
+    pub finished: Option<f64>,
+    /// Seconds spent training, over every attempt.
+    #[serde(default)]
+    pub seconds: f64,
+    /// Optimizer steps done.
+    #[serde(default)]
+    pub steps: u64,
+    /// Steps of the whole run.
+    #[serde(default)]
+    pub total_steps: u64,
+    /// Why it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// For a duplicate: the run directory holding the results.
+    #[serde(default)]
+    pub same_as: Option<String>,
+}
+
+/// Seconds since the UNIX epoch.
+pub fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl RunRecord {
+    /// The record in `run_dir`, if it has one.
+    pub fn read(run_dir: &Path) -> Result<Option<RunRecord>> {
+        let path = run_dir.join("run.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Writes the record into `run_dir` (whole or not at all: a temporary file renamed).
+    pub fn write(&self, run_dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+        let path = run_dir.join("run.json");
+        let tmp = run_dir.join("run.json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// Whether a `running` record's process still exists (a killed run leaves `running`).
+    pub fn alive(&self) -> bool {
+        self.state == RunState::Running && self.pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    }
+
+    /// The state to show: `running` only while its process lives, else `interrupted`.
+    pub fn shown_state(&self) -> String {
+        if self.state == RunState::Running && !self.alive() { "interrupted".into() } else { self.state.to_string() }
+    }
+}
+
+/// Every run directory under `output_root` (`{group}/{name}/run.json`), in path order.
+pub fn scan(output_root: &Path) -> Result<Vec<(PathBuf, RunRecord)>> {
+    let mut runs = Vec::new();
+    let Ok(groups) = std::fs::read_dir(output_root) else { return Ok(runs) };
+    let mut groups: Vec<PathBuf> = groups.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    groups.sort();
+    for group in groups {
+        let mut dirs: Vec<PathBuf> =
+            std::fs::read_dir(&group)?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        dirs.sort();
+        for dir in dirs {
+            if let Some(record) = RunRecord::read(&dir)? {
+                runs.push((dir, record));
+            }
+        }
+    }
+    Ok(runs)
+}
+
+/// A complete run of recipe `hash` under `output_root`, other than `except`.
+pub fn complete_with_hash(output_root: &Path, hash: &str, except: &Path) -> Result<Option<PathBuf>> {
+    Ok(scan(output_root)?
+        .into_iter()
+        .find(|(dir, r)| r.hash == hash && r.state == RunState::Complete && dir != except)
+        .map(|(dir, _)| dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_scan_finds_them_by_hash() {
+        let root = std::env::temp_dir().join(format!("ouro-runs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let record = |name: &str, hash: &str, state| RunRecord {
+            name: name.into(),
+            config_file: format!("configs/experiments/{name}.yaml"),
+            overrides: vec![],
+            hash: hash.into(),
+            state,
+            pid: None,
+            started: now(),
+            finished: None,
+            seconds: 0.0,
+            steps: 0,
+            total_steps: 10,
+            error: None,
+            same_as: None,
+        };
+        let a = record("a", "h1", RunState::Complete);
+        a.write(&root.join("g1/a")).unwrap();
+        record("b", "h1", RunState::Failed).write(&root.join("g2/b")).unwrap();
+        record("c", "h2", RunState::Running).write(&root.join("g2/c")).unwrap();
+        assert_eq!(RunRecord::read(&root.join("g1/a")).unwrap(), Some(a));
+        assert_eq!(scan(&root).unwrap().len(), 3);
+        assert_eq!(complete_with_hash(&root, "h1", &root.join("g2/b")).unwrap(), Some(root.join("g1/a")));
+        assert_eq!(complete_with_hash(&root, "h1", &root.join("g1/a")).unwrap(), None, "not itself");
+        assert_eq!(complete_with_hash(&root, "h2", &root).unwrap(), None, "running is not complete");
+        let c = RunRecord::read(&root.join("g2/c")).unwrap().unwrap();
+        assert_eq!(c.shown_state(), "interrupted", "no process");
+        std::fs::write(root.join("g1/a/run.json"), "{").unwrap();
+        let e = RunRecord::read(&root.join("g1/a")).unwrap_err();
+        assert!(format!("{e:#}").contains("g1/a/run.json"), "{e:#}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

@@ -1,0 +1,144 @@
+//! What a run costs, from its config and the shape of its data, before running it: steps,
+//! matmul FLOPs (counted from the traced programs, see [`crate::flops`]) and the time they take
+//! at an assumed device throughput. `ouro run --dry-run` and `ouro batch --dry-run` print it, so
+//! a program's runtime is computed rather than guessed (reference/experiments.md §0.2).
+
+use anyhow::{Result, bail};
+use ouro_data::Metadata;
+use ouro_ir::Tracer;
+use ouro_nn::{DataDims, Halting, Role, Trm, count};
+
+use crate::config::{DataShape, TrainConfig};
+use crate::flops::matmul_flops;
+use crate::step::train_step;
+
+/// A run's size and work.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cost {
+    /// Dense trainable parameters.
+    pub params: u64,
+    /// Optimizer steps of the whole run.
+    pub total_steps: u64,
+    /// Matmul FLOPs of one training step (forward and backward of one ACT step, global batch).
+    pub train_flops_per_step: u64,
+    /// Evaluations in the run.
+    pub evaluations: u64,
+    /// Test examples each evaluation runs (padded to whole batches).
+    pub eval_examples: u64,
+    /// Matmul FLOPs of evaluating one example (`halt_max_steps` forward ACT steps).
+    pub eval_flops_per_example: u64,
+}
+
+impl Cost {
+    /// FLOPs of all training steps.
+    pub fn train_flops(&self) -> f64 {
+        self.train_flops_per_step as f64 * self.total_steps as f64
+    }
+
+    /// FLOPs of all evaluations.
+    pub fn eval_flops(&self) -> f64 {
+        self.eval_flops_per_example as f64 * self.eval_examples as f64 * self.evaluations as f64
+    }
+
+    /// Seconds the run takes on devices delivering `flops_per_second` in total.
+    pub fn seconds(&self, flops_per_second: f64) -> f64 {
+        (self.train_flops() + self.eval_flops()) / flops_per_second
+    }
+}
+
+/// The dense bf16 matmul peak of one device of PJRT `kind`, in FLOP/s, for the accelerators
+/// ouro targets (vendor figures, no sparsity); `None` for CPUs and unknown devices.
+pub fn peak_flops(kind: &str) -> Option<f64> {
+    let k = kind.to_ascii_lowercase();
+    let tera = [
+        ("h200", 989.0),
+        ("h100", 989.0),
+        ("a100", 312.0),
+        ("l40s", 362.0),
+        ("tpu v6", 918.0),
+        ("tpu v5p", 459.0),
+        ("tpu v5 lite", 197.0),
+        ("tpu v5e", 197.0),
+        ("tpu v4", 275.0),
+    ];
+    tera.iter().find(|(name, _)| k.contains(name)).map(|(_, t)| t * 1e12)
+}
+
+/// The shape of the data at its metadata (`test_examples`: the test split's size, if any).
+pub fn shape_of(meta: &Metadata, test_examples: Option<usize>) -> DataShape {
+    DataShape {
+        seq_len: meta.seq_len,
+        vocab_size: meta.vocab_size,
+        num_puzzle_identifiers: meta.num_puzzle_identifiers,
+        total_groups: meta.total_groups,
+        mean_puzzle_examples: meta.mean_puzzle_examples,
+        test_examples: test_examples.unwrap_or(0),
+    }
+}
+
+/// Refuses a declared `data_shape` the data does not have, naming each difference (the test
+/// split's size is an estimate for costing and is not checked).
+pub fn check_shape(declared: &DataShape, meta: &Metadata) -> Result<()> {
+    let actual = shape_of(meta, None);
+    let mut wrong = Vec::new();
+    let mut compare = |key: &str, d: f64, a: f64| {
+        if (d - a).abs() > 1e-9 * a.abs().max(1.0) {
+            wrong.push(format!("{key}: declared {d}, the data has {a}"));
+        }
+    };
+    compare("seq_len", declared.seq_len as f64, actual.seq_len as f64);
+    compare("vocab_size", declared.vocab_size as f64, actual.vocab_size as f64);
+    compare("num_puzzle_identifiers", declared.num_puzzle_identifiers as f64, actual.num_puzzle_identifiers as f64);
+    compare("total_groups", declared.total_groups as f64, actual.total_groups as f64);
+    compare("mean_puzzle_examples", declared.mean_puzzle_examples, actual.mean_puzzle_examples);
+    if !wrong.is_empty() {
+        bail!("{}", wrong.join("; "));
+    }
+    Ok(())
+}
+
+/// Costs `cfg` on data of `shape`.
+pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
+    let gbs = cfg.global_batch_size;
+    let dims = DataDims {
+        batch_size: gbs,
+        seq_len: shape.seq_len,
+        vocab_size: shape.vocab_size,
+        num_puzzle_identifiers: shape.num_puzzle_identifiers,
+    };
+    let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Loops are counted once; unrolled, every cycle is counted.
+    model.unroll = true;
+    let total_steps = (cfg.epochs as f64 * shape.total_groups as f64 * shape.mean_puzzle_examples / gbs as f64) as u64;
+    let step = train_step(&model, &crate::run::step_config(cfg, total_steps.max(1)), gbs)?;
+    let train_flops_per_step = matmul_flops(&step.func);
+
+    // One forward ACT step of one example; evaluation runs `halt_max_steps` of them.
+    let mut one = Trm::new(cfg.arch.clone(), DataDims { batch_size: 1, ..dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    one.unroll = true;
+    let tr = Tracer::new("eval_act_step");
+    let params = one.specs().iter().fold(ouro_ir::tree::Named::new(), |mut named, s| {
+        named.push(s.name.clone(), tr.param(&s.name, s.ty.clone()));
+        named
+    });
+    let batch = one.batch_types(1).map(|field, ty| tr.param(&format!("batch/{field}"), ty.clone()));
+    let carry = one.reset(&params, &one.initial_carry(&tr, 1), &batch);
+    let rows = one.puzzle_rows(&params, carry.puzzle_ids);
+    let (_, outputs) = one.act_step(&params, &carry, rows, Halting::Eval);
+    let func = tr.finish(&[outputs.logits])?;
+    let eval_flops_per_example = matmul_flops(&func) * cfg.arch.halt_max_steps as u64;
+
+    let interval = cfg.eval_interval.unwrap_or(cfg.epochs).max(1);
+    let iterations = (cfg.epochs / interval) as u64;
+    let evaluations = iterations.saturating_sub(cfg.min_eval_interval as u64);
+    let batches = shape.test_examples.div_ceil(gbs) as u64;
+    let batches = cfg.eval_max_batches.map_or(batches, |m| batches.min(m as u64));
+    Ok(Cost {
+        params: count(&model.specs(), Role::Trainable) as u64,
+        total_steps,
+        train_flops_per_step,
+        evaluations,
+        eval_examples: batches * gbs as u64,
+        eval_flops_per_example,
+    })
+}
