@@ -43,7 +43,7 @@ impl Layout {
     fn plan(&self, name: &str, overrides: &[String]) -> Result<Planned> {
         let file = Catalog::new(&self.catalog).find(name)?;
         let mut config = load_config(&file, overrides).with_context(|| format!("experiment {name}"))?;
-        let name = file.file_stem().map_or_else(|| name.to_string(), |s| s.to_string_lossy().into_owned());
+        let name = stem(&file.display().to_string());
         let group = config.experiment_group.clone().unwrap_or_else(|| "ungrouped".into());
         let run_dir = self.output_root.join(&group).join(&name);
         if let Some(root) = &self.checkpoint_root {
@@ -204,19 +204,11 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
         Next::SameAs(other) => {
             let previous = RunRecord::read(&other)?.context("the complete run's record vanished")?;
             let record = RunRecord {
-                name: p.name.clone(),
-                config_file: p.file.display().to_string(),
-                overrides: p.overrides.clone(),
-                hash: p.hash.clone(),
-                state: RunState::Duplicate,
-                pid: None,
-                started: now(),
                 finished: Some(now()),
-                seconds: 0.0,
                 steps: previous.steps,
                 total_steps: previous.total_steps,
-                error: None,
                 same_as: Some(other.display().to_string()),
+                ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Duplicate)
             };
             record.write(&p.run_dir)?;
             println!("{}: the same recipe ({}) is complete in {}; not run again", p.name, p.hash, other.display());
@@ -227,19 +219,9 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
     let resume = matches!(next, Next::Resume(_));
     let previous = RunRecord::read(&p.run_dir)?.filter(|r| r.hash == p.hash);
     let mut record = RunRecord {
-        name: p.name.clone(),
-        config_file: p.file.display().to_string(),
-        overrides: p.overrides.clone(),
-        hash: p.hash.clone(),
-        state: RunState::Running,
         pid: Some(std::process::id()),
-        started: now(),
-        finished: None,
         seconds: if resume { previous.as_ref().map_or(0.0, |r| r.seconds) } else { 0.0 },
-        steps: 0,
-        total_steps: 0,
-        error: None,
-        same_as: None,
+        ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running)
     };
     record.write(&p.run_dir)?;
     let started = std::time::Instant::now();
@@ -351,7 +333,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
         match args.layout.plan(name, &args.overrides) {
             Ok(p) => planned.push(p),
             Err(e) => outcomes.push(Outcome {
-                name: Path::new(name).file_stem().map_or_else(|| name.clone(), |s| s.to_string_lossy().into_owned()),
+                name: stem(name),
                 result: format!("failed: {}", first_line(&format!("{e:#}"))),
                 ok: false,
                 run_dir: None,
@@ -506,6 +488,11 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
     Ok(())
 }
 
+/// An experiment's name: a catalog name as it is, a config file by its stem (as runs are named).
+fn stem(name: &str) -> String {
+    Path::new(name).file_stem().map_or_else(|| name.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or("").chars().take(160).collect()
 }
@@ -576,9 +563,7 @@ fn terminate(child: &std::process::Child) {
 fn print_batch_summary(names: &[String], outcomes: &[Outcome]) {
     println!("\n{:<24} {:<8} {:>10} {:>12}  result", "experiment", "ok", "wall", "exact acc.");
     for name in names {
-        // A name given as a file path is shown by its stem, as the runs are named.
-        let stem = Path::new(name).file_stem().map_or_else(|| name.clone(), |s| s.to_string_lossy().into_owned());
-        let Some(o) = outcomes.iter().find(|o| o.name == stem || &o.name == name) else { continue };
+        let Some(o) = outcomes.iter().find(|o| o.name == stem(name)) else { continue };
         let metrics = o.run_dir.as_ref().and_then(|d| {
             let record = RunRecord::read(d).ok().flatten()?;
             let source = record.same_as.map_or_else(|| d.clone(), PathBuf::from);
@@ -630,7 +615,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.elapsed().ok())
-            .map_or_else(|| "-".into(), |e| format!("{} ago", hours(e.as_secs_f64()).replace(".0 min", " min")));
+            .map_or_else(|| "-".into(), |e| format!("{} ago", hours(e.as_secs_f64())));
         let group =
             dir.parent().and_then(|p| p.file_name()).map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let total = if record.total_steps > 0 { record.total_steps.to_string() } else { "?".into() };

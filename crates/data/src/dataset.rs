@@ -222,5 +222,10 @@ impl PuzzleDataset {
 /// The official count of optimizer steps: `int(epochs * total_groups * mean_puzzle_examples /
 /// global_batch_size)` — the LR schedule's length and the cap on training.
 pub fn total_steps(metadata: &Metadata, epochs: u64, global_batch_size: usize) -> u64 {
-    (epochs as f64 * metadata.total_groups as f64 * metadata.mean_puzzle_examples / global_batch_size as f64) as u64
+    total_steps_of(metadata.total_groups, metadata.mean_puzzle_examples, epochs, global_batch_size)
+}
+
+/// [`total_steps`] from the two figures of the metadata it reads.
+pub fn total_steps_of(total_groups: usize, mean_puzzle_examples: f64, epochs: u64, global_batch_size: usize) -> u64 {
+    (epochs as f64 * total_groups as f64 * mean_puzzle_examples / global_batch_size as f64) as u64
 }

@@ -18,7 +18,7 @@ pub mod rng;
 pub mod sampler;
 pub mod writer;
 
-pub use dataset::{PuzzleDataset, SetArrays, total_steps};
+pub use dataset::{PuzzleDataset, SetArrays, total_steps, total_steps_of};
 pub use error::{Error, Result};
 pub use metadata::Metadata;
 pub use sampler::{Batch, BatchShard, IGNORE_LABEL, Prefetcher, Sampler, SamplerConfig, SamplerState};

@@ -42,7 +42,7 @@ pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> 
     h.update(text.as_bytes());
     h.update(b"\0data\0");
     h.update(data_fingerprint.as_bytes());
-    Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+    Ok(short_hex(h))
 }
 
 /// What identifies the data of `cfg`: for each local dataset directory, its splits' metadata
@@ -79,7 +79,12 @@ pub fn data_fingerprint(cfg: &TrainConfig) -> Result<String> {
             }
         }
     }
-    Ok(h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect())
+    Ok(short_hex(h))
+}
+
+/// The first 8 bytes of the digest, as 16 hex digits.
+fn short_hex(h: Sha256) -> String {
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -26,8 +26,8 @@ pub struct GroupRun {
     pub dir: PathBuf,
     /// Its record.
     pub record: RunRecord,
-    /// Its resolved config.
-    pub config: TrainConfig,
+    /// Its resolved config (`None`: the run failed before writing one).
+    pub config: Option<TrainConfig>,
     /// Its metrics (a duplicate's: those of the run it names).
     pub metrics: RunMetrics,
     /// Wall-clock seconds of training (a duplicate's: the original's).
@@ -54,34 +54,18 @@ pub fn load_group(output_root: &Path, group: &str) -> Result<Vec<GroupRun>> {
         let config_path = source.join("config.yaml");
         let Ok(text) = std::fs::read_to_string(&config_path) else {
             // A run that failed before writing its config has nothing to compare.
-            runs.push(GroupRun {
-                dir,
-                record,
-                config: placeholder_config()?,
-                metrics: RunMetrics::default(),
-                seconds: 0.0,
-            });
+            runs.push(GroupRun { dir, record, config: None, metrics: RunMetrics::default(), seconds: 0.0 });
             continue;
         };
         let config = TrainConfig::parse(&text, &config_path.display().to_string(), &[])?;
         let metrics = RunMetrics::read(&source)?;
         let seconds = RunRecord::read(&source)?.map_or(record.seconds, |r| r.seconds);
-        runs.push(GroupRun { dir, record, config, metrics, seconds });
+        runs.push(GroupRun { dir, record, config: Some(config), metrics, seconds });
     }
     if runs.is_empty() {
         bail!("{} holds no runs (no */run.json)", group_dir.display());
     }
     Ok(runs)
-}
-
-/// A config for runs that never wrote theirs (kept so the report lists them as failed).
-fn placeholder_config() -> Result<TrainConfig> {
-    TrainConfig::parse(
-        "arch: {hidden_size: 1, num_heads: 1}\ndata_paths: [none]\nglobal_batch_size: 1\nepochs: 1\nlr: 0\n\
-         weight_decay: 0\npuzzle_emb_lr: 0\npuzzle_emb_weight_decay: 0\n",
-        "(no config)",
-        &[],
-    )
 }
 
 /// Keys that name or place a run rather than define it.
@@ -98,8 +82,8 @@ const NOT_RECIPE: [&str; 10] = [
     "data_paths_test",
 ];
 
-/// A config as dotted keys → values (lists whole).
-fn flatten(config: &TrainConfig) -> BTreeMap<String, Value> {
+/// A config as dotted keys → values (lists whole); empty for none.
+fn flatten(config: Option<&TrainConfig>) -> BTreeMap<String, Value> {
     fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
         match v {
             Value::Object(m) => {
@@ -114,6 +98,7 @@ fn flatten(config: &TrainConfig) -> BTreeMap<String, Value> {
         }
     }
     let mut out = BTreeMap::new();
+    let Some(config) = config else { return out };
     walk("", &serde_json::to_value(config).unwrap_or(Value::Null), &mut out);
     out.retain(|k, _| !NOT_RECIPE.iter().any(|n| k == n || k.starts_with(&format!("{n}."))));
     out
@@ -121,7 +106,7 @@ fn flatten(config: &TrainConfig) -> BTreeMap<String, Value> {
 
 /// The keys whose values differ between `runs`.
 pub fn varied_keys(runs: &[&GroupRun]) -> Vec<String> {
-    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| flatten(&r.config)).collect();
+    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| flatten(r.config.as_ref())).collect();
     let Some(first) = flat.first() else { return Vec::new() };
     let mut keys: Vec<String> = first.keys().cloned().collect();
     for f in &flat[1..] {
@@ -134,7 +119,7 @@ pub fn varied_keys(runs: &[&GroupRun]) -> Vec<String> {
 
 /// `key`'s value in `run`'s config, as text.
 fn value_text(run: &GroupRun, key: &str) -> String {
-    match flatten(&run.config).get(key) {
+    match flatten(run.config.as_ref()).get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(items)) => items
             .iter()
@@ -176,7 +161,7 @@ pub fn write_report(output_root: &Path, group: &str, out: Option<&Path>) -> Resu
     let out = out.map_or_else(|| output_root.join(group).join("report"), Path::to_path_buf);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let measured: Vec<&GroupRun> = runs.iter().filter(|r| !r.metrics.train.is_empty()).collect();
-    let study = runs.iter().find_map(|r| r.config.study.clone()).unwrap_or_default();
+    let study = runs.iter().find_map(|r| r.config.as_ref()?.study.clone()).unwrap_or_default();
     let variables = if study.variables.is_empty() { varied_keys(&measured) } else { study.variables.clone() };
 
     let mut plots = Vec::new();
@@ -414,8 +399,11 @@ fn markdown_report(
     }
     writeln!(md, "## Results Storage\n")?;
     for r in runs {
-        let ckpt =
-            r.config.checkpoint.location.clone().unwrap_or_else(|| r.dir.join("checkpoints").display().to_string());
+        let ckpt = r
+            .config
+            .as_ref()
+            .and_then(|c| c.checkpoint.location.clone())
+            .unwrap_or_else(|| r.dir.join("checkpoints").display().to_string());
         writeln!(md, "- `{}`: `{}` (checkpoints `{ckpt}`)", r.record.name, r.dir.display())?;
     }
     writeln!(md, "\nTensorBoard: `tensorboard --logdir {}`\n", output_root.join(group).display())?;
@@ -435,7 +423,7 @@ fn markdown_report(
 /// The recipe keys every measured run shares, as YAML lines (the variables left out).
 fn common_settings(runs: &[&GroupRun], variables: &[String]) -> String {
     let Some(first) = runs.first() else { return String::new() };
-    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| flatten(&r.config)).collect();
+    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| flatten(r.config.as_ref())).collect();
     let mut out = String::new();
     for (k, v) in &flat[0] {
         let shared = flat.iter().all(|f| f.get(k) == Some(v));

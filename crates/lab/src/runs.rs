@@ -81,6 +81,26 @@ pub fn now() -> f64 {
 }
 
 impl RunRecord {
+    /// A record of experiment `name` (from `config_file` with `overrides`, recipe `hash`) in
+    /// `state`, started now; the rest empty.
+    pub fn new(name: &str, config_file: &Path, overrides: &[String], hash: &str, state: RunState) -> RunRecord {
+        RunRecord {
+            name: name.to_string(),
+            config_file: config_file.display().to_string(),
+            overrides: overrides.to_vec(),
+            hash: hash.to_string(),
+            state,
+            pid: None,
+            started: now(),
+            finished: None,
+            seconds: 0.0,
+            steps: 0,
+            total_steps: 0,
+            error: None,
+            same_as: None,
+        }
+    }
+
     /// The record in `run_dir`, if it has one.
     pub fn read(run_dir: &Path) -> Result<Option<RunRecord>> {
         let path = run_dir.join("run.json");
@@ -147,20 +167,8 @@ mod tests {
     fn records_round_trip_and_scan_finds_them_by_hash() {
         let root = std::env::temp_dir().join(format!("ouro-runs-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        let record = |name: &str, hash: &str, state| RunRecord {
-            name: name.into(),
-            config_file: format!("configs/experiments/{name}.yaml"),
-            overrides: vec![],
-            hash: hash.into(),
-            state,
-            pid: None,
-            started: now(),
-            finished: None,
-            seconds: 0.0,
-            steps: 0,
-            total_steps: 10,
-            error: None,
-            same_as: None,
+        let record = |name: &str, hash: &str, state| {
+            RunRecord::new(name, Path::new(&format!("configs/experiments/{name}.yaml")), &[], hash, state)
         };
         let a = record("a", "h1", RunState::Complete);
         a.write(&root.join("g1/a")).unwrap();

@@ -4,7 +4,7 @@
 //! a program's runtime is computed rather than guessed (reference/experiments.md §0.2).
 
 use anyhow::{Result, bail};
-use ouro_data::Metadata;
+use ouro_data::{Metadata, total_steps_of};
 use ouro_ir::Tracer;
 use ouro_nn::{DataDims, Halting, Role, Trm, count};
 
@@ -97,6 +97,16 @@ pub fn check_shape(declared: &DataShape, meta: &Metadata) -> Result<()> {
     Ok(())
 }
 
+/// Matmul FLOPs of one training step of `cfg` on data of `dims` (the global batch).
+pub fn train_step_flops(cfg: &TrainConfig, dims: &DataDims) -> Result<u64> {
+    let mut model = Trm::new(cfg.arch.clone(), *dims).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Loops are counted once; unrolled, every cycle is counted.
+    model.unroll = true;
+    // The schedule's length does not change the matmuls.
+    let step = train_step(&model, &crate::run::step_config(cfg, 1), dims.batch_size)?;
+    Ok(matmul_flops(&step.func))
+}
+
 /// Costs `cfg` on data of `shape`.
 pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
     let gbs = cfg.global_batch_size;
@@ -106,12 +116,8 @@ pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
         vocab_size: shape.vocab_size,
         num_puzzle_identifiers: shape.num_puzzle_identifiers,
     };
-    let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Loops are counted once; unrolled, every cycle is counted.
-    model.unroll = true;
-    let total_steps = (cfg.epochs as f64 * shape.total_groups as f64 * shape.mean_puzzle_examples / gbs as f64) as u64;
-    let step = train_step(&model, &crate::run::step_config(cfg, total_steps.max(1)), gbs)?;
-    let train_flops_per_step = matmul_flops(&step.func);
+    let total_steps = total_steps_of(shape.total_groups, shape.mean_puzzle_examples, cfg.epochs as u64, gbs);
+    let train_flops_per_step = train_step_flops(cfg, &dims)?;
 
     // One forward ACT step of one example; evaluation runs `halt_max_steps` of them.
     let mut one = Trm::new(cfg.arch.clone(), DataDims { batch_size: 1, ..dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -134,7 +140,7 @@ pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
     let batches = shape.test_examples.div_ceil(gbs) as u64;
     let batches = cfg.eval_max_batches.map_or(batches, |m| batches.min(m as u64));
     Ok(Cost {
-        params: count(&model.specs(), Role::Trainable) as u64,
+        params: count(&one.specs(), Role::Trainable) as u64,
         total_steps,
         train_flops_per_step,
         evaluations,

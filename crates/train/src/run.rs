@@ -375,7 +375,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     };
 
     // Process 0 writes the run's files; the other hosts compute the same replicated values.
-    let mut metrics_file = if dp.leader() {
+    let mut metrics_log = if dp.leader() {
         let metrics_path = options.run_dir.join("metrics.jsonl");
         if let Some(step) = summary.resumed_from {
             truncate_metrics(&metrics_path, step)?;
@@ -396,11 +396,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         MetricsLog::sink()
     };
     // Achieved FLOP/s and MFU: the step's matmul FLOPs, against the devices' peak when known.
-    let step_flops = crate::flops::matmul_flops(&{
-        let mut unrolled = model_of(cfg, &meta)?;
-        unrolled.unroll = true;
-        train_step(&unrolled, &step_cfg, gbs)?.func
-    }) as f64;
+    let step_flops = crate::cost::train_step_flops(cfg, &model.dims)? as f64;
     let kind = client.devices().first().map(|d| d.description().map(|d| d.kind)).transpose()?.unwrap_or_default();
     let peak = crate::cost::peak_flops(&kind).map(|p| p * cfg.mesh.data as f64);
 
@@ -426,6 +422,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     bar.set_position(steps);
     let names = &step.layout.metrics;
     let halt_sums = std::cell::RefCell::new(Vec::<f64>::new());
+    let halted_prefix = format!("train/{HALTED_AFTER}");
     let report = |steps: u64, buffer: &Buffer, bar: &ProgressBar, file: &mut MetricsLog| -> Result<()> {
         let values = to_host(buffer)?.to_f64_vec();
         if values[names.len() - 1] != 1.0 {
@@ -436,9 +433,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 steps - 1
             );
         }
-        let (halts, logged): (Vec<_>, Vec<_>) = train_log(names, &values, gbs)
-            .into_iter()
-            .partition(|(n, _)| n.starts_with(&format!("train/{HALTED_AFTER}")));
+        let (halts, logged): (Vec<_>, Vec<_>) =
+            train_log(names, &values, gbs).into_iter().partition(|(n, _)| n.starts_with(&halted_prefix));
         file.record(steps, "", &logged)?;
         // Halting counts are summed over the throughput interval into one histogram.
         let mut sums = halt_sums.borrow_mut();
@@ -489,16 +485,16 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             if ckpt.every_steps > 0 && steps.is_multiple_of(ckpt.every_steps) {
                 // The metrics so far go to disk first, so a resumed run's log has no gap.
                 for (s, m) in pending.drain(..) {
-                    report(s, &m, &bar, &mut metrics_file)?;
+                    report(s, &m, &bar, &mut metrics_log)?;
                 }
-                metrics_file.flush()?;
+                metrics_log.flush()?;
                 checkpoints.save(&state, &constants, steps, iteration, &trained_position)?;
                 last = Instant::now();
             }
             // Read the previous step's metrics while this one runs.
             if pending.len() > 1 {
                 let (s, m) = pending.remove(0);
-                report(s, &m, &bar, &mut metrics_file)?;
+                report(s, &m, &bar, &mut metrics_log)?;
                 let now = Instant::now();
                 step_times.push(now.duration_since(last).as_secs_f64());
                 last = now;
@@ -514,22 +510,22 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                     if let Some(peak) = peak {
                         values.push(("throughput/mfu".to_string(), step_flops / seconds / peak));
                     }
-                    metrics_file.record(s, "", &values)?;
+                    metrics_log.record(s, "", &values)?;
                 }
                 bar.set_position(s);
                 bar.set_message(format!("{}  {:.0} ex/s", bar.message(), gbs as f64 / median(recent)));
             }
         }
         for (s, m) in pending.drain(..) {
-            report(s, &m, &bar, &mut metrics_file)?;
+            report(s, &m, &bar, &mut metrics_log)?;
         }
         if iteration >= cfg.min_eval_interval
             && let Some(test) = &test_sampler
         {
             let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, client, &dp)?;
             let values: Vec<(String, f64)> = results.iter().map(|(k, v)| (k.clone(), *v)).collect();
-            metrics_file.record(steps, "eval/", &values)?;
-            metrics_file.flush()?;
+            metrics_log.record(steps, "eval/", &values)?;
+            metrics_log.flush()?;
             tracing::info!(step = steps, ?results, "evaluated");
             summary.last_eval = results;
             if dp.leader() && (cfg.checkpoint_every_eval || iteration + 1 == iterations) {
@@ -541,9 +537,9 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         }
     }
     for (s, m) in pending.drain(..) {
-        report(s, &m, &bar, &mut metrics_file)?;
+        report(s, &m, &bar, &mut metrics_log)?;
     }
-    metrics_file.flush()?;
+    metrics_log.flush()?;
     if steps > checkpoints.last_saved {
         // The end of this invocation (the run, or its --max-steps): always resumable.
         checkpoints.save(&state, &constants, steps, trained_iteration, &trained_position)?;
