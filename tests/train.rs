@@ -160,3 +160,50 @@ fn a_non_finite_loss_stops_the_run_with_the_step() {
     assert_eq!(train_metric(&run, "train/lm_loss").len(), 1, "only the good step is logged");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// contrib01's recursion-depth curriculum: the depth grows at the steps the formula gives, each
+/// step runs the program of its depth (its first steps match a run fixed at the start depth),
+/// and the metrics say the depth of every step.
+#[test]
+fn a_depth_curriculum_grows_the_recursion_at_the_planned_steps() {
+    let dir = scratch("curriculum");
+    let data = format!("data_paths=[{}]", dir.join("data").display());
+    let cfg = config("sudoku4-tiny.yaml");
+    let run_with = |name: &str, extra: &[&str], steps: &str| {
+        let run = dir.join(name);
+        let mut args = vec!["train", "--config", &cfg, &data, "--max-steps", steps, "--run-dir", run.to_str().unwrap()];
+        args.extend(extra);
+        let (ok, stdout, stderr) = ouro(&args);
+        assert!(ok, "{stdout}\n{stderr}");
+        (run, stderr)
+    };
+    // 3125 steps for 400 epochs: epoch 8 is reached after 62.5 steps. L = int(1 + 2p) is 2 from
+    // p = 1/2 (step 32), H = int(1 + p) and L reach 2 and 3 at p = 1 (step 63).
+    let (run, log) = run_with(
+        "curriculum",
+        &[
+            "arch.H_cycles=2",
+            "arch.L_cycles=3",
+            "use_curriculum_recursion=true",
+            "+curriculum_start_h_cycles=1",
+            "+curriculum_start_l_cycles=1",
+            "+curriculum_end_epoch=8",
+        ],
+        "66",
+    );
+    assert!(log.contains("depth=H_cycles 1 × L_cycles 1 steps=32"), "{log}");
+    assert!(!log.contains('\u{1b}'), "no colour codes off a terminal: {log}");
+    let h = train_metric(&run, "train/h_cycles");
+    let l = train_metric(&run, "train/l_cycles");
+    assert_eq!(h.len(), 66);
+    let depth = |s: usize| (h[s] as usize, l[s] as usize);
+    assert_eq!(
+        (depth(0), depth(31), depth(32), depth(62), depth(63), depth(65)),
+        ((1, 1), (1, 1), (1, 2), (1, 2), (2, 3), (2, 3))
+    );
+    let (fixed, _) = run_with("fixed", &["arch.H_cycles=1", "arch.L_cycles=1"], "3");
+    let (a, b) = (train_metric(&run, "train/lm_loss"), train_metric(&fixed, "train/lm_loss"));
+    assert_eq!(a[..3], b[..3], "the curriculum's first steps are those of the start depth");
+    assert!(train_metric(&fixed, "train/h_cycles").is_empty(), "no depth is logged without a curriculum");
+    std::fs::remove_dir_all(dir).unwrap();
+}

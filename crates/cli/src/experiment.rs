@@ -155,18 +155,25 @@ fn cost_line(p: &Planned, cost: &CostArgs) -> String {
     match ouro_train::cost::estimate(&p.config, &shape) {
         Ok(c) => {
             let rate = cost.device_tflops * 1e12 * cost.mfu * p.config.mesh.data as f64;
+            let depths = if c.depths.is_empty() {
+                String::new()
+            } else {
+                let spans: Vec<String> =
+                    c.depths.iter().map(|(d, n)| format!("{}x{} for {n}", d.h_cycles, d.l_cycles)).collect();
+                format!("; depth (H_cycles x L_cycles) {} steps", spans.join(", "))
+            };
             format!(
                 "{:.2} M params, {} steps, {:.3} PFLOP train + {:.3} PFLOP eval ({} evals); {} at {:.0} % MFU of {} x {} TFLOP/s",
                 c.params as f64 / 1e6,
                 c.total_steps,
-                c.train_flops() / 1e15,
+                c.train_flops / 1e15,
                 c.eval_flops() / 1e15,
                 c.evaluations,
                 hours(c.seconds(rate)),
                 cost.mfu * 100.0,
                 p.config.mesh.data,
-                cost.device_tflops
-            )
+                cost.device_tflops,
+            ) + &depths
         }
         Err(e) => format!("cost unknown: {e:#}"),
     }

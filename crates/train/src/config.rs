@@ -435,12 +435,8 @@ impl TrainConfig {
                  bfloat16 needs none): use arch.forward_dtype=bfloat16, or loss_scaling=none to accept the risk"
             );
         }
-        if self.use_curriculum_recursion {
-            bail!(
-                "use_curriculum_recursion: true is not supported yet (the recursion-depth curriculum of contrib01 \
-                 is not implemented); set it to false"
-            );
-        }
+        // The bounds of the curriculum (its steps depend on the data, known at run time).
+        crate::curriculum::Curriculum::of(self, 1)?;
         for e in &self.evaluators {
             if e.name != "arc@ARC" {
                 bail!("unknown evaluator {:?} (ouro has arc@ARC)", e.name);

@@ -9,6 +9,7 @@ use ouro_ir::Tracer;
 use ouro_nn::{DataDims, Halting, Role, Trm, count};
 
 use crate::config::{DataShape, TrainConfig};
+use crate::curriculum::{Curriculum, Depth, at_depth};
 use crate::flops::matmul_flops;
 use crate::step::train_step;
 
@@ -19,8 +20,14 @@ pub struct Cost {
     pub params: u64,
     /// Optimizer steps of the whole run.
     pub total_steps: u64,
-    /// Matmul FLOPs of one training step (forward and backward of one ACT step, global batch).
+    /// Matmul FLOPs of one training step (forward and backward of one ACT step, global batch)
+    /// at the architecture's depth.
     pub train_flops_per_step: u64,
+    /// Matmul FLOPs of all training steps (less than `total_steps` full steps under a
+    /// recursion-depth curriculum).
+    pub train_flops: f64,
+    /// Under a recursion-depth curriculum, each depth with its number of steps (empty without).
+    pub depths: Vec<(Depth, u64)>,
     /// Evaluations in the run.
     pub evaluations: u64,
     /// Test examples each evaluation runs (padded to whole batches).
@@ -30,11 +37,6 @@ pub struct Cost {
 }
 
 impl Cost {
-    /// FLOPs of all training steps.
-    pub fn train_flops(&self) -> f64 {
-        self.train_flops_per_step as f64 * self.total_steps as f64
-    }
-
     /// FLOPs of all evaluations.
     pub fn eval_flops(&self) -> f64 {
         self.eval_flops_per_example as f64 * self.eval_examples as f64 * self.evaluations as f64
@@ -42,7 +44,7 @@ impl Cost {
 
     /// Seconds the run takes on devices delivering `flops_per_second` in total.
     pub fn seconds(&self, flops_per_second: f64) -> f64 {
-        (self.train_flops() + self.eval_flops()) / flops_per_second
+        (self.train_flops + self.eval_flops()) / flops_per_second
     }
 }
 
@@ -118,6 +120,14 @@ pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
     };
     let total_steps = total_steps_of(shape.total_groups, shape.mean_puzzle_examples, cfg.epochs as u64, gbs);
     let train_flops_per_step = train_step_flops(cfg, &dims)?;
+    let depths = Curriculum::of(cfg, total_steps)?.map_or_else(Vec::new, |c| c.spans(0, total_steps));
+    let mut train_flops = 0.0;
+    for &(depth, steps) in &depths {
+        train_flops += train_step_flops(&at_depth(cfg, depth), &dims)? as f64 * steps as f64;
+    }
+    if depths.is_empty() {
+        train_flops = train_flops_per_step as f64 * total_steps as f64;
+    }
 
     // One forward ACT step of one example; evaluation runs `halt_max_steps` of them.
     let mut one = Trm::new(cfg.arch.clone(), DataDims { batch_size: 1, ..dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -143,6 +153,8 @@ pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
         params: count(&one.specs(), Role::Trainable) as u64,
         total_steps,
         train_flops_per_step,
+        train_flops,
+        depths,
         evaluations,
         eval_examples: batches * gbs as u64,
         eval_flops_per_example,

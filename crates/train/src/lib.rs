@@ -4,6 +4,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod cost;
+pub mod curriculum;
 pub mod flops;
 pub mod import;
 pub mod metrics;

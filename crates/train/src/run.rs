@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::checkpoint::{MeshPlace, restore, snapshot};
 use crate::config::{DATA_AXIS, OptimizerName, TrainConfig};
+use crate::curriculum::{Curriculum, Depth, at_depth};
 use crate::metrics::MetricsLog;
 use crate::state::{init_state, seed_key};
 use crate::step::{DataParallel, HALTED_AFTER, OptimizerKind, StepConfig, eval_step, train_step};
@@ -300,12 +301,16 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let step_cfg = step_config(cfg, total);
     let parallel = step_cfg.parallel.as_ref();
     let options_lower = cfg.mesh.lower_options();
+    // The architecture's depth; a curriculum adds programs for its shallower depths below.
     let step = train_step(&model, &step_cfg, gbs)?;
     let init = init_state(&model, &step.layout, gbs, parallel)?;
     let eval = eval_step(&model, gbs, parallel)?;
-    let step_exe = runtime.compile(&step.func, &options_lower)?;
+    let full_depth = Depth { h_cycles: cfg.arch.h_cycles, l_cycles: cfg.arch.l_cycles };
+    let curriculum = Curriculum::of(cfg, total)?;
+    let mut programs = DepthPrograms::new(runtime, cfg, &meta, &step_cfg);
+    programs.train.insert(full_depth, runtime.compile(&step.func, &options_lower)?);
     let init_exe = runtime.compile(&init, &options_lower)?;
-    let eval_exe = runtime.compile(&eval.func, &options_lower)?;
+    programs.eval.insert(full_depth, runtime.compile(&eval.func, &options_lower)?);
     let compile_seconds = started.elapsed().as_secs_f64();
     tracing::info!(compile_seconds, total_steps = total, "compiled the train, init and eval steps");
 
@@ -395,12 +400,20 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     } else {
         MetricsLog::sink()
     };
+    let limit = options.max_steps.map_or(total, |m| m.min(total));
+    // Every depth the remaining steps meet is compiled before the first of them runs.
+    if let Some(c) = &curriculum {
+        let started = Instant::now();
+        for (depth, count) in c.spans(steps, limit) {
+            tracing::info!(%depth, steps = count, "recursion-depth curriculum");
+            programs.train_program(depth)?;
+        }
+        summary.compile_seconds += started.elapsed().as_secs_f64();
+    }
     // Achieved FLOP/s and MFU: the step's matmul FLOPs, against the devices' peak when known.
-    let step_flops = crate::cost::train_step_flops(cfg, &model.dims)? as f64;
     let kind = client.devices().first().map(|d| d.description().map(|d| d.kind)).transpose()?.unwrap_or_default();
     let peak = crate::cost::peak_flops(&kind).map(|p| p * cfg.mesh.data as f64);
 
-    let limit = options.max_steps.map_or(total, |m| m.min(total));
     let bar = ProgressBar::with_draw_target(
         Some(limit),
         if options.progress && dp.leader() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
@@ -410,7 +423,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             .expect("a valid template"),
     );
 
-    let mut pending: Vec<(u64, Buffer)> = Vec::new();
+    // Metrics not read yet: the step, its metrics buffer, and its depth.
+    let mut pending: Vec<(u64, Buffer, Depth)> = Vec::new();
     let mut step_times = Vec::new();
     let mut last = Instant::now();
     // The sampler's position after the last batch trained on (the sampler itself may be one
@@ -423,7 +437,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let names = &step.layout.metrics;
     let halt_sums = std::cell::RefCell::new(Vec::<f64>::new());
     let halted_prefix = format!("train/{HALTED_AFTER}");
-    let report = |steps: u64, buffer: &Buffer, bar: &ProgressBar, file: &mut MetricsLog| -> Result<()> {
+    let report = |steps: u64, buffer: &Buffer, depth: Depth, bar: &ProgressBar, file: &mut MetricsLog| -> Result<()> {
         let values = to_host(buffer)?.to_f64_vec();
         if values[names.len() - 1] != 1.0 {
             bail!(
@@ -433,8 +447,12 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 steps - 1
             );
         }
-        let (halts, logged): (Vec<_>, Vec<_>) =
+        let (halts, mut logged): (Vec<_>, Vec<_>) =
             train_log(names, &values, gbs).into_iter().partition(|(n, _)| n.starts_with(&halted_prefix));
+        if curriculum.is_some() {
+            logged.push(("train/h_cycles".into(), depth.h_cycles as f64));
+            logged.push(("train/l_cycles".into(), depth.l_cycles as f64));
+        }
         file.record(steps, "", &logged)?;
         // Halting counts are summed over the throughput interval into one histogram.
         let mut sums = halt_sums.borrow_mut();
@@ -472,11 +490,13 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                     a
                 })
                 .collect();
-            let mut out = dp.exec(&step_exe, &args)?;
+            let depth = curriculum.as_ref().map_or(full_depth, |c| c.depth_at(steps));
+            let exe = programs.train_program(depth)?;
+            let mut out = dp.exec(&exe, &args)?;
             steps += 1;
             // The metrics are replicated: device 0's copy is read.
             let metrics: Vec<Buffer> = out.iter_mut().map(|o| o.pop().expect("the metrics output")).collect();
-            pending.push((steps, metrics.into_iter().next().expect("a device")));
+            pending.push((steps, metrics.into_iter().next().expect("a device"), depth));
             state = out;
             if let Some(position) = &batch.state_after {
                 trained_position = position.clone();
@@ -484,8 +504,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             trained_iteration = iteration;
             if ckpt.every_steps > 0 && steps.is_multiple_of(ckpt.every_steps) {
                 // The metrics so far go to disk first, so a resumed run's log has no gap.
-                for (s, m) in pending.drain(..) {
-                    report(s, &m, &bar, &mut metrics_log)?;
+                for (s, m, d) in pending.drain(..) {
+                    report(s, &m, d, &bar, &mut metrics_log)?;
                 }
                 metrics_log.flush()?;
                 checkpoints.save(&state, &constants, steps, iteration, &trained_position)?;
@@ -493,8 +513,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             }
             // Read the previous step's metrics while this one runs.
             if pending.len() > 1 {
-                let (s, m) = pending.remove(0);
-                report(s, &m, &bar, &mut metrics_log)?;
+                let (s, m, d) = pending.remove(0);
+                report(s, &m, d, &bar, &mut metrics_log)?;
                 let now = Instant::now();
                 step_times.push(now.duration_since(last).as_secs_f64());
                 last = now;
@@ -502,6 +522,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 let recent = &step_times[step_times.len().saturating_sub(RATE_WINDOW)..];
                 if s.is_multiple_of(THROUGHPUT_EVERY) {
                     let seconds = median(recent);
+                    let step_flops = programs.flops(d)?;
                     let mut values = vec![
                         ("throughput/examples_per_second".to_string(), gbs as f64 / seconds),
                         ("throughput/step_seconds".to_string(), seconds),
@@ -516,12 +537,15 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 bar.set_message(format!("{}  {:.0} ex/s", bar.message(), gbs as f64 / median(recent)));
             }
         }
-        for (s, m) in pending.drain(..) {
-            report(s, &m, &bar, &mut metrics_log)?;
+        for (s, m, d) in pending.drain(..) {
+            report(s, &m, d, &bar, &mut metrics_log)?;
         }
         if iteration >= cfg.min_eval_interval
             && let Some(test) = &test_sampler
         {
+            // The model is evaluated at the depth it was last trained at.
+            let depth = curriculum.as_ref().map_or(full_depth, |c| c.depth_at(steps.saturating_sub(1)));
+            let eval_exe = programs.eval_program(depth)?;
             let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, client, &dp)?;
             let values: Vec<(String, f64)> = results.iter().map(|(k, v)| (k.clone(), *v)).collect();
             metrics_log.record(steps, "eval/", &values)?;
@@ -536,8 +560,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             }
         }
     }
-    for (s, m) in pending.drain(..) {
-        report(s, &m, &bar, &mut metrics_log)?;
+    for (s, m, d) in pending.drain(..) {
+        report(s, &m, d, &bar, &mut metrics_log)?;
     }
     metrics_log.flush()?;
     if steps > checkpoints.last_saved {
@@ -552,6 +576,72 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     summary.median_step_seconds = median(&step_times);
     summary.examples_per_second = gbs as f64 / summary.median_step_seconds;
     Ok(summary)
+}
+
+/// The compiled train and eval steps of each recursion depth a run meets (one without a
+/// curriculum), compiled on first use, with each train step's matmul FLOPs for MFU.
+struct DepthPrograms<'a> {
+    runtime: &'a Runtime,
+    cfg: &'a TrainConfig,
+    meta: &'a ouro_data::Metadata,
+    step_cfg: &'a StepConfig,
+    train: BTreeMap<Depth, Arc<ouro_runtime::Executable>>,
+    eval: BTreeMap<Depth, Arc<ouro_runtime::Executable>>,
+    flops: BTreeMap<Depth, f64>,
+}
+
+impl<'a> DepthPrograms<'a> {
+    fn new(
+        runtime: &'a Runtime,
+        cfg: &'a TrainConfig,
+        meta: &'a ouro_data::Metadata,
+        step_cfg: &'a StepConfig,
+    ) -> DepthPrograms<'a> {
+        DepthPrograms {
+            runtime,
+            cfg,
+            meta,
+            step_cfg,
+            train: BTreeMap::new(),
+            eval: BTreeMap::new(),
+            flops: BTreeMap::new(),
+        }
+    }
+
+    fn model(&self, depth: Depth) -> Result<Trm> {
+        model_of(&at_depth(self.cfg, depth), self.meta).with_context(|| format!("the model at {depth}"))
+    }
+
+    fn train_program(&mut self, depth: Depth) -> Result<Arc<ouro_runtime::Executable>> {
+        if let Some(exe) = self.train.get(&depth) {
+            return Ok(exe.clone());
+        }
+        let step = train_step(&self.model(depth)?, self.step_cfg, self.cfg.global_batch_size)?;
+        let exe = self.runtime.compile(&step.func, &self.cfg.mesh.lower_options())?;
+        self.train.insert(depth, exe.clone());
+        Ok(exe)
+    }
+
+    fn eval_program(&mut self, depth: Depth) -> Result<Arc<ouro_runtime::Executable>> {
+        if let Some(exe) = self.eval.get(&depth) {
+            return Ok(exe.clone());
+        }
+        let eval = eval_step(&self.model(depth)?, self.cfg.global_batch_size, self.step_cfg.parallel.as_ref())?;
+        let exe = self.runtime.compile(&eval.func, &self.cfg.mesh.lower_options())?;
+        self.eval.insert(depth, exe.clone());
+        Ok(exe)
+    }
+
+    /// Matmul FLOPs of one train step at `depth`.
+    fn flops(&mut self, depth: Depth) -> Result<f64> {
+        if let Some(&f) = self.flops.get(&depth) {
+            return Ok(f);
+        }
+        let model = self.model(depth)?;
+        let f = crate::cost::train_step_flops(&at_depth(self.cfg, depth), &model.dims)? as f64;
+        self.flops.insert(depth, f);
+        Ok(f)
+    }
 }
 
 /// Every host must have restored the same step (each picks the newest step it can read, so
