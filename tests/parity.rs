@@ -127,7 +127,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
     let carry = model.initial_carry(&tr, B);
     let min_steps = model.exploration(key, B, key.tracer().scalar(model.cfg.halt_exploration_prob, DType::F32));
     let weights = StepWeights { params: &params, table, fixed: &fixed };
-    let g = forward_backward(&model, weights, &carry, &batch, min_steps, B);
+    let g = forward_backward(&model, weights, &carry, &batch, min_steps, B, None);
     let mut outputs: Vec<Tensor<'_>> = vec![g.outputs.logits, g.outputs.q_halt, g.outputs.q_continue, g.loss.total];
     outputs.push(g.loss.metrics);
     outputs.extend(g.grads.iter().copied());
@@ -171,6 +171,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         total_steps: 1000,
         halt_exploration_final: None,
         grad_accum_steps: 1,
+        loss_scale: None,
         parallel: None,
     };
     let step = train_step(&model, &cfg, B).unwrap();

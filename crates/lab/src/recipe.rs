@@ -37,6 +37,10 @@ pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> 
     if !recipe.ema {
         recipe.ema_rate = 0.0;
     }
+    if recipe.loss_scaling == ouro_train::config::LossScaling::None {
+        recipe.loss_scale_initial = 0.0;
+        recipe.loss_scale_growth_interval = 0;
+    }
     let text = serde_json::to_string(&recipe).context("serialising the recipe")?;
     let mut h = Sha256::new();
     h.update(text.as_bytes());
@@ -109,6 +113,7 @@ mod tests {
             vec!["+checkpoint.every_steps=5"],
             vec!["+halt_exploration_final=0.05"],
             vec!["+curriculum_start_l_cycles=2"],
+            vec!["+loss_scale_growth_interval=10"],
             vec!["data_paths=[elsewhere/x]"],
         ] {
             assert_eq!(hash(&same), base, "{same:?}");
@@ -119,6 +124,8 @@ mod tests {
             vec!["+seed=1"],
             vec!["+use_adaptive_halting=true", "+halt_exploration_final=0.05"],
             vec!["+optimizer=lion"],
+            vec!["+loss_scaling=dynamic"],
+            vec!["+loss_scaling=dynamic", "+loss_scale_growth_interval=10"],
         ] {
             assert_ne!(hash(&different), base, "{different:?}");
         }

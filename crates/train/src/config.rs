@@ -294,6 +294,12 @@ pub struct TrainConfig {
     /// Loss scaling of the backward pass.
     #[serde(default)]
     pub loss_scaling: LossScaling,
+    /// Dynamic loss scaling's first scale (a power of two).
+    #[serde(default = "loss_scale_initial")]
+    pub loss_scale_initial: f64,
+    /// Finite steps in a row after which dynamic loss scaling doubles the scale.
+    #[serde(default = "loss_scale_growth_interval")]
+    pub loss_scale_growth_interval: u32,
     /// Puzzle-embedding learning rate (SignSGD).
     pub puzzle_emb_lr: f64,
     /// Puzzle-embedding weight decay.
@@ -372,6 +378,12 @@ fn adam_atan2() -> OptimizerName {
 fn adam_eps() -> f64 {
     1e-8
 }
+fn loss_scale_initial() -> f64 {
+    65536.0
+}
+fn loss_scale_growth_interval() -> u32 {
+    2000
+}
 fn ema_rate() -> f64 {
     0.999
 }
@@ -429,11 +441,12 @@ impl TrainConfig {
                 None => bail!("use_adaptive_halting needs halt_exploration_final (where the anneal ends)"),
             }
         }
-        if self.loss_scaling == LossScaling::Dynamic {
-            bail!(
-                "loss_scaling: dynamic is not supported yet (float16 training without it can overflow; \
-                 bfloat16 needs none): use arch.forward_dtype=bfloat16, or loss_scaling=none to accept the risk"
-            );
+        let scale = self.loss_scale_initial;
+        if !(scale >= 1.0 && scale.is_finite() && scale.log2().fract() == 0.0) {
+            bail!("loss_scale_initial must be a power of two of at least 1 (so scaling is exact), got {scale}");
+        }
+        if self.loss_scale_growth_interval == 0 {
+            bail!("loss_scale_growth_interval must be at least 1");
         }
         // The bounds of the curriculum (its steps depend on the data, known at run time).
         crate::curriculum::Curriculum::of(self, 1)?;

@@ -18,6 +18,6 @@ pub use import::{Imported, import_weights};
 pub use run::{RunOptions, Summary, train};
 pub use state::{init_state, seed_key};
 pub use step::{
-    DataParallel, EvalStep, OptimizerKind, StateLayout, StepConfig, StepGrads, StepWeights, TrainStep, eval_step,
-    forward_backward, train_step,
+    DataParallel, EvalStep, LossScale, OptimizerKind, StateLayout, StepConfig, StepGrads, StepWeights, TrainStep,
+    eval_step, forward_backward, train_step,
 };

@@ -19,11 +19,11 @@ use ouro_runtime::{Runtime, to_host};
 use serde_json::{Value, json};
 
 use crate::checkpoint::{MeshPlace, restore, snapshot};
-use crate::config::{DATA_AXIS, OptimizerName, TrainConfig};
+use crate::config::{DATA_AXIS, LossScaling, OptimizerName, TrainConfig};
 use crate::curriculum::{Curriculum, Depth, at_depth};
 use crate::metrics::MetricsLog;
 use crate::state::{init_state, seed_key};
-use crate::step::{DataParallel, HALTED_AFTER, OptimizerKind, StepConfig, eval_step, train_step};
+use crate::step::{DataParallel, HALTED_AFTER, LossScale, OptimizerKind, StepConfig, eval_step, train_step};
 use crate::weights::{eval_weights, save_weights};
 
 /// How to run besides the config.
@@ -192,6 +192,8 @@ pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
         total_steps: total as usize,
         halt_exploration_final: if cfg.use_adaptive_halting { cfg.halt_exploration_final } else { None },
         grad_accum_steps: cfg.grad_accum_steps,
+        loss_scale: (cfg.loss_scaling == LossScaling::Dynamic)
+            .then_some(LossScale { initial: cfg.loss_scale_initial, growth_interval: cfg.loss_scale_growth_interval }),
         parallel: (cfg.mesh.data > 1).then(|| DataParallel {
             axis: DATA_AXIS.to_string(),
             devices: cfg.mesh.data,
@@ -235,7 +237,7 @@ fn train_log(names: &[String], values: &[f64], global_batch: usize) -> Vec<(Stri
         .zip(values)
         .filter(|(n, _)| n.as_str() != "finite")
         .map(|(n, &v)| {
-            let scaled = if n == "lr" || n.starts_with(HALTED_AFTER) {
+            let scaled = if ["lr", "loss_scale", "overflow"].contains(&n.as_str()) || n.starts_with(HALTED_AFTER) {
                 v
             } else if n.ends_with("loss") {
                 v / global_batch as f64
@@ -279,6 +281,12 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let client = runtime.client();
     if cfg.arch.loss.dtype == FloatType::Float64 && client.platform_name().eq_ignore_ascii_case("tpu") {
         bail!("arch.loss.dtype float64: TPUs have no f64; use arch.loss.dtype=float32");
+    }
+    if cfg.arch.forward_dtype == FloatType::Float16 && cfg.loss_scaling == LossScaling::None {
+        tracing::warn!(
+            "arch.forward_dtype float16 without loss_scaling: dynamic: small gradients may flush to zero \
+             and large ones overflow"
+        );
     }
     let total = total_steps(&meta, cfg.epochs as u64, gbs);
     if total == 0 {

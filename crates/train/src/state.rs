@@ -42,6 +42,8 @@ pub fn init_state(
             *t
         } else if name == "healthy" {
             tr.full(1.0, ty)
+        } else if name == "loss_scale/scale" {
+            tr.full(layout.loss_scale.map_or(1.0, |l| l.initial), ty)
         } else {
             // adam moments and the step counter
             tr.zeros(ty)

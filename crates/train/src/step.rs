@@ -31,6 +31,20 @@ pub enum OptimizerKind {
     Lion,
 }
 
+/// Dynamic loss scaling (for float16 activations): the backward pass starts from the loss times
+/// a scale, so small cotangents survive float16's range, and the gradients are divided by it
+/// before the update. A step whose gradients overflow is skipped (the weights and moments stay,
+/// the carry and the step counter move on) and halves the scale; `growth_interval` finite steps
+/// in a row double it. Scales are powers of two, so scaling and unscaling round nothing. An
+/// overflow at a scale of 1 is a divergence, reported like any non-finite step.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossScale {
+    /// The first scale.
+    pub initial: f64,
+    /// Finite steps in a row after which the scale doubles.
+    pub growth_interval: u32,
+}
+
 /// What the train step needs besides the model.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepConfig {
@@ -60,6 +74,8 @@ pub struct StepConfig {
     /// Micro-batches per step: the global batch's slots are processed in this many equal parts
     /// whose gradients are summed before one update (the same step, less activation memory).
     pub grad_accum_steps: usize,
+    /// Dynamic loss scaling; `None`: the loss is not scaled.
+    pub loss_scale: Option<LossScale>,
     /// Data parallelism; `None` for one device.
     pub parallel: Option<DataParallel>,
 }
@@ -94,14 +110,17 @@ impl DataParallel {
 #[derive(Clone, Debug)]
 pub struct StateLayout {
     /// Donated state: `params/…`, `adam/m/…`, `adam/v/…`, `ema/…`, `puzzle_emb`, `carry/…`,
-    /// `step`, `healthy`.
+    /// `step`, `healthy`, and with loss scaling `loss_scale/scale`, `loss_scale/good_steps`.
     pub state: Named<TensorType>,
     /// Read-only constants: `fixed/inner.H_init`, `fixed/inner.L_init`, `key`.
     pub constants: Named<TensorType>,
     /// The batch: `batch/inputs`, `batch/labels`, `batch/puzzle_ids`.
     pub batch: Named<TensorType>,
-    /// Names of the f32 metrics output: the model's metrics, then `lr` and `finite`.
+    /// Names of the f32 metrics output: the model's metrics, `lr`, the halting counts, with
+    /// loss scaling `loss_scale` and `overflow`, then `finite`.
     pub metrics: Vec<String>,
+    /// The loss scaling the state carries.
+    pub loss_scale: Option<LossScale>,
 }
 
 /// The traced train step.
@@ -220,6 +239,7 @@ pub fn forward_backward<'t>(
     batch: &Batch<Tensor<'t>>,
     min_steps: Tensor<'t>,
     global_batch_size: usize,
+    loss_scale: Option<Tensor<'t>>,
 ) -> StepGrads<'t> {
     let params = weights.params;
     let all = model_params(params, weights.table, weights.fixed);
@@ -230,8 +250,14 @@ pub fn forward_backward<'t>(
     let scaled = loss.total / global_batch_size as f64;
     let mut wrt: Vec<Tensor<'t>> = params.leaves().into_iter().copied().collect();
     wrt.extend(rows);
-    let cts = vjp(&[scaled], &[Some(scaled.full_like(1.0))], &wrt);
-    let mut grads: Vec<Tensor<'t>> = wrt.iter().zip(cts).map(|(x, g)| g.unwrap_or_else(|| x.zeros_like())).collect();
+    let seed = loss_scale.map_or_else(|| scaled.full_like(1.0), |s| s.cast(scaled.dtype()));
+    let cts = vjp(&[scaled], &[Some(seed)], &wrt);
+    let unscale = |g: Tensor<'t>| match loss_scale {
+        Some(s) => g / s.cast(g.dtype()),
+        None => g,
+    };
+    let mut grads: Vec<Tensor<'t>> =
+        wrt.iter().zip(cts).map(|(x, g)| g.map_or_else(|| x.zeros_like(), unscale)).collect();
     let row_grads = rows.map(|_| grads.pop().expect("the rows' gradient"));
     StepGrads { reset, carry: new_carry, outputs, loss, grads, row_grads }
 }
@@ -253,10 +279,11 @@ fn accumulate<'t>(
     batch: &Batch<Tensor<'t>>,
     min_steps: Tensor<'t>,
     cfg: &StepConfig,
+    loss_scale: Option<Tensor<'t>>,
 ) -> Accumulated<'t> {
     let k = cfg.grad_accum_steps.max(1);
     if k == 1 {
-        let g = forward_backward(model, weights, carry, batch, min_steps, cfg.global_batch_size);
+        let g = forward_backward(model, weights, carry, batch, min_steps, cfg.global_batch_size, loss_scale);
         return Accumulated {
             puzzle_ids: g.reset.puzzle_ids,
             carry: g.carry,
@@ -293,6 +320,7 @@ fn accumulate<'t>(
             &batch.map(|_, t| slice(t)),
             slice(&min_steps),
             cfg.global_batch_size,
+            loss_scale,
         );
         parts.push(g);
     }
@@ -353,6 +381,11 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let carry = carry_types.map(|field, ty| donated(format!("carry/{field}"), ty, &mut state));
     let step = donated("step".into(), &TensorType::scalar(DType::I32), &mut state);
     let healthy = donated("healthy".into(), &TensorType::scalar(DType::Pred), &mut state);
+    let scaling = cfg.loss_scale.map(|_| {
+        let scale = donated("loss_scale/scale".into(), &TensorType::scalar(DType::F32), &mut state);
+        let good_steps = donated("loss_scale/good_steps".into(), &TensorType::scalar(DType::I32), &mut state);
+        (scale, good_steps)
+    });
 
     let mut constants = Named::new();
     let mut fixed = Named::new();
@@ -380,15 +413,24 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
         None => tr.scalar(start, DType::F32),
     };
     let min_steps = model.exploration(step_key, batch_size, exploration);
+    let weights = StepWeights { params: &params, table, fixed: &fixed };
     let Accumulated { puzzle_ids, carry: new_carry, metrics: loss_metrics, total, grads, row_grads } =
-        accumulate(model, StepWeights { params: &params, table, fixed: &fixed }, &carry, &batch, min_steps, cfg);
+        accumulate(model, weights, &carry, &batch, min_steps, cfg, scaling.map(|(scale, _)| scale));
     let _s = tr.scope("update");
     let mut checked = grads.clone();
     checked.extend(row_grads);
-    checked.push(total);
-    let finite = all_finite(&checked);
+    let grads_finite = all_finite(&checked);
+    let loss_finite = all_finite(&[total]);
     let active = new_step.le(cfg.total_steps as f64);
-    let update = healthy.and(finite).and(active);
+    // `finite`: the step is sound. Without loss scaling that needs every gradient finite; with
+    // it an overflow only skips the update, unless the scale cannot shrink any more.
+    let finite = match scaling {
+        Some((scale, _)) => loss_finite.and(grads_finite.or(scale.gt(1.0))),
+        None => loss_finite.and(grads_finite),
+    };
+    // `advance`: the step counts (carry and counter move); `update`: the weights move too.
+    let advance = healthy.and(finite).and(active);
+    let update = advance.and(grads_finite);
     let keep = |updated, old| update.select(updated, old);
 
     let lr = lr_traced(&cfg.schedule, t);
@@ -415,7 +457,8 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     outputs_list.extend(new_m);
     outputs_list.extend(new_v);
     if let Some(rate) = cfg.ema_rate {
-        // The official loop moves the EMA after every batch, also past `total_steps`.
+        // The official loop moves the EMA after every batch, also past `total_steps` (and after
+        // a skipped update, towards the unchanged weights).
         let moves = healthy.and(finite);
         for ((_, &shadow), &p) in ema.iter().zip(&new_params) {
             outputs_list.push(moves.select(ema_update(shadow, p, rate), shadow));
@@ -428,13 +471,20 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     }
     let new_carry_list: Vec<Tensor<'_>> = new_carry.leaves().into_iter().copied().collect();
     for (new, old) in new_carry_list.into_iter().zip(carry.leaves()) {
-        outputs_list.push(keep(new, *old));
+        outputs_list.push(advance.select(new, *old));
     }
-    outputs_list.push(update.select(new_step, step));
+    outputs_list.push(advance.select(new_step, step));
     outputs_list.push(healthy.and(finite));
-    let halts = halt_step_counts(&new_carry, model.cfg.halt_max_steps);
-    let extra = [lr.reshape(&[1]), halts, finite.cast(DType::F32).reshape(&[1])];
-    outputs_list.push(tr.concatenate(&[loss_metrics, extra[0], extra[1], extra[2]], 0));
+    let mut extra = vec![loss_metrics, lr.reshape(&[1]), halt_step_counts(&new_carry, model.cfg.halt_max_steps)];
+    if let (Some((scale, good_steps)), Some(ls)) = (scaling, cfg.loss_scale) {
+        let (new_scale, new_good) = next_loss_scale(scale, good_steps, grads_finite, ls.growth_interval);
+        outputs_list.push(advance.select(new_scale, scale));
+        outputs_list.push(advance.select(new_good, good_steps));
+        let overflow = advance.and(grads_finite.not());
+        extra.extend([scale.reshape(&[1]), overflow.cast(DType::F32).reshape(&[1])]);
+    }
+    extra.push(finite.cast(DType::F32).reshape(&[1]));
+    outputs_list.push(tr.concatenate(&extra, 0));
 
     let mut attrs: Vec<OutputAttrs> =
         state.iter().map(|(name, ty)| OutputAttrs { name: name.to_string(), sharding: layout_of(name, ty) }).collect();
@@ -443,8 +493,28 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let mut metrics: Vec<String> = ouro_nn::METRICS.iter().map(|s| s.to_string()).collect();
     metrics.push("lr".to_string());
     metrics.extend((1..=model.cfg.halt_max_steps).map(|k| format!("{HALTED_AFTER}{k}")));
+    if cfg.loss_scale.is_some() {
+        metrics.extend(["loss_scale".to_string(), "overflow".to_string()]);
+    }
     metrics.push("finite".to_string());
-    Ok(TrainStep { func, layout: StateLayout { state, constants, batch: batch_layout, metrics } })
+    let layout = StateLayout { state, constants, batch: batch_layout, metrics, loss_scale: cfg.loss_scale };
+    Ok(TrainStep { func, layout })
+}
+
+/// The loss scale and the count of finite steps in a row after a step whose gradients were
+/// `finite` or not: halve and restart on an overflow, double after `growth_interval` in a row.
+fn next_loss_scale<'t>(
+    scale: Tensor<'t>,
+    good_steps: Tensor<'t>,
+    finite: Tensor<'t>,
+    growth_interval: u32,
+) -> (Tensor<'t>, Tensor<'t>) {
+    let good = good_steps + 1.0;
+    let grow = good.ge(growth_interval as f64);
+    let on_finite = grow.select(scale * 2.0, scale);
+    let new_scale = finite.select(on_finite, (scale * 0.5).max(scale.full_like(1.0)));
+    let new_good = finite.and(grow.not()).select(good, good_steps.zeros_like());
+    (new_scale, new_good)
 }
 
 /// Traces the official evaluation of one batch: a fresh carry, exactly `halt_max_steps` ACT

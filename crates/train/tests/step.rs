@@ -5,7 +5,7 @@ use ouro_lower::LowerOptions;
 use ouro_nn::{DataDims, FloatType, PosEncoding, Trm, TrmConfig};
 use ouro_optim::Schedule;
 use ouro_runtime::{Runtime, to_host};
-use ouro_train::{OptimizerKind, StepConfig, eval_step, init_state, seed_key, train_step};
+use ouro_train::{LossScale, OptimizerKind, StepConfig, eval_step, init_state, seed_key, train_step};
 
 const BATCH: usize = 16;
 
@@ -45,6 +45,7 @@ fn step_config(lr: f64) -> StepConfig {
         total_steps: 10_000,
         halt_exploration_final: None,
         grad_accum_steps: 1,
+        loss_scale: None,
         parallel: None,
     }
 }
@@ -69,10 +70,25 @@ fn batch(rt: &Runtime, rng: &mut u64) -> Vec<ouro_pjrt::Buffer> {
     .collect()
 }
 
-/// Trains `model` for `steps` steps of the token-map task from seed `seed`; returns every
-/// step's metrics (read after the loop, so it never waits on the device), the metric names and the
-/// step counter on the device.
+/// What [`run_steps`] saw.
+struct Steps {
+    /// Every step's metrics (read after the loop, so it never waits on the device).
+    rows: Vec<Vec<f64>>,
+    /// The metric names.
+    names: Vec<String>,
+    /// The step counter on the device at the end.
+    counter: Vec<f64>,
+    /// The dense parameters, concatenated, before the first step and after each (when asked).
+    params: Vec<Vec<f64>>,
+}
+
+/// Trains `model` for `steps` steps of the token-map task from seed `seed`.
 fn run_steps(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<String>, Vec<f64>) {
+    let s = run_steps_with(model, cfg, steps, seed, false);
+    (s.rows, s.names, s.counter)
+}
+
+fn run_steps_with(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64, read_params: bool) -> Steps {
     let rt = Runtime::open_default(1).unwrap();
     let step = train_step(model, cfg, BATCH).unwrap();
     let options = LowerOptions::default();
@@ -81,6 +97,15 @@ fn run_steps(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64) -> (Vec<Vec
     let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
     let constants = state.split_off(step.layout.state.len());
     let exe = rt.compile(&step.func, &options).unwrap();
+    let dense: Vec<usize> =
+        step.layout.state.iter().enumerate().filter(|(_, (n, _))| n.starts_with("params/")).map(|(i, _)| i).collect();
+    let read = |state: &[ouro_pjrt::Buffer]| -> Vec<f64> {
+        dense.iter().flat_map(|&i| to_host(&state[i]).unwrap().to_f64_vec()).collect()
+    };
+    let mut params = Vec::new();
+    if read_params {
+        params.push(read(&state));
+    }
     let mut rng = seed.wrapping_add(7);
     let mut metrics = Vec::new();
     for _ in 0..steps {
@@ -92,11 +117,14 @@ fn run_steps(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64) -> (Vec<Vec
         let mut out = exe.run(&args).unwrap();
         metrics.push(out.pop().unwrap());
         state = out;
+        if read_params {
+            params.push(read(&state));
+        }
     }
     let rows = metrics.iter().map(|m| to_host(m).unwrap().to_f64_vec()).collect();
     let step_index = step.layout.state.iter().position(|(n, _)| n == "step").unwrap();
     let counter = to_host(&state[step_index]).unwrap().to_f64_vec();
-    (rows, step.layout.metrics.clone(), counter)
+    Steps { rows, names: step.layout.metrics.clone(), counter, params }
 }
 
 #[test]
@@ -163,4 +191,63 @@ fn the_eval_step_runs_every_slot_to_the_last_act_step() {
     let preds = to_host(&out[0]).unwrap();
     assert_eq!(preds.shape(), &[BATCH, 8]);
     state.clear();
+}
+
+/// Loss scaling by a power of two is exact arithmetic: in f32, where nothing overflows, a scaled
+/// run takes the unscaled run's steps (up to the rounding of two differently fused programs).
+#[test]
+fn loss_scaling_without_overflow_changes_nothing() {
+    let model = tiny(tiny_config());
+    let scaled =
+        StepConfig { loss_scale: Some(LossScale { initial: 65536.0, growth_interval: 2000 }), ..step_config(3e-3) };
+    let a = run_steps_with(&model, &step_config(3e-3), 12, 4, true);
+    let b = run_steps_with(&model, &scaled, 12, 4, true);
+    let col = |s: &Steps, name: &str| {
+        s.rows.iter().map(|m| m[s.names.iter().position(|n| n == name).unwrap()]).collect::<Vec<_>>()
+    };
+    let close = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + p.abs()));
+    assert!(close(&col(&a, "lm_loss"), &col(&b, "lm_loss")), "{:?} vs {:?}", col(&a, "lm_loss"), col(&b, "lm_loss"));
+    assert!(a.params.iter().zip(&b.params).all(|(x, y)| close(x, y)));
+    assert!(col(&b, "overflow").iter().all(|&o| o == 0.0));
+    assert!(col(&b, "loss_scale").iter().all(|&s| s == 65536.0));
+}
+
+/// float16 activations with a first scale of 2^40: the backward pass overflows, so those steps
+/// leave the weights alone (the step counter still moves) and halve the scale until gradients
+/// are finite; then `growth_interval` finite steps in a row double it again.
+#[test]
+fn dynamic_loss_scaling_skips_overflowing_steps_and_adapts_the_scale() {
+    let model = tiny(TrmConfig { forward_dtype: FloatType::Float16, ..tiny_config() });
+    let cfg =
+        StepConfig { loss_scale: Some(LossScale { initial: 2f64.powi(40), growth_interval: 4 }), ..step_config(3e-3) };
+    let steps = 60;
+    let run = run_steps_with(&model, &cfg, steps, 5, true);
+    let col =
+        |name: &str| run.rows.iter().map(|m| m[run.names.iter().position(|n| n == name).unwrap()]).collect::<Vec<_>>();
+    let (scale, overflow, finite) = (col("loss_scale"), col("overflow"), col("finite"));
+    assert!(finite.iter().all(|&f| f == 1.0), "an overflow is not a failure: {finite:?}");
+    assert_eq!((scale[0], overflow[0]), (2f64.powi(40), 1.0));
+    let mut good_in_a_row = 0;
+    let (mut grew, mut trained) = (0, 0);
+    for i in 0..steps - 1 {
+        if overflow[i] == 1.0 {
+            assert_eq!(run.params[i + 1], run.params[i], "step {} overflowed but moved the weights", i + 1);
+            assert_eq!(scale[i + 1], scale[i] / 2.0, "step {}", i + 1);
+            good_in_a_row = 0;
+        } else {
+            assert_ne!(run.params[i + 1], run.params[i], "step {} did not update", i + 1);
+            trained += 1;
+            good_in_a_row += 1;
+            if good_in_a_row == 4 {
+                assert_eq!(scale[i + 1], scale[i] * 2.0, "step {}", i + 1);
+                good_in_a_row = 0;
+                grew += 1;
+            } else {
+                assert_eq!(scale[i + 1], scale[i], "step {}", i + 1);
+            }
+        }
+    }
+    eprintln!("scales {scale:?}");
+    assert!(trained > 20 && grew > 0, "{trained} updates, {grew} growths: {scale:?}");
+    assert_eq!(run.counter, vec![steps as f64], "skipped steps still count");
 }
