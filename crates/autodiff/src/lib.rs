@@ -10,6 +10,8 @@
 //! On top of it: [`grad`] and [`value_and_grad`] over pytrees of parameters, and [`vjp_func`],
 //! which turns a whole [`Func`] into its VJP function.
 
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
 use std::panic::Location;
 
 use ouro_ir::{Func, Tensor, TraceError, Tracer, Tree, ValueId, VjpCx};
@@ -65,6 +67,10 @@ pub fn vjp<'t>(outputs: &[Tensor<'t>], cts: &[Option<Tensor<'t>>], wrt: &[Tensor
             accumulate(&mut ct, o, *c);
         }
     }
+    let regions: Vec<Range<usize>> = tr.remat_regions().into_iter().filter(|r| r.end <= num_eqns).collect();
+    // Inside a rematerialised region, the recomputed value standing for each forward value.
+    let mut recomputed: HashMap<ValueId, Tensor<'t>> = HashMap::new();
+    let mut replayed = vec![false; regions.len()];
     for i in (0..num_eqns).rev() {
         let e = tr.eqn(i);
         if !e.outputs.iter().any(|o| ct[o.index()].is_some()) || !e.inputs.iter().any(|v| active[v.index()]) {
@@ -73,11 +79,22 @@ pub fn vjp<'t>(outputs: &[Tensor<'t>], cts: &[Option<Tensor<'t>>], wrt: &[Tensor
         if !e.prim.rules().differentiable() {
             continue;
         }
+        let region = regions.iter().position(|r| r.contains(&i));
+        if let Some(r) = region
+            && !replayed[r]
+        {
+            replayed[r] = true;
+            recompute(tr, regions[r].clone(), &mut ct, &mut recomputed);
+        }
+        let primal = |v: &ValueId| match region {
+            Some(_) => recomputed.get(v).copied().unwrap_or_else(|| tr.tensor(*v)),
+            None => tr.tensor(*v),
+        };
         let _scope = tr.with_scope_path(&format!("{}/vjp", tr.eqn_scope(i)));
         let cx = VjpCx {
             tr,
-            inputs: e.inputs.iter().map(|&v| tr.tensor(v)).collect(),
-            outputs: e.outputs.iter().map(|&v| tr.tensor(v)).collect(),
+            inputs: e.inputs.iter().map(primal).collect(),
+            outputs: e.outputs.iter().map(primal).collect(),
             cts: e.outputs.iter().map(|o| ct[o.index()].take()).collect(),
         };
         match e.prim.rules().vjp(&cx) {
@@ -98,6 +115,48 @@ pub fn vjp<'t>(outputs: &[Tensor<'t>], cts: &[Option<Tensor<'t>>], wrt: &[Tensor
         }
     }
     wrt_ids.iter().map(|v| ct[v.index()]).collect()
+}
+
+/// Replays the equations of `region` for the backward pass, from its inputs passed through an
+/// optimisation barrier together with the cotangents reaching the region: XLA can neither
+/// reuse the forward values (CSE) nor compute the replay before the backward pass gets there,
+/// so the region's intermediate values need not live from the forward pass to the backward.
+fn recompute<'t>(
+    tr: &'t Tracer,
+    region: Range<usize>,
+    ct: &mut [Option<Tensor<'t>>],
+    recomputed: &mut HashMap<ValueId, Tensor<'t>>,
+) {
+    let eqns: Vec<ouro_ir::Eqn> = region.clone().map(|i| tr.eqn(i)).collect();
+    let defined: HashSet<ValueId> = eqns.iter().flat_map(|e| e.outputs.iter().copied()).collect();
+    let mut inputs: Vec<ValueId> = Vec::new();
+    for e in &eqns {
+        for v in &e.inputs {
+            if !defined.contains(v) && !inputs.contains(v) {
+                inputs.push(*v);
+            }
+        }
+    }
+    let reaching: Vec<ValueId> =
+        eqns.iter().flat_map(|e| e.outputs.iter().copied()).filter(|v| ct[v.index()].is_some()).collect();
+    let mut through: Vec<Tensor<'t>> = inputs.iter().map(|&v| tr.tensor(v)).collect();
+    through.extend(reaching.iter().map(|v| ct[v.index()].expect("a cotangent")));
+    let _scope = tr.with_scope_path(&format!("{}/remat", tr.eqn_scope(region.start)));
+    let barrier = tr.emit(ouro_ir::prims::OptimizationBarrier, &through);
+    let (fresh_inputs, fresh_cts) = barrier.split_at(inputs.len());
+    for (v, &t) in inputs.iter().zip(fresh_inputs) {
+        recomputed.insert(*v, t);
+    }
+    for (v, &c) in reaching.iter().zip(fresh_cts) {
+        ct[v.index()] = Some(c);
+    }
+    for (i, e) in region.zip(&eqns) {
+        let args: Vec<Tensor<'t>> = e.inputs.iter().map(|v| recomputed[v]).collect();
+        let _scope = tr.with_scope_path(&format!("{}/remat", tr.eqn_scope(i)));
+        for (&o, t) in e.outputs.iter().zip(tr.emit(e.prim.clone(), &args)) {
+            recomputed.insert(o, t);
+        }
+    }
 }
 
 fn accumulate<'t>(ct: &mut [Option<Tensor<'t>>], v: ValueId, c: Tensor<'t>) {

@@ -290,6 +290,7 @@ pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
     if args.memory {
         // The memory of the program training runs: no-gradient cycles in loops, not unrolled.
         model.unroll = false;
+        model.remat = config.remat;
         memory_report(backend, &config, &model)?;
     }
     Ok(())

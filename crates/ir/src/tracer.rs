@@ -70,6 +70,10 @@ struct State {
     next_frame: u32,
     error: Option<TraceError>,
     scope: Vec<String>,
+    /// Rematerialised regions: (frame id, equations), in order, never nested.
+    remat: Vec<(u32, std::ops::Range<usize>)>,
+    /// Whether a region is being recorded.
+    in_remat: bool,
 }
 
 /// Records the equations of a function as model code runs on its tensors.
@@ -125,6 +129,8 @@ impl Tracer {
                 next_frame: 1,
                 error: None,
                 scope: Vec::new(),
+                remat: Vec::new(),
+                in_remat: false,
             }),
         }
     }
@@ -398,6 +404,36 @@ impl Tracer {
     pub fn value_id(&self, t: Tensor<'_>) -> Option<ValueId> {
         let st = self.state.borrow();
         (std::ptr::eq(t.tr, self) && st.frames.last().is_some_and(|f| f.id == t.frame)).then_some(t.id)
+    }
+
+    /// Runs `f`, marking the equations it records as *rematerialised*: reverse mode keeps only
+    /// the region's inputs and recomputes its values when the backward pass reaches it (trading
+    /// FLOPs for activation memory, as `jax.checkpoint`). A region inside a region is part of
+    /// the outer one.
+    pub fn remat<R>(&self, f: impl FnOnce() -> R) -> R {
+        let (frame, start, nested) = {
+            let mut st = self.state.borrow_mut();
+            let nested = std::mem::replace(&mut st.in_remat, true);
+            let frame = st.frames.last().expect("a frame");
+            (frame.id, frame.func.eqns.len(), nested)
+        };
+        let out = f();
+        if !nested {
+            let mut st = self.state.borrow_mut();
+            st.in_remat = false;
+            let end = st.frames.last().map_or(start, |f| f.func.eqns.len());
+            if end > start {
+                st.remat.push((frame, start..end));
+            }
+        }
+        out
+    }
+
+    /// The rematerialised regions of the current frame: disjoint ranges of equations, in order.
+    pub fn remat_regions(&self) -> Vec<std::ops::Range<usize>> {
+        let st = self.state.borrow();
+        let id = st.frames.last().expect("a frame").id;
+        st.remat.iter().filter(|(f, _)| *f == id).map(|(_, r)| r.clone()).collect()
     }
 
     /// Equations recorded so far in the current frame.

@@ -2,7 +2,7 @@
 //! reasoning module, the recursion with `H_cycles − 1` cycles without gradient, and the heads.
 
 use ouro_ir::tree::Named;
-use ouro_ir::{DType, Tensor};
+use ouro_ir::{DType, Tensor, Tracer};
 
 use crate::config::{DataDims, PosEncoding, TrmConfig};
 use crate::layers::{Rope, attention, embedding, linear, rms_norm, swiglu};
@@ -17,6 +17,9 @@ pub struct Trm {
     /// Unroll the cycles without gradient instead of emitting `while` loops (for FLOP counting;
     /// the result is the same).
     pub unroll: bool,
+    /// Recompute each reasoning-module call of the cycle with gradient in the backward pass
+    /// instead of keeping its activations (less memory, about one more forward of that cycle).
+    pub remat: bool,
     rope: Option<Rope>,
 }
 
@@ -46,7 +49,7 @@ impl Trm {
         let positions = dims.seq_len + cfg.puzzle_emb_len();
         let rope = (!cfg.mlp_t && cfg.pos_encodings == PosEncoding::Rope)
             .then(|| Rope::new(cfg.head_dim(), positions, cfg.rope_theta));
-        Ok(Trm { cfg, dims, unroll: false, rope })
+        Ok(Trm { cfg, dims, unroll: false, remat: false, rope })
     }
 
     /// Every tensor of the model.
@@ -133,6 +136,11 @@ impl Trm {
         (0..self.cfg.l_layers).fold(z + injection, |h, layer| self.block(params, layer, h, rope))
     }
 
+    /// `f()`, as a rematerialised region when the model recomputes activations.
+    fn checkpointed<'t>(&self, tr: &'t Tracer, f: impl FnOnce() -> Tensor<'t>) -> Tensor<'t> {
+        if self.remat { tr.remat(f) } else { f() }
+    }
+
     /// One H-cycle: `L_cycles` latent updates `z_L ← f(z_L, z_H + x)`, then `z_H ← f(z_H, z_L)`.
     fn h_cycle<'t>(
         &self,
@@ -143,14 +151,15 @@ impl Trm {
         rope: Option<(Tensor<'t>, Tensor<'t>)>,
         looped: bool,
     ) -> (Tensor<'t>, Tensor<'t>) {
+        let tr = z_h.tracer();
         let injection = z_h + x;
         let z_l = if looped {
-            z_h.tracer().fori_loop(self.cfg.l_cycles, &[z_l], |_, c| vec![self.l_level(params, c[0], injection, rope)])
-                [0]
+            tr.fori_loop(self.cfg.l_cycles, &[z_l], |_, c| vec![self.l_level(params, c[0], injection, rope)])[0]
         } else {
-            (0..self.cfg.l_cycles).fold(z_l, |z_l, _| self.l_level(params, z_l, injection, rope))
+            (0..self.cfg.l_cycles)
+                .fold(z_l, |z_l, _| self.checkpointed(tr, || self.l_level(params, z_l, injection, rope)))
         };
-        (self.l_level(params, z_h, z_l, rope), z_l)
+        (self.checkpointed(tr, || self.l_level(params, z_h, z_l, rope)), z_l)
     }
 
     /// The inner forward on a (reset) carry: `H_cycles − 1` cycles whose results are constants

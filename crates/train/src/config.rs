@@ -258,6 +258,10 @@ pub struct TrainConfig {
     /// Micro-batches per step on each device (gradients summed before one update).
     #[serde(default = "one_step")]
     pub grad_accum_steps: usize,
+    /// Recompute the activations of the cycle with gradient in the backward pass instead of
+    /// keeping them: less device memory for about a third more FLOPs of that cycle.
+    #[serde(default)]
+    pub remat: bool,
     /// Epochs (one epoch = one sampled puzzle per group).
     pub epochs: usize,
     /// Epochs between evaluations (must divide `epochs`; default: all).

@@ -210,7 +210,9 @@ pub(crate) fn model_of(cfg: &TrainConfig, meta: &ouro_data::Metadata) -> Result<
         vocab_size: meta.vocab_size,
         num_puzzle_identifiers: meta.num_puzzle_identifiers,
     };
-    Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))
+    let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
+    model.remat = cfg.remat;
+    Ok(model)
 }
 
 /// The trainer's record in a checkpoint's manifest: what `--resume` needs besides the tensors.

@@ -251,3 +251,18 @@ fn dynamic_loss_scaling_skips_overflowing_steps_and_adapts_the_scale() {
     assert!(trained > 20 && grew > 0, "{trained} updates, {grew} growths: {scale:?}");
     assert_eq!(run.counter, vec![steps as f64], "skipped steps still count");
 }
+
+/// Rematerialising the cycle with gradient recomputes the same values: the steps are those of
+/// the plain program (to the rounding of differently fused programs).
+#[test]
+fn remat_takes_the_same_steps() {
+    let plain = tiny(tiny_config());
+    let mut remat = tiny(tiny_config());
+    remat.remat = true;
+    let a = run_steps_with(&plain, &step_config(3e-3), 8, 6, true);
+    let b = run_steps_with(&remat, &step_config(3e-3), 8, 6, true);
+    let close = |x: &[f64], y: &[f64]| x.iter().zip(y).all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + p.abs()));
+    assert!(a.rows.iter().zip(&b.rows).all(|(x, y)| close(x, y)), "{:?}\nvs {:?}", a.rows, b.rows);
+    assert!(a.params.iter().zip(&b.params).all(|(x, y)| close(x, y)));
+    assert_ne!(a.params[0], a.params[8], "the weights moved");
+}
