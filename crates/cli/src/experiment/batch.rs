@@ -1,0 +1,319 @@
+//! `ouro batch`: a group of experiments, each its own `ouro run` process.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use ouro_lab::runs::RunState;
+use ouro_lab::{Catalog, RunRecord};
+
+use super::{CostArgs, Layout, Next, Planned, cost_line, first_line, hours, next_step, stem};
+use crate::BackendArgs;
+
+/// Run a group of experiments: sequentially or N at a time, skipping complete runs, running a
+/// recipe shared by several names once, resuming interrupted runs, going on past failures.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ouro batch --pattern exp01 --dry-run       # what would run, and how long it would take\n  ouro batch --pattern exp01                 # every exp01 config, one after the other\n  ouro batch exp02a_01 exp02a_04 --parallel 2 --devices 8 --platform gpu\n  ouro batch --list"
+)]
+pub struct BatchArgs {
+    /// Experiments by name (with --pattern, added to its matches).
+    names: Vec<String>,
+    /// Every experiment whose name contains this (`*` matches any text): `exp01`, `exp0*_a`.
+    #[arg(long)]
+    pattern: Option<String>,
+    /// List the catalog's experiments and exit.
+    #[arg(long)]
+    list: bool,
+    /// Overrides applied to every run (`--set epochs=100 --set eval_interval=10`).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+    #[command(flatten)]
+    layout: Layout,
+    /// Runs at once.
+    #[arg(long, default_value_t = 1)]
+    parallel: usize,
+    /// Accelerators to split between the parallel runs (GPUs through CUDA_VISIBLE_DEVICES,
+    /// TPU chips through TPU_VISIBLE_CHIPS); default: one per run. Ignored on the CPU plugin.
+    #[arg(long)]
+    devices: Option<usize>,
+    /// Show what would run and its estimated time; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Stop each run after this many steps (resumable later).
+    #[arg(long)]
+    max_steps: Option<u64>,
+    #[command(flatten)]
+    cost: CostArgs,
+}
+
+/// How one experiment of a batch ended.
+struct Outcome {
+    name: String,
+    result: String,
+    ok: bool,
+    run_dir: Option<PathBuf>,
+    seconds: f64,
+}
+
+/// Runs `ouro batch`.
+pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
+    let catalog = Catalog::new(&args.layout.catalog);
+    if args.list {
+        for name in catalog.names()? {
+            println!("{name}");
+        }
+        return Ok(());
+    }
+    let mut names = match &args.pattern {
+        Some(p) => catalog.matching(p)?,
+        None => Vec::new(),
+    };
+    names.extend(args.names.iter().filter(|n| !names.contains(n)).cloned().collect::<Vec<_>>());
+    if names.is_empty() {
+        bail!("name experiments or give --pattern (`ouro batch --list` lists them)");
+    }
+    if args.parallel == 0 {
+        bail!("--parallel must be at least 1");
+    }
+    // Resolve everything first: a config error shows before anything runs.
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut planned: Vec<Planned> = Vec::new();
+    for name in &names {
+        match args.layout.plan(name, &args.overrides) {
+            Ok(p) => planned.push(p),
+            Err(e) => outcomes.push(Outcome {
+                name: stem(name),
+                result: format!("failed: {}", first_line(&format!("{e:#}"))),
+                ok: false,
+                run_dir: None,
+                seconds: 0.0,
+            }),
+        }
+    }
+    // A recipe shared by several names runs once: the others wait for it, then find it complete.
+    let leader: Vec<Option<usize>> =
+        planned.iter().enumerate().map(|(i, p)| planned[..i].iter().position(|q| q.hash == p.hash)).collect();
+
+    if args.dry_run {
+        println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
+        for (i, p) in planned.iter().enumerate() {
+            let would = match (leader[i], next_step(&args.layout, p, false)) {
+                (_, Err(e)) => format!("fail: {}", first_line(&format!("{e:#}"))),
+                (_, Ok(Next::Complete)) => "skip (complete)".into(),
+                (_, Ok(Next::SameAs(d))) => format!("skip (same as {})", d.display()),
+                (Some(l), _) => format!("skip (same recipe as {})", planned[l].name),
+                (None, Ok(Next::Resume(s))) => format!("resume from step {s}"),
+                (None, Ok(Next::Start)) => "run".into(),
+            };
+            let group = p.config.experiment_group.clone().unwrap_or_default();
+            println!("{:<24} {:<30} {:<16} {:<34} {}", p.name, group, p.hash, would, cost_line(p, &args.cost));
+        }
+        for o in &outcomes {
+            println!("{:<24} {}", o.name, o.result);
+        }
+        return Ok(());
+    }
+
+    let per_run = args.devices.unwrap_or(args.parallel) / args.parallel;
+    if per_run == 0 {
+        bail!("--devices ({}) is fewer than --parallel ({})", args.devices.unwrap_or(0), args.parallel);
+    }
+    let stop = crate::train::stop_on_signals()?;
+    let mut done: Vec<Option<bool>> = vec![None; planned.len()];
+    let mut running: Vec<(usize, usize, std::process::Child, std::time::Instant)> = Vec::new();
+    let mut free_slots: Vec<usize> = (0..args.parallel).rev().collect();
+    let mut next = 0usize;
+    let mut waiting: Vec<usize> = Vec::new();
+    let mut stopping = false;
+    loop {
+        if !stopping && stop.load(std::sync::atomic::Ordering::Relaxed) {
+            stopping = true;
+            eprintln!("batch: stopping; each running experiment saves a checkpoint and ends");
+            for (_, _, child, _) in &running {
+                terminate(child);
+            }
+        }
+        // Start what can start: in order, a follower only once its leader has ended.
+        while !stopping && !free_slots.is_empty() {
+            let ready = waiting.iter().position(|&i| leader[i].is_none_or(|l| done[l].is_some()));
+            let i = match ready {
+                Some(k) => waiting.remove(k),
+                None if next < planned.len() => {
+                    next += 1;
+                    if leader[next - 1].is_some_and(|l| done[l].is_none()) {
+                        waiting.push(next - 1);
+                        continue;
+                    }
+                    next - 1
+                }
+                None => break,
+            };
+            let p = &planned[i];
+            if let Ok(Next::Complete) = next_step(&args.layout, p, false) {
+                done[i] = Some(true);
+                outcomes.push(Outcome {
+                    name: p.name.clone(),
+                    result: "skipped: complete".into(),
+                    ok: true,
+                    run_dir: Some(p.run_dir.clone()),
+                    seconds: 0.0,
+                });
+                continue;
+            }
+            let slot = free_slots.pop().expect("a free slot");
+            match spawn(backend, args, p, slot, per_run) {
+                Ok(child) => {
+                    eprintln!("batch: started {} (log {})", p.name, p.run_dir.join("ouro.log").display());
+                    running.push((i, slot, child, std::time::Instant::now()));
+                }
+                Err(e) => {
+                    free_slots.push(slot);
+                    done[i] = Some(false);
+                    outcomes.push(Outcome {
+                        name: p.name.clone(),
+                        result: format!("failed to start: {e:#}"),
+                        ok: false,
+                        run_dir: Some(p.run_dir.clone()),
+                        seconds: 0.0,
+                    });
+                }
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let mut k = 0;
+        while k < running.len() {
+            let status = running[k].2.try_wait().context("waiting for a run")?;
+            let Some(status) = status else {
+                k += 1;
+                continue;
+            };
+            let (i, slot, _, started) = running.remove(k);
+            free_slots.push(slot);
+            let p = &planned[i];
+            let record = RunRecord::read(&p.run_dir).ok().flatten();
+            let result = match (&record, status.success()) {
+                (Some(r), true) if r.state == RunState::Duplicate => {
+                    format!("same recipe as {}", r.same_as.as_deref().unwrap_or("?"))
+                }
+                (Some(r), true) if r.state == RunState::Stopped => {
+                    format!("stopped at step {}/{}", r.steps, r.total_steps)
+                }
+                (_, true) => "complete".into(),
+                (Some(r), false) if r.state == RunState::Stopped => {
+                    format!("stopped at step {}/{} (resumable)", r.steps, r.total_steps)
+                }
+                (Some(r), false) => {
+                    format!("failed: {}", first_line(r.error.as_deref().unwrap_or("see its ouro.log")))
+                }
+                (None, false) => format!("failed ({status}); see {}", p.run_dir.join("ouro.log").display()),
+            };
+            done[i] = Some(status.success());
+            outcomes.push(Outcome {
+                name: p.name.clone(),
+                result,
+                ok: status.success(),
+                run_dir: Some(p.run_dir.clone()),
+                seconds: started.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    for &i in waiting.iter().chain(&(next..planned.len()).collect::<Vec<_>>()) {
+        outcomes.push(Outcome {
+            name: planned[i].name.clone(),
+            result: "not started (batch stopped)".into(),
+            ok: false,
+            run_dir: Some(planned[i].run_dir.clone()),
+            seconds: 0.0,
+        });
+    }
+    print_batch_summary(&names, &outcomes);
+    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    if failed > 0 {
+        bail!("{failed} of {} experiments did not complete", outcomes.len());
+    }
+    Ok(())
+}
+
+/// Starts `ouro run` for `p` in its own process (a failure or crash ends only that run), its
+/// output in the run directory's `ouro.log`, never reading standard input.
+fn spawn(
+    backend: &BackendArgs,
+    args: &BatchArgs,
+    p: &Planned,
+    slot: usize,
+    per_run: usize,
+) -> Result<std::process::Child> {
+    std::fs::create_dir_all(&p.run_dir).with_context(|| format!("creating {}", p.run_dir.display()))?;
+    let log_path = p.run_dir.join("ouro.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut cmd = std::process::Command::new(std::env::current_exe().context("finding the ouro executable")?);
+    if let Some(plugin) = &backend.plugin {
+        cmd.arg("--plugin").arg(plugin);
+    }
+    if let Some(platform) = backend.platform {
+        cmd.arg("--platform").arg(platform.to_string());
+    }
+    cmd.arg("run")
+        .arg(&p.file)
+        .arg("--catalog")
+        .arg(&args.layout.catalog)
+        .arg("--output-root")
+        .arg(&args.layout.output_root);
+    if let Some(root) = &args.layout.checkpoint_root {
+        cmd.arg("--checkpoint-root").arg(root);
+    }
+    if let Some(m) = args.max_steps {
+        cmd.arg("--max-steps").arg(m.to_string());
+    }
+    cmd.arg("--").args(&p.overrides);
+    // This run's share of the accelerators.
+    let devices: Vec<String> = (slot * per_run..(slot + 1) * per_run).map(|d| d.to_string()).collect();
+    if args.parallel > 1 {
+        match backend.platform {
+            Some(ouro_pjrt::Platform::Gpu) => {
+                cmd.env("CUDA_VISIBLE_DEVICES", devices.join(","));
+            }
+            Some(ouro_pjrt::Platform::Tpu) if per_run == 1 => {
+                cmd.env("TPU_VISIBLE_CHIPS", &devices[0])
+                    .env("TPU_CHIPS_PER_PROCESS_BOUNDS", "1,1,1")
+                    .env("TPU_PROCESS_BOUNDS", "1,1,1")
+                    .env("TPU_PROCESS_PORT", (8476 + slot).to_string());
+            }
+            Some(ouro_pjrt::Platform::Tpu) => {
+                bail!("--parallel on TPU gives each run one chip: use --devices equal to --parallel")
+            }
+            _ => {}
+        }
+    }
+    cmd.stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
+    cmd.spawn().with_context(|| format!("starting {}", p.name))
+}
+
+/// Asks a run to stop after its current step (it saves a checkpoint first).
+fn terminate(child: &std::process::Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a pid of our own child and a valid signal number.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+}
+
+fn print_batch_summary(names: &[String], outcomes: &[Outcome]) {
+    println!("\n{:<24} {:<8} {:>10} {:>12}  result", "experiment", "ok", "wall", "exact acc.");
+    for name in names {
+        let Some(o) = outcomes.iter().find(|o| o.name == stem(name)) else { continue };
+        let metrics = o.run_dir.as_ref().and_then(|d| {
+            let record = RunRecord::read(d).ok().flatten()?;
+            let source = record.same_as.map_or_else(|| d.clone(), PathBuf::from);
+            ouro_lab::metrics::RunMetrics::read(&source).ok()
+        });
+        let acc = metrics
+            .and_then(|m| m.last(ouro_lab::report::PRIMARY))
+            .map_or_else(|| "-".into(), |a| format!("{:.2} %", a * 100.0));
+        let wall = if o.seconds > 0.0 { hours(o.seconds) } else { "-".into() };
+        println!("{:<24} {:<8} {:>10} {:>12}  {}", o.name, if o.ok { "yes" } else { "NO" }, wall, acc, o.result);
+    }
+}

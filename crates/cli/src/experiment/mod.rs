@@ -1,0 +1,179 @@
+//! The research program's commands: `ouro run NAME`, `ouro batch`, `ouro status`,
+//! `ouro validate NAME` and `ouro report GROUP`, over a catalog of experiment configs and an
+//! output root laid out as `{output_root}/{experiment_group}/{name}/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use ouro_lab::runs::{RunState, complete_with_hash};
+use ouro_lab::{Catalog, RunRecord, data_fingerprint, recipe_hash};
+use ouro_train::TrainConfig;
+
+use crate::train::load_config;
+
+mod batch;
+mod report;
+mod run;
+mod status;
+mod validate;
+
+pub use batch::{BatchArgs, batch};
+pub use report::{ReportArgs, report};
+pub use run::{RunArgs, run};
+pub use status::{StatusArgs, status};
+pub use validate::{ValidateArgs, validate};
+
+/// Where experiments are found and where their runs go.
+#[derive(Args, Debug, Clone)]
+pub struct Layout {
+    /// The experiment catalog: NAME is `<catalog>/NAME.yaml`.
+    #[arg(long, value_name = "DIR", default_value = "configs/experiments")]
+    pub catalog: PathBuf,
+    /// Runs go to `<output-root>/<experiment_group>/<name>/`.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub output_root: PathBuf,
+    /// Put checkpoints at `<URL>/<experiment_group>/<name>/` instead of in the run directory
+    /// (`gs://bucket/checkpoints`, `s3://...`, a path).
+    #[arg(long, value_name = "URL")]
+    pub checkpoint_root: Option<String>,
+}
+
+/// An experiment resolved: its config, where it runs, and its recipe's hash.
+struct Planned {
+    name: String,
+    file: PathBuf,
+    overrides: Vec<String>,
+    config: TrainConfig,
+    run_dir: PathBuf,
+    hash: String,
+}
+
+impl Layout {
+    /// Resolves `name` with `overrides` (building a generated dataset it names).
+    fn plan(&self, name: &str, overrides: &[String]) -> Result<Planned> {
+        let file = Catalog::new(&self.catalog).find(name)?;
+        let mut config = load_config(&file, overrides).with_context(|| format!("experiment {name}"))?;
+        let name = stem(&file.display().to_string());
+        let group = config.experiment_group.clone().unwrap_or_else(|| "ungrouped".into());
+        let run_dir = self.output_root.join(&group).join(&name);
+        if let Some(root) = &self.checkpoint_root {
+            config.checkpoint.location = Some(format!("{}/{group}/{name}", root.trim_end_matches('/')));
+        }
+        let hash = recipe_hash(&config, &data_fingerprint(&config)?)?;
+        Ok(Planned { name, file, overrides: overrides.to_vec(), config, run_dir, hash })
+    }
+}
+
+/// The device throughput a dry run costs runs at.
+#[derive(Args, Debug, Clone)]
+pub struct CostArgs {
+    /// Peak dense bf16 TFLOP/s of one device (989: an H100 SXM; a v4 TPU chip: 275).
+    #[arg(long, value_name = "TFLOPS", default_value_t = 989.0)]
+    pub device_tflops: f64,
+    /// The fraction of the peak the run achieves (model FLOPs utilisation).
+    #[arg(long, default_value_t = 0.3)]
+    pub mfu: f64,
+}
+
+/// What would happen to a planned run.
+enum Next {
+    /// Its directory holds a complete run of this recipe.
+    Complete,
+    /// Another directory holds a complete run of this recipe.
+    SameAs(PathBuf),
+    /// Continue from its checkpoint.
+    Resume(u64),
+    /// Start.
+    Start,
+}
+
+fn next_step(layout: &Layout, p: &Planned, force: bool) -> Result<Next> {
+    let record = RunRecord::read(&p.run_dir)?;
+    if let Some(r) = &record {
+        if r.alive() {
+            bail!("{} is being run by process {} right now", p.run_dir.display(), r.pid.unwrap_or(0));
+        }
+        if r.hash != p.hash && !force {
+            bail!(
+                "{} holds a run of another recipe (hash {}, now {}: the config, its overrides or the data changed); \
+                 pass --force to replace it, or choose another --output-root",
+                p.run_dir.display(),
+                r.hash,
+                p.hash
+            );
+        }
+        if r.state == RunState::Complete && !force {
+            return Ok(Next::Complete);
+        }
+    }
+    if force {
+        return Ok(Next::Start);
+    }
+    if let Some(other) = complete_with_hash(&layout.output_root, &p.hash, &p.run_dir)? {
+        return Ok(Next::SameAs(other));
+    }
+    if record.is_some() {
+        let url =
+            p.config.checkpoint.location.clone().unwrap_or_else(|| p.run_dir.join("checkpoints").display().to_string());
+        let location = ouro_store::Location::open(&url)?;
+        if let Some(&step) = ouro_ckpt::committed(&location).unwrap_or_default().last() {
+            return Ok(Next::Resume(step));
+        }
+    }
+    Ok(Next::Start)
+}
+
+/// The cost of a planned run, as one line.
+fn cost_line(p: &Planned, cost: &CostArgs) -> String {
+    let shape = match &p.config.data_shape {
+        Some(s) => Ok(s.clone()),
+        None => ouro_data::remote::resolve(&p.config.data_paths[0]).and_then(|dir| {
+            let meta = ouro_data::Metadata::read(&dir.join("train").join("dataset.json"))?;
+            let test = ouro_data::Metadata::read(&dir.join("test").join("dataset.json")).ok().map(|m| m.total_puzzles);
+            Ok(ouro_train::cost::shape_of(&meta, test))
+        }),
+    };
+    let shape = match shape {
+        Ok(s) => s,
+        Err(e) => return format!("cost unknown: no data_shape in the config and no data to read it from ({e:#})"),
+    };
+    match ouro_train::cost::estimate(&p.config, &shape) {
+        Ok(c) => {
+            let rate = cost.device_tflops * 1e12 * cost.mfu * p.config.mesh.data as f64;
+            let depths = if c.depths.is_empty() {
+                String::new()
+            } else {
+                let spans: Vec<String> =
+                    c.depths.iter().map(|(d, n)| format!("{}x{} for {n}", d.h_cycles, d.l_cycles)).collect();
+                format!("; depth (H_cycles x L_cycles) {} steps", spans.join(", "))
+            };
+            format!(
+                "{:.2} M params, {} steps, {:.3} PFLOP train + {:.3} PFLOP eval ({} evals); {} at {:.0} % MFU of {} x {} TFLOP/s",
+                c.params as f64 / 1e6,
+                c.total_steps,
+                c.train_flops / 1e15,
+                c.eval_flops() / 1e15,
+                c.evaluations,
+                hours(c.seconds(rate)),
+                cost.mfu * 100.0,
+                p.config.mesh.data,
+                cost.device_tflops,
+            ) + &depths
+        }
+        Err(e) => format!("cost unknown: {e:#}"),
+    }
+}
+
+fn hours(seconds: f64) -> String {
+    if seconds < 3600.0 { format!("{:.1} min", seconds / 60.0) } else { format!("{:.2} h", seconds / 3600.0) }
+}
+
+/// An experiment's name: a catalog name as it is, a config file by its stem (as runs are named).
+fn stem(name: &str) -> String {
+    Path::new(name).file_stem().map_or_else(|| name.to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").chars().take(160).collect()
+}

@@ -1,0 +1,34 @@
+//! `ouro report GROUP`: plots and the Markdown report of a group.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+/// Compare an experiment group's runs: plots (SVG and PNG) of loss and accuracy curves, final
+/// accuracy against the varied variable, throughput and wall time, and a Markdown report in
+/// the shape of the experiment guide, written next to the runs.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ouro report exp01-model-scaling\n  ouro report exp01-model-scaling --output-root /mnt/runs --out /tmp/exp01-report"
+)]
+pub struct ReportArgs {
+    /// The experiment group (a directory of the output root).
+    group: String,
+    /// The output root.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    output_root: PathBuf,
+    /// Where the report goes (default: `<output-root>/<group>/report/`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+/// Runs `ouro report`.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    let files = ouro_lab::report::write_report(&args.output_root, &args.group, args.out.as_deref())?;
+    println!("{}", files.markdown.display());
+    for p in &files.plots {
+        println!("{}", p.display());
+    }
+    Ok(())
+}

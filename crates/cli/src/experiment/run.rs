@@ -1,0 +1,119 @@
+//! `ouro run NAME`: one experiment of the catalog.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use ouro_lab::RunRecord;
+use ouro_lab::runs::{RunState, now};
+
+use super::{CostArgs, Layout, Next, cost_line, next_step};
+use crate::BackendArgs;
+use crate::train::{HowToRun, print_summary, train_config};
+
+/// Run one experiment of the catalog by name.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  ouro run exp01a --dry-run                  # the resolved config and what it costs\n  ouro run exp01a epochs=1000 eval_interval=100\n  ouro run exp01a --output-root /mnt/runs --checkpoint-root gs://bucket/checkpoints"
+)]
+pub struct RunArgs {
+    /// The experiment: a name in the catalog (`exp01a`) or a config file.
+    name: String,
+    /// Overrides, as for `ouro train` (`key=value`, `+key=value`, `~key`, `group=name`).
+    overrides: Vec<String>,
+    #[command(flatten)]
+    layout: Layout,
+    /// Show the resolved config, the run directory, what it would do and its estimated cost; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Run again even when a run of this recipe is complete, replacing the run directory's metrics.
+    #[arg(long)]
+    force: bool,
+    /// Stop after this many steps (resumable later).
+    #[arg(long)]
+    max_steps: Option<u64>,
+    #[command(flatten)]
+    cost: CostArgs,
+}
+
+/// Runs `ouro run`.
+pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
+    let p = args.layout.plan(&args.name, &args.overrides)?;
+    let next = next_step(&args.layout, &p, args.force)?;
+    if args.dry_run {
+        print!("{}", p.config.to_yaml()?);
+        println!("# experiment {} ({}), recipe {}", p.name, p.file.display(), p.hash);
+        println!("# run directory {}", p.run_dir.display());
+        println!(
+            "# would {}",
+            match &next {
+                Next::Complete => "do nothing: complete".to_string(),
+                Next::SameAs(d) => format!("do nothing: the same recipe is complete in {}", d.display()),
+                Next::Resume(s) => format!("resume from step {s}"),
+                Next::Start => "start".to_string(),
+            }
+        );
+        println!("# {}", cost_line(&p, &args.cost));
+        return Ok(());
+    }
+    match next {
+        Next::Complete => {
+            println!("{}: complete in {} (--force runs it again)", p.name, p.run_dir.display());
+            return Ok(());
+        }
+        Next::SameAs(other) => {
+            let previous = RunRecord::read(&other)?.context("the complete run's record vanished")?;
+            let record = RunRecord {
+                finished: Some(now()),
+                steps: previous.steps,
+                total_steps: previous.total_steps,
+                same_as: Some(other.display().to_string()),
+                ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Duplicate)
+            };
+            record.write(&p.run_dir)?;
+            println!("{}: the same recipe ({}) is complete in {}; not run again", p.name, p.hash, other.display());
+            return Ok(());
+        }
+        Next::Resume(_) | Next::Start => {}
+    }
+    let resume = matches!(next, Next::Resume(_));
+    let previous = RunRecord::read(&p.run_dir)?.filter(|r| r.hash == p.hash);
+    let mut record = RunRecord {
+        pid: Some(std::process::id()),
+        seconds: if resume { previous.as_ref().map_or(0.0, |r| r.seconds) } else { 0.0 },
+        ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running)
+    };
+    record.write(&p.run_dir)?;
+    let started = std::time::Instant::now();
+    // The runner owns the directory: a fresh start replaces what a failed attempt left.
+    let how = HowToRun { max_steps: args.max_steps, force: true, resume };
+    let result = train_config(backend, &p.config, &p.run_dir, how);
+    record.seconds += started.elapsed().as_secs_f64();
+    record.finished = Some(now());
+    record.pid = None;
+    match result {
+        Ok(summary) => {
+            record.steps = summary.steps;
+            record.total_steps = summary.total_steps;
+            // The sampler may end a run a step short of `total_steps` (whole batches only):
+            // a run is cut short only by a signal or by --max-steps.
+            let cut = summary.stopped
+                || args.max_steps.is_some_and(|m| summary.steps >= m && summary.steps < summary.total_steps);
+            record.state = if cut { RunState::Stopped } else { RunState::Complete };
+            record.write(&p.run_dir)?;
+            print_summary(&summary, &p.run_dir);
+            if summary.stopped {
+                bail!(
+                    "stopped by a signal after step {} with that step saved; `ouro run {}` continues",
+                    summary.steps,
+                    p.name
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            record.state = RunState::Failed;
+            record.error = Some(format!("{e:#}"));
+            record.write(&p.run_dir)?;
+            Err(e.context(format!("experiment {}", p.name)))
+        }
+    }
+}
