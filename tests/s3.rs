@@ -191,7 +191,43 @@ fn checkpoints_and_datasets_on_an_s3_server() {
     let out = run(ouro_s3(&args, &cache));
     assert!(out.contains("3 steps of"), "{out}");
     assert!(cache.join("datasets/s3").join(BUCKET).join("datasets/sudoku4/train/dataset.json").exists());
+
+    remote_output_root(&dir, &data, &cache);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An experiment run into an `s3://` output root, from three "machines" (caches): the first
+/// stops part-way, the second finds the run in the store and resumes it to the end, the third
+/// sees it complete, lists it and writes the group's report into the store.
+fn remote_output_root(dir: &Path, data: &str, cache: &Path) {
+    let root = format!("s3://{BUCKET}/runs");
+    let data = format!("data_paths=[{data}]");
+    // Every machine uses the plugin already fetched.
+    let plugin = walk(&cache.join("pjrt")).into_iter().find(|p| p.extension().is_some_and(|e| e == "so")).unwrap();
+    let machine = |name: &str, args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--output-root", &root]);
+        let mut cmd = ouro_s3(&all, &dir.join(format!("cache-{name}")));
+        cmd.env("OURO_PJRT_PLUGIN", &plugin);
+        run(cmd)
+    };
+    // 16 epochs of 50 puzzles: 12 steps, evaluated after 6 and 12.
+    let out = machine("a", &["run", "tiny_h16", &data, "--max-steps", "6"]);
+    assert!(out.contains("6 steps of 12"), "{out}");
+    for file in ["run.json", "config.yaml", "metrics.jsonl", "checkpoints/step_6/manifest.json"] {
+        assert_eq!(http("GET", &format!("/{BUCKET}/runs/tiny/tiny_h16/{file}"), &[]), 200, "{file} in the store");
+    }
+    let out = machine("b", &["run", "tiny_h16", &data]);
+    assert!(out.contains("resumed from step 6") && out.contains("12 steps of 12"), "{out}");
+    let staged = dir.join("cache-b/outputs/s3").join(BUCKET).join("runs/tiny/tiny_h16");
+    assert_eq!(train_lines(&staged), 12, "the first machine's metrics continue on the second");
+    let out = machine("c", &["status"]);
+    assert!(out.lines().any(|l| l.contains("tiny_h16") && l.contains(" complete ")), "{out}");
+    let out = machine("c", &["report", "tiny"]);
+    assert!(out.contains(&format!("copied to {root}/tiny/report")), "{out}");
+    assert_eq!(http("GET", &format!("/{BUCKET}/runs/tiny/report/report.md"), &[]), 200);
+    let out = machine("a", &["run", "tiny_h16", &data]);
+    assert!(out.contains("tiny_h16: complete"), "the first machine sees the run finished: {out}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -94,7 +94,7 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
     }
     let config = load_config(&args.config, &args.overrides)?;
     let run_dir = args.run_dir.clone().unwrap_or_else(|| config.run_dir());
-    let how = HowToRun { max_steps: args.max_steps, force: args.force, resume: args.resume };
+    let how = HowToRun { max_steps: args.max_steps, force: args.force, resume: args.resume, persist: None };
     let summary = train_config(backend, &config, &run_dir, how)
         .with_context(|| format!("training with {}", args.config.display()))?;
     print_summary(&summary, &run_dir);
@@ -108,7 +108,7 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
 }
 
 /// How `train_config` runs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct HowToRun {
     /// Stop after this many steps.
     pub max_steps: Option<u64>,
@@ -116,6 +116,8 @@ pub(crate) struct HowToRun {
     pub force: bool,
     /// Continue from the latest checkpoint.
     pub resume: bool,
+    /// Copies the run directory elsewhere during the run (see `RunOptions::persist`).
+    pub persist: Option<ouro_train::run::Persist>,
 }
 
 /// Trains `config` into `run_dir` on the chosen plugin (what `ouro train`, `ouro run` and
@@ -143,6 +145,7 @@ pub(crate) fn train_config(
         // there a signal keeps its default action and the run resumes from its last save.
         stop: if job.is_none() { Some(stop_on_signals()?) } else { None },
         hosts: job.map(|cluster| Arc::new(crate::JobHosts::new(cluster, None)) as Arc<dyn ouro_ckpt::Hosts>),
+        persist: how.persist,
     };
     ouro_train::train(&runtime, config, &options)
 }

@@ -11,8 +11,10 @@ pub mod catalog;
 pub mod metrics;
 pub mod recipe;
 pub mod report;
+pub mod root;
 pub mod runs;
 
 pub use catalog::Catalog;
 pub use recipe::{data_fingerprint, recipe_hash};
+pub use root::OutputRoot;
 pub use runs::{RunRecord, RunState, scan};

@@ -47,10 +47,7 @@ pub fn load_group(output_root: &Path, group: &str) -> Result<Vec<GroupRun>> {
     for dir in dirs {
         let record = RunRecord::read(&dir)?.context("run.json vanished")?;
         // A duplicate's results live in the run it names.
-        let source = match &record.same_as {
-            Some(other) => PathBuf::from(other),
-            None => dir.clone(),
-        };
+        let source = record.results_dir(&dir);
         let config_path = source.join("config.yaml");
         let Ok(text) = std::fs::read_to_string(&config_path) else {
             // A run that failed before writing its config has nothing to compare.

@@ -81,6 +81,23 @@ pub fn now() -> f64 {
 }
 
 impl RunRecord {
+    /// The directory holding the results of the run recorded in `dir`: `dir` itself, or for a
+    /// duplicate the run it names. A path recorded on another machine (a remote root's staging
+    /// copy elsewhere) is found by its `<group>/<name>` under `dir`'s output root.
+    pub fn results_dir(&self, dir: &Path) -> PathBuf {
+        let Some(other) = &self.same_as else { return dir.to_path_buf() };
+        let other = PathBuf::from(other);
+        if other.is_dir() {
+            return other;
+        }
+        let root = dir.parent().and_then(Path::parent);
+        let tail: Vec<_> = other.components().rev().take(2).collect();
+        match (root, tail.as_slice()) {
+            (Some(root), [name, group]) => root.join(group).join(name),
+            _ => other,
+        }
+    }
+
     /// A record of experiment `name` (from `config_file` with `overrides`, recipe `hash`) in
     /// `state`, started now; the rest empty.
     pub fn new(name: &str, config_file: &Path, overrides: &[String], hash: &str, state: RunState) -> RunRecord {

@@ -27,7 +27,7 @@ use crate::step::{DataParallel, HALTED_AFTER, LossScale, OptimizerKind, StepConf
 use crate::weights::{eval_weights, save_weights};
 
 /// How to run besides the config.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Where the config, metrics and weights go.
     pub run_dir: PathBuf,
@@ -45,7 +45,14 @@ pub struct RunOptions {
     /// Set (by a signal handler) to stop after the current step: the run saves a checkpoint
     /// and returns with [`Summary::stopped`].
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Called (on process 0) whenever the run directory holds something worth keeping: after
+    /// each checkpoint and each evaluation. `ouro run` copies the directory to a remote output
+    /// root with it. A failure is logged and the run goes on.
+    pub persist: Option<Persist>,
 }
+
+/// See [`RunOptions::persist`].
+pub type Persist = Arc<dyn Fn() -> Result<()> + Send + Sync>;
 
 /// What a run did.
 #[derive(Clone, Debug, Default)]
@@ -519,6 +526,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 }
                 metrics_log.flush()?;
                 checkpoints.save(&state, &constants, steps, iteration, &trained_position)?;
+                persist(options, dp.leader(), "checkpoint");
                 last = Instant::now();
             }
             // Read the previous step's metrics while this one runs.
@@ -568,6 +576,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
                 save_weights(&path, &eval.weights, &buffers)?;
                 tracing::info!(path = %path.display(), "saved the evaluated weights");
             }
+            persist(options, dp.leader(), "evaluation");
         }
     }
     for (s, m, d) in pending.drain(..) {
@@ -651,6 +660,15 @@ impl<'a> DepthPrograms<'a> {
         let f = crate::cost::train_step_flops(&at_depth(self.cfg, depth), &model.dims)? as f64;
         self.flops.insert(depth, f);
         Ok(f)
+    }
+}
+
+/// Runs the persist hook on the process that writes the run directory; a failure is a warning.
+fn persist(options: &RunOptions, leader: bool, after: &str) {
+    if let (Some(hook), true) = (&options.persist, leader)
+        && let Err(e) = hook()
+    {
+        tracing::warn!("copying the run directory after the {after} failed (the run goes on): {e:#}");
     }
 }
 

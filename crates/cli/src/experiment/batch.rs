@@ -7,7 +7,7 @@ use clap::Args;
 use ouro_lab::runs::RunState;
 use ouro_lab::{Catalog, RunRecord};
 
-use super::{CostArgs, Layout, Next, Planned, cost_line, first_line, hours, next_step, stem};
+use super::{CostArgs, Layout, Next, Planned, cost_line, first_line, hours, next_step, pull_records, stem};
 use crate::BackendArgs;
 
 /// Run a group of experiments: sequentially or N at a time, skipping complete runs, running a
@@ -76,11 +76,13 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
     if args.parallel == 0 {
         bail!("--parallel must be at least 1");
     }
+    let root = args.layout.root()?;
+    pull_records(&root)?;
     // Resolve everything first: a config error shows before anything runs.
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     for name in &names {
-        match args.layout.plan(name, &args.overrides) {
+        match args.layout.plan(&root, name, &args.overrides) {
             Ok(p) => planned.push(p),
             Err(e) => outcomes.push(Outcome {
                 name: stem(name),
@@ -98,7 +100,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
     if args.dry_run {
         println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
         for (i, p) in planned.iter().enumerate() {
-            let would = match (leader[i], next_step(&args.layout, p, false)) {
+            let would = match (leader[i], next_step(&root, p, false)) {
                 (_, Err(e)) => format!("fail: {}", first_line(&format!("{e:#}"))),
                 (_, Ok(Next::Complete)) => "skip (complete)".into(),
                 (_, Ok(Next::SameAs(d))) => format!("skip (same as {})", d.display()),
@@ -150,7 +152,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
                 None => break,
             };
             let p = &planned[i];
-            if let Ok(Next::Complete) = next_step(&args.layout, p, false) {
+            if let Ok(Next::Complete) = next_step(&root, p, false) {
                 done[i] = Some(true);
                 outcomes.push(Outcome {
                     name: p.name.clone(),
@@ -194,6 +196,10 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
             let (i, slot, _, started) = running.remove(k);
             free_slots.push(slot);
             let p = &planned[i];
+            // The log's last lines were written after the run's own last copy.
+            if let Err(e) = root.push(&p.relative) {
+                eprintln!("batch: copying {} to {} failed: {e:#}", p.name, root.url(&p.relative));
+            }
             let record = RunRecord::read(&p.run_dir).ok().flatten();
             let result = match (&record, status.success()) {
                 (Some(r), true) if r.state == RunState::Duplicate => {
@@ -307,7 +313,7 @@ fn print_batch_summary(names: &[String], outcomes: &[Outcome]) {
         let Some(o) = outcomes.iter().find(|o| o.name == stem(name)) else { continue };
         let metrics = o.run_dir.as_ref().and_then(|d| {
             let record = RunRecord::read(d).ok().flatten()?;
-            let source = record.same_as.map_or_else(|| d.clone(), PathBuf::from);
+            let source = record.results_dir(d);
             ouro_lab::metrics::RunMetrics::read(&source).ok()
         });
         let acc = metrics

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ouro_lab::runs::{RunState, complete_with_hash};
-use ouro_lab::{Catalog, RunRecord, data_fingerprint, recipe_hash};
+use ouro_lab::{Catalog, OutputRoot, RunRecord, data_fingerprint, recipe_hash};
 use ouro_train::TrainConfig;
 
 use crate::train::load_config;
@@ -30,9 +30,11 @@ pub struct Layout {
     /// The experiment catalog: NAME is `<catalog>/NAME.yaml`.
     #[arg(long, value_name = "DIR", default_value = "configs/experiments")]
     pub catalog: PathBuf,
-    /// Runs go to `<output-root>/<experiment_group>/<name>/`.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
-    pub output_root: PathBuf,
+    /// Runs go to `<output-root>/<experiment_group>/<name>/`: a directory, or `gs://…`/`s3://…`
+    /// (run files staged under ouro's cache and copied up as the run goes; checkpoints written
+    /// there directly).
+    #[arg(long, value_name = "DIR|URL", default_value = "runs")]
+    pub output_root: String,
     /// Put checkpoints at `<URL>/<experiment_group>/<name>/` instead of in the run directory
     /// (`gs://bucket/checkpoints`, `s3://...`, a path).
     #[arg(long, value_name = "URL")]
@@ -45,24 +47,42 @@ struct Planned {
     file: PathBuf,
     overrides: Vec<String>,
     config: TrainConfig,
+    /// `<experiment_group>/<name>`, relative to the output root.
+    relative: String,
+    /// The local run directory (a remote root's staging copy).
     run_dir: PathBuf,
     hash: String,
 }
 
 impl Layout {
+    /// The output root.
+    fn root(&self) -> Result<OutputRoot> {
+        OutputRoot::open(&self.output_root)
+    }
+
     /// Resolves `name` with `overrides` (building a generated dataset it names).
-    fn plan(&self, name: &str, overrides: &[String]) -> Result<Planned> {
+    fn plan(&self, root: &OutputRoot, name: &str, overrides: &[String]) -> Result<Planned> {
         let file = Catalog::new(&self.catalog).find(name)?;
         let mut config = load_config(&file, overrides).with_context(|| format!("experiment {name}"))?;
         let name = stem(&file.display().to_string());
         let group = config.experiment_group.clone().unwrap_or_else(|| "ungrouped".into());
-        let run_dir = self.output_root.join(&group).join(&name);
-        if let Some(root) = &self.checkpoint_root {
-            config.checkpoint.location = Some(format!("{}/{group}/{name}", root.trim_end_matches('/')));
+        let relative = format!("{group}/{name}");
+        let run_dir = root.local().join(&group).join(&name);
+        if let Some(checkpoints) = &self.checkpoint_root {
+            config.checkpoint.location = Some(format!("{}/{relative}", checkpoints.trim_end_matches('/')));
+        } else if root.is_remote() {
+            config.checkpoint.location = Some(root.url(&format!("{relative}/checkpoints")));
         }
         let hash = recipe_hash(&config, &data_fingerprint(&config)?)?;
-        Ok(Planned { name, file, overrides: overrides.to_vec(), config, run_dir, hash })
+        Ok(Planned { name, file, overrides: overrides.to_vec(), config, relative, run_dir, hash })
     }
+}
+
+/// Brings down every run's record of a remote root, so the runs it holds are known.
+fn pull_records(root: &OutputRoot) -> Result<()> {
+    root.pull("", |relative| relative.ends_with("/run.json"))
+        .with_context(|| format!("reading the run records of {}", root.url("")))?;
+    Ok(())
 }
 
 /// The device throughput a dry run costs runs at.
@@ -88,7 +108,7 @@ enum Next {
     Start,
 }
 
-fn next_step(layout: &Layout, p: &Planned, force: bool) -> Result<Next> {
+fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
     let record = RunRecord::read(&p.run_dir)?;
     if let Some(r) = &record {
         if r.alive() {
@@ -110,7 +130,7 @@ fn next_step(layout: &Layout, p: &Planned, force: bool) -> Result<Next> {
     if force {
         return Ok(Next::Start);
     }
-    if let Some(other) = complete_with_hash(&layout.output_root, &p.hash, &p.run_dir)? {
+    if let Some(other) = complete_with_hash(root.local(), &p.hash, &p.run_dir)? {
         return Ok(Next::SameAs(other));
     }
     if record.is_some() {

@@ -15,9 +15,10 @@ use clap::Args;
 pub struct ReportArgs {
     /// The experiment group (a directory of the output root).
     group: String,
-    /// The output root.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
-    output_root: PathBuf,
+    /// The output root: a directory, or `gs://…`/`s3://…` (the report is written to its
+    /// staging copy and copied up).
+    #[arg(long, value_name = "DIR|URL", default_value = "runs")]
+    output_root: String,
     /// Where the report goes (default: `<output-root>/<group>/report/`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -25,7 +26,16 @@ pub struct ReportArgs {
 
 /// Runs `ouro report`.
 pub fn report(args: &ReportArgs) -> Result<()> {
-    let files = ouro_lab::report::write_report(&args.output_root, &args.group, args.out.as_deref())?;
+    let root = ouro_lab::OutputRoot::open(&args.output_root)?;
+    // A duplicate's results are those of the run it names, possibly in another group.
+    root.pull("", |r| ["/run.json", "/metrics.jsonl", "/config.yaml"].iter().any(|f| r.ends_with(f)))?;
+    let files = ouro_lab::report::write_report(root.local(), &args.group, args.out.as_deref())?;
+    if args.out.is_none() {
+        root.push(&format!("{}/report", args.group))?;
+        if root.is_remote() {
+            println!("copied to {}", root.url(&format!("{}/report", args.group)));
+        }
+    }
     println!("{}", files.markdown.display());
     for p in &files.plots {
         println!("{}", p.display());

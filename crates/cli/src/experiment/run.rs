@@ -5,7 +5,11 @@ use clap::Args;
 use ouro_lab::RunRecord;
 use ouro_lab::runs::{RunState, now};
 
-use super::{CostArgs, Layout, Next, cost_line, next_step};
+use std::sync::Arc;
+
+use ouro_train::run::Persist;
+
+use super::{CostArgs, Layout, Next, cost_line, next_step, pull_records};
 use crate::BackendArgs;
 use crate::train::{HowToRun, print_summary, train_config};
 
@@ -36,8 +40,10 @@ pub struct RunArgs {
 
 /// Runs `ouro run`.
 pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
-    let p = args.layout.plan(&args.name, &args.overrides)?;
-    let next = next_step(&args.layout, &p, args.force)?;
+    let root = args.layout.root()?;
+    pull_records(&root)?;
+    let p = args.layout.plan(&root, &args.name, &args.overrides)?;
+    let next = next_step(&root, &p, args.force)?;
     if args.dry_run {
         print!("{}", p.config.to_yaml()?);
         println!("# experiment {} ({}), recipe {}", p.name, p.file.display(), p.hash);
@@ -69,12 +75,17 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
                 ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Duplicate)
             };
             record.write(&p.run_dir)?;
+            root.push(&p.relative)?;
             println!("{}: the same recipe ({}) is complete in {}; not run again", p.name, p.hash, other.display());
             return Ok(());
         }
         Next::Resume(_) | Next::Start => {}
     }
     let resume = matches!(next, Next::Resume(_));
+    if resume {
+        // The metrics so far continue where the checkpoint is.
+        root.pull(&p.relative, |_| true).with_context(|| format!("reading {}", root.url(&p.relative)))?;
+    }
     let previous = RunRecord::read(&p.run_dir)?.filter(|r| r.hash == p.hash);
     let mut record = RunRecord {
         pid: Some(std::process::id()),
@@ -82,9 +93,15 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
         ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running)
     };
     record.write(&p.run_dir)?;
+    root.push(&p.relative)?;
     let started = std::time::Instant::now();
+    let root = Arc::new(root);
+    let persist: Option<Persist> = root.is_remote().then(|| {
+        let (root, relative) = (root.clone(), p.relative.clone());
+        Arc::new(move || root.push(&relative).map(|_| ())) as Persist
+    });
     // The runner owns the directory: a fresh start replaces what a failed attempt left.
-    let how = HowToRun { max_steps: args.max_steps, force: true, resume };
+    let how = HowToRun { max_steps: args.max_steps, force: true, resume, persist };
     let result = train_config(backend, &p.config, &p.run_dir, how);
     record.seconds += started.elapsed().as_secs_f64();
     record.finished = Some(now());
@@ -100,6 +117,7 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             record.state = if cut { RunState::Stopped } else { RunState::Complete };
             record.write(&p.run_dir)?;
             print_summary(&summary, &p.run_dir);
+            root.push(&p.relative).with_context(|| format!("copying the run to {}", root.url(&p.relative)))?;
             if summary.stopped {
                 bail!(
                     "stopped by a signal after step {} with that step saved; `ouro run {}` continues",
@@ -113,6 +131,7 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             record.state = RunState::Failed;
             record.error = Some(format!("{e:#}"));
             record.write(&p.run_dir)?;
+            root.push(&p.relative)?;
             Err(e.context(format!("experiment {}", p.name)))
         }
     }

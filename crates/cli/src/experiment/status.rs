@@ -1,7 +1,5 @@
 //! `ouro status`: what an output root holds.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
 
@@ -13,14 +11,17 @@ use super::{first_line, hours};
 pub struct StatusArgs {
     /// Only this experiment group.
     group: Option<String>,
-    /// The output root.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
-    output_root: PathBuf,
+    /// The output root: a directory, or `gs://…`/`s3://…` (read through its staging copy).
+    #[arg(long, value_name = "DIR|URL", default_value = "runs")]
+    output_root: String,
 }
 
 /// Runs `ouro status`.
 pub fn status(args: &StatusArgs) -> Result<()> {
-    let runs = ouro_lab::scan(&args.output_root)?;
+    let root = ouro_lab::OutputRoot::open(&args.output_root)?;
+    // Records and metrics only: no weights, no checkpoints.
+    root.pull("", |r| r.ends_with("/run.json") || r.ends_with("/metrics.jsonl"))?;
+    let runs = ouro_lab::scan(root.local())?;
     let runs: Vec<_> = runs
         .into_iter()
         .filter(|(d, _)| {
@@ -28,7 +29,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         })
         .collect();
     if runs.is_empty() {
-        println!("no runs in {}", args.output_root.display());
+        println!("no runs in {}", args.output_root);
         return Ok(());
     }
     println!(
@@ -36,7 +37,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         "group", "experiment", "state", "step", "loss", "exact acc.", "updated"
     );
     for (dir, record) in runs {
-        let source = record.same_as.as_ref().map_or_else(|| dir.clone(), PathBuf::from);
+        let source = record.results_dir(&dir);
         let metrics = ouro_lab::metrics::RunMetrics::read(&source).unwrap_or_default();
         let step = metrics.train.last().map_or(record.steps, |(s, _)| *s);
         let loss = metrics.last("train/lm_loss").map_or_else(|| "-".into(), |l| format!("{l:.4}"));

@@ -46,7 +46,7 @@ pub fn validate(backend: &BackendArgs, args: &ValidateArgs) -> Result<()> {
     config.checkpoint.location = None;
     config.checkpoint.every_steps = (args.steps / 2).max(1);
     let mut checks: Vec<(&str, Result<String>)> = Vec::new();
-    let how = HowToRun { max_steps: Some(args.steps), force: true, resume: false };
+    let how = HowToRun { max_steps: Some(args.steps), force: true, ..HowToRun::default() };
     let trained = train_config(backend, &config, &run_dir, how);
     let summary = match trained {
         Ok(s) => {
