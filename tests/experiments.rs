@@ -34,6 +34,25 @@ fn the_real_experiment_dry_runs_with_its_resolved_config_and_cost() {
     assert!(ok && stdout.contains("  L_cycles: 2\n"), "{stdout}");
     let (ok, _, stderr) = ouro(&["run", "exp01", "--dry-run"]);
     assert!(!ok && stderr.contains("did you mean") && stderr.contains("exp01a"), "{stderr}");
+    // Memory, measured by compiling small steps: remat shrinks the activations, not the state.
+    let memory = |extra: &[&str]| -> (f64, f64) {
+        let mut args = vec!["run", "tiny_h64", "--dry-run", "--memory"];
+        args.extend(extra);
+        let (ok, stdout, stderr) = ouro(&args);
+        assert!(ok, "{stderr}");
+        let line = stdout.lines().find(|l| l.contains("; memory ")).unwrap_or_else(|| panic!("{stdout}"));
+        // "<number> <MiB|GiB>" right after `after`, in MiB.
+        let size = |after: &str| -> f64 {
+            let mut words = line.split(after).nth(1).unwrap().split_whitespace();
+            let value: f64 = words.next().unwrap().parse().unwrap();
+            if words.next() == Some("GiB") { value * 1024.0 } else { value }
+        };
+        assert!(line.contains("at 64 rows"), "{line}");
+        (size("per device ("), size("state at 64 rows + "))
+    };
+    let (plain, remat) = (memory(&[]), memory(&["remat=true"]));
+    assert_eq!(plain.0, remat.0, "the same state");
+    assert!(remat.1 < plain.1, "remat keeps fewer activations: {plain:?} vs {remat:?}");
     // contrib01's curriculum: 8138 steps, epoch 10 000 of 50 000 after 1627.6, five depths.
     let (ok, stdout, stderr) = ouro(&["run", "contrib01_curriculum", "--dry-run"]);
     assert!(ok, "{stderr}");

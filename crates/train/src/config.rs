@@ -88,6 +88,18 @@ pub struct DataShape {
     pub test_examples: usize,
 }
 
+impl DataShape {
+    /// The model's view of this data at `batch_size` rows.
+    pub fn dims(&self, batch_size: usize) -> ouro_nn::DataDims {
+        ouro_nn::DataDims {
+            batch_size,
+            seq_len: self.seq_len,
+            vocab_size: self.vocab_size,
+            num_puzzle_identifiers: self.num_puzzle_identifiers,
+        }
+    }
+}
+
 /// A success criterion of a study, checked by `ouro report` against the measured runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

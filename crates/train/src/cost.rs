@@ -112,12 +112,7 @@ pub fn train_step_flops(cfg: &TrainConfig, dims: &DataDims) -> Result<u64> {
 /// Costs `cfg` on data of `shape`.
 pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
     let gbs = cfg.global_batch_size;
-    let dims = DataDims {
-        batch_size: gbs,
-        seq_len: shape.seq_len,
-        vocab_size: shape.vocab_size,
-        num_puzzle_identifiers: shape.num_puzzle_identifiers,
-    };
+    let dims = shape.dims(gbs);
     let total_steps = total_steps_of(shape.total_groups, shape.mean_puzzle_examples, cfg.epochs as u64, gbs);
     let train_flops_per_step = train_step_flops(cfg, &dims)?;
     let depths = Curriculum::of(cfg, total_steps)?.map_or_else(Vec::new, |c| c.spans(0, total_steps));
@@ -159,4 +154,60 @@ pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
         eval_examples: batches * gbs as u64,
         eval_flops_per_example,
     })
+}
+
+/// Device memory of a training step, from the compiler's own accounting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Memory {
+    /// Bytes of the step's arguments on one device: the state (parameters, moments, EMA,
+    /// puzzle table, carry) and the batch, at the device's rows.
+    pub state_bytes: f64,
+    /// Bytes of temporaries (activations, gradients) and unaliased outputs, at one
+    /// micro-batch's rows.
+    pub activation_bytes: f64,
+    /// Rows per device.
+    pub rows: usize,
+    /// Rows per micro-batch.
+    pub micro_rows: usize,
+}
+
+impl Memory {
+    /// Total bytes per device.
+    pub fn total(&self) -> f64 {
+        self.state_bytes + self.activation_bytes
+    }
+}
+
+/// Rows the memory model is measured at: memory is affine in the rows, so two compilations of
+/// small steps extrapolate to any batch in seconds, where compiling the real step can take
+/// minutes.
+const MEASURED_ROWS: [usize; 2] = [8, 16];
+
+/// Compiles `cfg`'s train step for one device at [`MEASURED_ROWS`] rows on `runtime` and
+/// extrapolates its memory to the rows each device holds (`global_batch_size / mesh.data`,
+/// split into `grad_accum_steps` micro-batches). The state is counted whole on every device
+/// (`shard_optimizer_state` would save part of the moments). The figures are those of the
+/// runtime's compiler: the CPU plugin's for a laptop or CI, the accelerator's on its machine.
+pub fn memory(runtime: &ouro_runtime::Runtime, cfg: &TrainConfig, dims: &DataDims) -> Result<Memory> {
+    let rows = cfg.global_batch_size / cfg.mesh.data.max(1);
+    let micro_rows = rows / cfg.grad_accum_steps.max(1);
+    let mut measured = Vec::new();
+    for n in MEASURED_ROWS {
+        let mut one = cfg.clone();
+        one.global_batch_size = n;
+        one.mesh.data = 1;
+        one.grad_accum_steps = 1;
+        let mut model =
+            Trm::new(one.arch.clone(), DataDims { batch_size: n, ..*dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
+        model.remat = cfg.remat;
+        let step = train_step(&model, &crate::run::step_config(&one, 1), n)?;
+        let exe = runtime.compile(&step.func, &one.mesh.lower_options())?;
+        let s = exe.loaded().compiled_memory_stats()?;
+        let transient = s.temp_size_in_bytes + s.output_size_in_bytes - s.alias_size_in_bytes;
+        measured.push((s.argument_size_in_bytes as f64, transient as f64));
+    }
+    let [(a0, t0), (a1, t1)] = [measured[0], measured[1]];
+    let span = (MEASURED_ROWS[1] - MEASURED_ROWS[0]) as f64;
+    let at = |v0: f64, v1: f64, r: usize| v0 + (v1 - v0) / span * (r as f64 - MEASURED_ROWS[0] as f64);
+    Ok(Memory { state_bytes: at(a0, a1, rows), activation_bytes: at(t0, t1, micro_rows), rows, micro_rows })
 }

@@ -98,6 +98,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
         planned.iter().enumerate().map(|(i, p)| planned[..i].iter().position(|q| q.hash == p.hash)).collect();
 
     if args.dry_run {
+        let runtime = args.cost.runtime(backend)?;
         println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
         for (i, p) in planned.iter().enumerate() {
             let would = match (leader[i], next_step(&root, p, false)) {
@@ -109,7 +110,14 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
                 (None, Ok(Next::Start)) => "run".into(),
             };
             let group = p.config.experiment_group.clone().unwrap_or_default();
-            println!("{:<24} {:<30} {:<16} {:<34} {}", p.name, group, p.hash, would, cost_line(p, &args.cost));
+            println!(
+                "{:<24} {:<30} {:<16} {:<34} {}",
+                p.name,
+                group,
+                p.hash,
+                would,
+                cost_line(p, &args.cost, runtime.as_ref())
+            );
         }
         for o in &outcomes {
             println!("{:<24} {}", o.name, o.result);

@@ -94,6 +94,20 @@ pub struct CostArgs {
     /// The fraction of the peak the run achieves (model FLOPs utilisation).
     #[arg(long, default_value_t = 0.3)]
     pub mfu: f64,
+    /// Also estimate device memory: compile the train step at 8 and 16 rows on the chosen
+    /// plugin and extrapolate to each device's rows (seconds per config).
+    #[arg(long)]
+    pub memory: bool,
+}
+
+impl CostArgs {
+    /// The runtime memory estimates compile on, when asked for.
+    fn runtime(&self, backend: &crate::BackendArgs) -> Result<Option<ouro_runtime::Runtime>> {
+        if !self.memory {
+            return Ok(None);
+        }
+        Ok(Some(ouro_runtime::Runtime::new(backend.client(1)?)?))
+    }
 }
 
 /// What would happen to a planned run.
@@ -144,8 +158,8 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
     Ok(Next::Start)
 }
 
-/// The cost of a planned run, as one line.
-fn cost_line(p: &Planned, cost: &CostArgs) -> String {
+/// The cost of a planned run, as one line (with its memory when `runtime` is given).
+fn cost_line(p: &Planned, cost: &CostArgs, runtime: Option<&ouro_runtime::Runtime>) -> String {
     let shape = match &p.config.data_shape {
         Some(s) => Ok(s.clone()),
         None => ouro_data::remote::resolve(&p.config.data_paths[0]).and_then(|dir| {
@@ -168,6 +182,21 @@ fn cost_line(p: &Planned, cost: &CostArgs) -> String {
                     c.depths.iter().map(|(d, n)| format!("{}x{} for {n}", d.h_cycles, d.l_cycles)).collect();
                 format!("; depth (H_cycles x L_cycles) {} steps", spans.join(", "))
             };
+            let memory = match runtime
+                .map(|r| ouro_train::cost::memory(r, &p.config, &shape.dims(p.config.global_batch_size)))
+            {
+                None => String::new(),
+                Some(Ok(m)) => format!(
+                    "; memory {} per device ({} state at {} rows + {} activations at {} rows, {})",
+                    bytes(m.total()),
+                    bytes(m.state_bytes),
+                    m.rows,
+                    bytes(m.activation_bytes),
+                    m.micro_rows,
+                    runtime.map_or("", |r| r.client().platform_name()),
+                ),
+                Some(Err(e)) => format!("; memory unknown: {e:#}"),
+            };
             format!(
                 "{:.2} M params, {} steps, {:.3} PFLOP train + {:.3} PFLOP eval ({} evals); {} at {:.0} % MFU of {} x {} TFLOP/s",
                 c.params as f64 / 1e6,
@@ -180,9 +209,16 @@ fn cost_line(p: &Planned, cost: &CostArgs) -> String {
                 p.config.mesh.data,
                 cost.device_tflops,
             ) + &depths
+                + &memory
         }
         Err(e) => format!("cost unknown: {e:#}"),
     }
+}
+
+/// A size in GiB, or in MiB below one GiB.
+fn bytes(n: f64) -> String {
+    const MIB: f64 = (1u64 << 20) as f64;
+    if n >= 1024.0 * MIB { format!("{:.2} GiB", n / (1024.0 * MIB)) } else { format!("{:.1} MiB", n / MIB) }
 }
 
 fn hours(seconds: f64) -> String {

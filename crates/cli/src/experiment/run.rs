@@ -57,7 +57,7 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
                 Next::Start => "start".to_string(),
             }
         );
-        println!("# {}", cost_line(&p, &args.cost));
+        println!("# {}", cost_line(&p, &args.cost, args.cost.runtime(backend)?.as_ref()));
         return Ok(());
     }
     match next {
