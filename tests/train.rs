@@ -207,3 +207,28 @@ fn a_depth_curriculum_grows_the_recursion_at_the_planned_steps() {
     assert!(train_metric(&fixed, "train/h_cycles").is_empty(), "no depth is logged without a curriculum");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `ouro bench` on the CPU plugin: the train and eval steps of the tiny config on synthetic data
+/// of a declared shape, with every figure it promises.
+#[test]
+fn bench_reports_step_time_throughput_flops_compile_time_and_memory() {
+    let cfg = config("sudoku4-tiny.yaml");
+    let shape = ["--seq-len", "16", "--vocab-size", "6", "--puzzle-ids", "1"];
+    for extra in [&[][..], &["--eval"][..], &["--devices", "2", "--peak-tflops", "1"][..]] {
+        let mut args = vec!["bench", "--config", &cfg, "--windows", "2", "--steps", "2"];
+        args.extend(shape);
+        args.extend(extra);
+        let (ok, stdout, stderr) = ouro(&args);
+        assert!(ok, "{stderr}");
+        for want in ["compile: ", "step: median ", "throughput: ", "matmul FLOPs: ", "memory per device: "] {
+            assert!(stdout.contains(want), "{want} missing: {stdout}");
+        }
+        let step = if extra.contains(&"--eval") { "eval step" } else { "train step" };
+        assert!(stdout.starts_with(step), "{stdout}");
+        if extra.contains(&"--devices") {
+            assert!(stdout.contains("64 rows (32 per device)") && stdout.contains("MFU "), "{stdout}");
+        }
+    }
+    let (ok, _, stderr) = ouro(&["bench", "--config", &cfg, "--steps", "0"]);
+    assert!(!ok && stderr.contains("--windows and --steps must be at least 1"), "{stderr}");
+}

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use ouro_pjrt::{Client, ClientOptions, Platform, PluginChoice};
 
+mod bench;
 mod ckpt;
 mod dataset;
 mod experiment;
@@ -150,6 +151,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Parameter counts and FLOPs per training step of a config's model.
     ModelInfo(train::ModelInfoArgs),
+    /// Time a config's train or eval step on the devices (step time, examples/s, MFU, compile
+    /// time, memory), without a dataset.
+    Bench(bench::BenchArgs),
     /// List, inspect, verify, export and import checkpoints.
     Ckpt(ckpt::CkptArgs),
     /// Run one experiment of the catalog by name: `ouro run exp01a [key=value ...]`.
@@ -184,6 +188,7 @@ pub fn main() -> ExitCode {
         Command::Dataset(args) => dataset::run(args),
         Command::Train(args) => train::run(&cli.backend, args),
         Command::ModelInfo(args) => train::model_info(&cli.backend, args),
+        Command::Bench(args) => bench::run(&cli.backend, args),
         Command::Ckpt(args) => ckpt::run(&cli.backend, args),
         Command::Run(args) => experiment::run(&cli.backend, args),
         Command::Batch(args) => experiment::batch(&cli.backend, args),

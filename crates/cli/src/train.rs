@@ -200,21 +200,21 @@ pub(crate) fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
     Ok(flag)
 }
 
-/// Count a TRM's parameters and FLOPs.
+/// A config and the shape of its data, for commands that need no dataset.
 #[derive(Args, Debug)]
-pub struct ModelInfoArgs {
+pub(crate) struct ShapeArgs {
     /// The config.
     #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    pub(crate) config: PathBuf,
     /// Overrides, as for `train`.
     overrides: Vec<String>,
-    /// Tokens per example (default: the training data's metadata).
+    /// Tokens per example (default: the config's data_shape, else the training data's metadata).
     #[arg(long)]
     seq_len: Option<usize>,
-    /// Vocabulary (default: the training data's metadata).
+    /// Vocabulary (default: as --seq-len).
     #[arg(long)]
     vocab_size: Option<usize>,
-    /// Puzzle identifiers (default: the training data's metadata).
+    /// Puzzle identifiers (default: as --seq-len).
     #[arg(long)]
     puzzle_ids: Option<usize>,
     /// Devices on the data axis (overrides mesh.data).
@@ -223,6 +223,49 @@ pub struct ModelInfoArgs {
     /// Global batch (overrides global_batch_size).
     #[arg(long)]
     global_batch: Option<usize>,
+}
+
+impl ShapeArgs {
+    /// The config with the flags applied, and the model's view of its data at the global batch.
+    pub(crate) fn load(&self) -> Result<(TrainConfig, ouro_nn::DataDims)> {
+        let mut overrides = self.overrides.clone();
+        if let Some(n) = self.devices {
+            overrides.push(format!("mesh.data={n}"));
+        }
+        if let Some(b) = self.global_batch {
+            overrides.push(format!("global_batch_size={b}"));
+        }
+        let config = TrainConfig::load(&self.config, &overrides)?;
+        let declared = config.data_shape.as_ref().map(|d| (d.seq_len, d.vocab_size, d.num_puzzle_identifiers));
+        let shape = match (self.seq_len, self.vocab_size, self.puzzle_ids, declared) {
+            (Some(s), Some(v), Some(p), _) => (s, v, p),
+            (s, v, p, Some(d)) => (s.unwrap_or(d.0), v.unwrap_or(d.1), p.unwrap_or(d.2)),
+            (s, v, p, None) => {
+                let path = ouro_data::remote::resolve(&config.data_paths[0])?;
+                let m = ouro_data::Metadata::read(&path.join("train").join("dataset.json")).with_context(|| {
+                    format!(
+                        "reading the shapes of {} (or give --seq-len, --vocab-size and --puzzle-ids)",
+                        path.display()
+                    )
+                })?;
+                (s.unwrap_or(m.seq_len), v.unwrap_or(m.vocab_size), p.unwrap_or(m.num_puzzle_identifiers))
+            }
+        };
+        let dims = ouro_nn::DataDims {
+            batch_size: config.global_batch_size,
+            seq_len: shape.0,
+            vocab_size: shape.1,
+            num_puzzle_identifiers: shape.2,
+        };
+        Ok((config, dims))
+    }
+}
+
+/// Count a TRM's parameters and FLOPs.
+#[derive(Args, Debug)]
+pub struct ModelInfoArgs {
+    #[command(flatten)]
+    shape: ShapeArgs,
     /// Compile the train step for the mesh and report its memory per device (what the plugin's
     /// compiler reports for the partitioned program).
     #[arg(long)]
@@ -243,29 +286,12 @@ fn thousands(n: u64) -> String {
 
 /// Runs `ouro model-info`: counts from the parameter specs, FLOPs from the traced train step.
 pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
-    use ouro_nn::{DataDims, Role, Trm, count};
-    let mut overrides = args.overrides.clone();
-    if let Some(n) = args.devices {
-        overrides.push(format!("mesh.data={n}"));
-    }
-    if let Some(b) = args.global_batch {
-        overrides.push(format!("global_batch_size={b}"));
-    }
-    let config = TrainConfig::load(&args.config, &overrides)?;
-    let meta = match (args.seq_len, args.vocab_size, args.puzzle_ids) {
-        (Some(s), Some(v), Some(p)) => (s, v, p),
-        (s, v, p) => {
-            let path = ouro_data::remote::resolve(&config.data_paths[0])?;
-            let m = ouro_data::Metadata::read(&path.join("train").join("dataset.json")).with_context(|| {
-                format!("reading the shapes of {} (or give --seq-len, --vocab-size and --puzzle-ids)", path.display())
-            })?;
-            (s.unwrap_or(m.seq_len), v.unwrap_or(m.vocab_size), p.unwrap_or(m.num_puzzle_identifiers))
-        }
-    };
+    use ouro_nn::{Role, Trm, count};
+    let (config, dims) = args.shape.load()?;
     let gbs = config.global_batch_size;
-    let dims = DataDims { batch_size: gbs, seq_len: meta.0, vocab_size: meta.1, num_puzzle_identifiers: meta.2 };
+    let meta = (dims.seq_len, dims.vocab_size, dims.num_puzzle_identifiers);
     let mut model =
-        Trm::new(config.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
+        Trm::new(config.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{}: {e}", args.shape.config.display()))?;
     let specs = model.specs();
     model.unroll = true;
     let step = ouro_train::train_step(&model, &ouro_train::run::step_config(&config, 1), gbs)?;

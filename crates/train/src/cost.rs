@@ -109,6 +109,24 @@ pub fn train_step_flops(cfg: &TrainConfig, dims: &DataDims) -> Result<u64> {
     Ok(matmul_flops(&step.func))
 }
 
+/// Matmul FLOPs of evaluating one example of data of `dims`: `halt_max_steps` forward ACT steps.
+pub fn eval_flops_per_example(cfg: &TrainConfig, dims: &DataDims) -> Result<u64> {
+    let mut one =
+        Trm::new(cfg.arch.clone(), DataDims { batch_size: 1, ..*dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    one.unroll = true;
+    let tr = Tracer::new("eval_act_step");
+    let params = one.specs().iter().fold(ouro_ir::tree::Named::new(), |mut named, s| {
+        named.push(s.name.clone(), tr.param(&s.name, s.ty.clone()));
+        named
+    });
+    let batch = one.batch_types(1).map(|field, ty| tr.param(&format!("batch/{field}"), ty.clone()));
+    let carry = one.reset(&params, &one.initial_carry(&tr, 1), &batch);
+    let rows = one.puzzle_rows(&params, carry.puzzle_ids);
+    let (_, outputs) = one.act_step(&params, &carry, rows, Halting::Eval);
+    let func = tr.finish(&[outputs.logits])?;
+    Ok(matmul_flops(&func) * cfg.arch.halt_max_steps as u64)
+}
+
 /// Costs `cfg` on data of `shape`.
 pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
     let gbs = cfg.global_batch_size;
@@ -124,20 +142,7 @@ pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
         train_flops = train_flops_per_step as f64 * total_steps as f64;
     }
 
-    // One forward ACT step of one example; evaluation runs `halt_max_steps` of them.
-    let mut one = Trm::new(cfg.arch.clone(), DataDims { batch_size: 1, ..dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
-    one.unroll = true;
-    let tr = Tracer::new("eval_act_step");
-    let params = one.specs().iter().fold(ouro_ir::tree::Named::new(), |mut named, s| {
-        named.push(s.name.clone(), tr.param(&s.name, s.ty.clone()));
-        named
-    });
-    let batch = one.batch_types(1).map(|field, ty| tr.param(&format!("batch/{field}"), ty.clone()));
-    let carry = one.reset(&params, &one.initial_carry(&tr, 1), &batch);
-    let rows = one.puzzle_rows(&params, carry.puzzle_ids);
-    let (_, outputs) = one.act_step(&params, &carry, rows, Halting::Eval);
-    let func = tr.finish(&[outputs.logits])?;
-    let eval_flops_per_example = matmul_flops(&func) * cfg.arch.halt_max_steps as u64;
+    let eval_flops_per_example = eval_flops_per_example(cfg, &dims)?;
 
     let interval = cfg.eval_interval.unwrap_or(cfg.epochs).max(1);
     let iterations = (cfg.epochs / interval) as u64;
@@ -145,7 +150,7 @@ pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
     let batches = shape.test_examples.div_ceil(gbs) as u64;
     let batches = cfg.eval_max_batches.map_or(batches, |m| batches.min(m as u64));
     Ok(Cost {
-        params: count(&one.specs(), Role::Trainable) as u64,
+        params: count(&ouro_nn::param_specs(&cfg.arch, &dims), Role::Trainable) as u64,
         total_steps,
         train_flops_per_step,
         train_flops,

@@ -1,6 +1,7 @@
 //! TRM training: the train and eval steps traced into single compiled programs, with every
 //! piece of state on the device.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod cost;

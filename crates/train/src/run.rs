@@ -127,13 +127,13 @@ impl Devices {
     }
 
     /// Runs `exe` with `args[d]` on device `d`; results per device.
-    fn exec(&self, exe: &ouro_runtime::Executable, args: &[Vec<&Buffer>]) -> Result<Vec<Vec<Buffer>>> {
+    pub(crate) fn exec(&self, exe: &ouro_runtime::Executable, args: &[Vec<&Buffer>]) -> Result<Vec<Vec<Buffer>>> {
         if self.n() == 1 { Ok(vec![exe.run(&args[0])?]) } else { Ok(exe.run_sharded(args)?) }
     }
 
     /// Each device's rows of `batch` (this host's part of the global batch), copied straight to
     /// that device.
-    fn upload(&self, client: &Client, batch: &HostBatch) -> Result<Vec<[Buffer; 3]>> {
+    pub(crate) fn upload(&self, client: &Client, batch: &HostBatch) -> Result<Vec<[Buffer; 3]>> {
         let n = self.n();
         let mut out = Vec::with_capacity(n);
         for (d, device) in self.devices.iter().enumerate() {
