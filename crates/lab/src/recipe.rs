@@ -38,9 +38,11 @@ pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> 
         recipe.ema_rate = 0.0;
     }
     if recipe.loss_scaling == ouro_train::config::LossScaling::None {
-        recipe.loss_scale_initial = 0.0;
-        recipe.loss_scale_growth_interval = 0;
+        recipe.loss_scale_initial = ouro_train::config::LOSS_SCALE_INITIAL;
+        recipe.loss_scale_growth_interval = ouro_train::config::LOSS_SCALE_GROWTH_INTERVAL;
     }
+    // Recomputing activations changes memory, not what is trained.
+    recipe.remat = false;
     let text = serde_json::to_string(&recipe).context("serialising the recipe")?;
     let mut h = Sha256::new();
     h.update(text.as_bytes());
@@ -114,6 +116,7 @@ mod tests {
             vec!["+halt_exploration_final=0.05"],
             vec!["+curriculum_start_l_cycles=2"],
             vec!["+loss_scale_growth_interval=10"],
+            vec!["+remat=true"],
             vec!["data_paths=[elsewhere/x]"],
         ] {
             assert_eq!(hash(&same), base, "{same:?}");

@@ -7,9 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use anyhow::{Context, Result, anyhow};
 use ouro_store::Location;
+
+use crate::runs::RunRecord;
 
 /// Where runs go.
 pub struct OutputRoot {
@@ -19,6 +23,8 @@ pub struct OutputRoot {
     local: PathBuf,
     /// The store the local files mirror, for a remote root.
     remote: Option<Location>,
+    /// What this process has pushed: path → (size, modified).
+    pushed: Mutex<BTreeMap<String, (u64, SystemTime)>>,
 }
 
 /// Files the mirror never moves: checkpoints live in the store already and have their own
@@ -32,7 +38,12 @@ impl OutputRoot {
     /// (`OURO_CACHE_DIR`) as `outputs/<scheme>/<bucket and prefix>`.
     pub fn open(spec: &str) -> Result<OutputRoot> {
         if !ouro_store::is_remote(spec) {
-            return Ok(OutputRoot { spec: spec.to_string(), local: PathBuf::from(spec), remote: None });
+            return Ok(OutputRoot {
+                spec: spec.to_string(),
+                local: PathBuf::from(spec),
+                remote: None,
+                pushed: Mutex::default(),
+            });
         }
         let location = Location::open(spec).with_context(|| format!("opening the output root {spec}"))?;
         let cache = ouro_store::cache_dir()
@@ -42,7 +53,12 @@ impl OutputRoot {
         for part in rest.split('/').filter(|p| !p.is_empty() && *p != "." && *p != "..") {
             local.push(part);
         }
-        Ok(OutputRoot { spec: spec.trim_end_matches('/').to_string(), local, remote: Some(location) })
+        Ok(OutputRoot {
+            spec: spec.trim_end_matches('/').to_string(),
+            local,
+            remote: Some(location),
+            pushed: Mutex::default(),
+        })
     }
 
     /// The local directory runs are read from and written to.
@@ -60,8 +76,11 @@ impl OutputRoot {
         format!("{}/{}", self.spec.trim_end_matches('/'), relative.trim_start_matches('/'))
     }
 
-    /// Downloads the files under `prefix` (`""`: the whole root) that differ in size from the
-    /// local copies, keeping only those `wanted` says; the number copied. Nothing for a local root.
+    /// Downloads the files under `prefix` (`""`: the whole root) that `wanted` names and that
+    /// are newer than the local copies: a file this machine lacks; an append-only file (metrics,
+    /// logs) the store holds more of; a run record that another machine wrote later. A local
+    /// file a run here is still writing is never replaced. The number copied; nothing for a
+    /// local root.
     pub fn pull(&self, prefix: &str, wanted: impl Fn(&str) -> bool) -> Result<usize> {
         let Some(remote) = self.under(prefix)? else { return Ok(0) };
         let mut copied = 0;
@@ -71,10 +90,20 @@ impl OutputRoot {
                 continue;
             }
             let path = self.local.join(&relative);
-            if std::fs::metadata(&path).is_ok_and(|m| m.len() == size) {
-                continue;
-            }
-            let bytes = remote.get(&below)?;
+            let bytes = match std::fs::metadata(&path) {
+                Err(_) => remote.get(&below)?,
+                Ok(_) if relative.ends_with("/run.json") => {
+                    let bytes = remote.get(&below)?;
+                    if !record_is_newer(&bytes, &path) {
+                        continue;
+                    }
+                    bytes
+                }
+                Ok(local) if size > local.len() && !RECORD_ONLY.iter().any(|f| relative.ends_with(f)) => {
+                    remote.get(&below)?
+                }
+                Ok(_) => continue,
+            };
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
@@ -88,8 +117,9 @@ impl OutputRoot {
     }
 
     /// Uploads the local files under `prefix` (a run directory, relative to the root) that the
-    /// store lacks or holds at another size, and every small file (records and logs change in
-    /// place); the number copied. Nothing for a local root.
+    /// store lacks or holds at another size, every small file (records and logs change in
+    /// place), and large files this process has not pushed as they are now (a rerun rewrites
+    /// weights at the same size); the number copied. Nothing for a local root.
     pub fn push(&self, prefix: &str) -> Result<usize> {
         let Some(remote) = self.under(prefix)? else { return Ok(0) };
         let dir = self.local.join(prefix);
@@ -104,12 +134,16 @@ impl OutputRoot {
             if !mirrored(&join(prefix, &below)) || below.ends_with(".pulling") {
                 continue;
             }
-            let size = std::fs::metadata(&path)?.len();
-            if size > SMALL && sizes.get(&below) == Some(&size) {
+            let meta = std::fs::metadata(&path)?;
+            let now = (meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+            let key = join(prefix, &below);
+            let unchanged = self.pushed.lock().unwrap_or_else(|p| p.into_inner()).get(&key) == Some(&now);
+            if now.0 > SMALL && sizes.get(&below) == Some(&now.0) && unchanged {
                 continue;
             }
             let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             remote.put(&below, bytes)?;
+            self.pushed.lock().unwrap_or_else(|p| p.into_inner()).insert(key, now);
             copied += 1;
         }
         Ok(copied)
@@ -127,6 +161,20 @@ impl OutputRoot {
 
 fn join(prefix: &str, below: &str) -> String {
     if prefix.is_empty() { below.to_string() } else { format!("{}/{below}", prefix.trim_end_matches('/')) }
+}
+
+/// Files written whole once (weights, configs, reports): a local copy is kept as it is.
+const RECORD_ONLY: [&str; 3] = [".safetensors", "config.yaml", ".png"];
+
+/// Whether the record `remote` (bytes of a `run.json`) was written after the one at `local`:
+/// a later start, or the same start and a later end.
+fn record_is_newer(remote: &[u8], local: &Path) -> bool {
+    let when = |r: &RunRecord| (r.started, r.finished.unwrap_or(0.0));
+    let Ok(theirs) = serde_json::from_slice::<RunRecord>(remote) else { return false };
+    match std::fs::read(local).ok().and_then(|b| serde_json::from_slice::<RunRecord>(&b).ok()) {
+        Some(ours) => when(&theirs) > when(&ours),
+        None => true,
+    }
 }
 
 /// Files at most this large are uploaded at every push.

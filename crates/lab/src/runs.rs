@@ -53,6 +53,9 @@ pub struct RunRecord {
     /// The process running it.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The machine that process runs on.
+    #[serde(default)]
+    pub host: Option<String>,
     /// Seconds since the UNIX epoch when it (last) started.
     pub started: f64,
     /// When it ended.
@@ -73,6 +76,15 @@ pub struct RunRecord {
     /// For a duplicate: the run directory holding the results.
     #[serde(default)]
     pub same_as: Option<String>,
+}
+
+/// This machine's name (`/proc/sys/kernel/hostname`; `HOSTNAME` elsewhere).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Seconds since the UNIX epoch.
@@ -108,6 +120,7 @@ impl RunRecord {
             hash: hash.to_string(),
             state,
             pid: None,
+            host: None,
             started: now(),
             finished: None,
             seconds: 0.0,
@@ -138,9 +151,17 @@ impl RunRecord {
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
     }
 
-    /// Whether a `running` record's process still exists (a killed run leaves `running`).
+    /// Whether a `running` record's process still exists on this machine (a killed run leaves
+    /// `running`). A run recorded on another machine is not known to be alive.
     pub fn alive(&self) -> bool {
-        self.state == RunState::Running && self.pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        self.state == RunState::Running
+            && self.on_this_host()
+            && self.pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+    }
+
+    /// Whether the record was written on this machine (or does not say where).
+    pub fn on_this_host(&self) -> bool {
+        self.host.as_ref().is_none_or(|h| *h == host_name())
     }
 
     /// The state to show: `running` only while its process lives, else `interrupted`.

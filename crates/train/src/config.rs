@@ -272,7 +272,7 @@ pub struct TrainConfig {
     pub grad_accum_steps: usize,
     /// Recompute the activations of the cycle with gradient in the backward pass instead of
     /// keeping them: less device memory for about a third more FLOPs of that cycle.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remat: bool,
     /// Epochs (one epoch = one sampled puzzle per group).
     pub epochs: usize,
@@ -311,10 +311,10 @@ pub struct TrainConfig {
     #[serde(default)]
     pub loss_scaling: LossScaling,
     /// Dynamic loss scaling's first scale (a power of two).
-    #[serde(default = "loss_scale_initial")]
+    #[serde(default = "loss_scale_initial", skip_serializing_if = "is_default_loss_scale")]
     pub loss_scale_initial: f64,
     /// Finite steps in a row after which dynamic loss scaling doubles the scale.
-    #[serde(default = "loss_scale_growth_interval")]
+    #[serde(default = "loss_scale_growth_interval", skip_serializing_if = "is_default_growth_interval")]
     pub loss_scale_growth_interval: u32,
     /// Puzzle-embedding learning rate (SignSGD).
     pub puzzle_emb_lr: f64,
@@ -394,11 +394,23 @@ fn adam_atan2() -> OptimizerName {
 fn adam_eps() -> f64 {
     1e-8
 }
+/// Dynamic loss scaling's default first scale (PyTorch's `GradScaler`'s).
+pub const LOSS_SCALE_INITIAL: f64 = 65536.0;
+/// Dynamic loss scaling's default growth interval (PyTorch's `GradScaler`'s).
+pub const LOSS_SCALE_GROWTH_INTERVAL: u32 = 2000;
 fn loss_scale_initial() -> f64 {
-    65536.0
+    LOSS_SCALE_INITIAL
 }
 fn loss_scale_growth_interval() -> u32 {
-    2000
+    LOSS_SCALE_GROWTH_INTERVAL
+}
+// Defaults are not written out, so configs (and recipe hashes) from before these keys read
+// the same.
+fn is_default_loss_scale(v: &f64) -> bool {
+    *v == loss_scale_initial()
+}
+fn is_default_growth_interval(v: &u32) -> bool {
+    *v == loss_scale_growth_interval()
 }
 fn ema_rate() -> f64 {
     0.999
@@ -458,8 +470,9 @@ impl TrainConfig {
             }
         }
         let scale = self.loss_scale_initial;
-        if !(scale >= 1.0 && scale.is_finite() && scale.log2().fract() == 0.0) {
-            bail!("loss_scale_initial must be a power of two of at least 1 (so scaling is exact), got {scale}");
+        let max = crate::step::MAX_LOSS_SCALE;
+        if !(1.0..=max).contains(&scale) || scale.log2().fract() != 0.0 {
+            bail!("loss_scale_initial must be a power of two from 1 to 2^64 (so scaling is exact), got {scale}");
         }
         if self.loss_scale_growth_interval == 0 {
             bail!("loss_scale_growth_interval must be at least 1");
@@ -582,6 +595,18 @@ mod tests {
         assert!(err.contains("arch.bogus"), "{err}");
         let err = TrainConfig::parse(SMALL, "x.yaml", &o("epochs=many")).unwrap_err().to_string();
         assert!(err.contains("epochs=many"), "{err}");
+    }
+
+    #[test]
+    fn a_loss_scale_must_be_a_power_of_two_within_range() {
+        for bad in ["3", "0.5", "1.0e+30"] {
+            let e = TrainConfig::parse(SMALL, "x.yaml", &[format!("+loss_scale_initial={bad}")]).unwrap_err();
+            assert!(e.to_string().contains("loss_scale_initial must be a power of two from 1 to 2^64"), "{e}");
+        }
+        let c = TrainConfig::parse(SMALL, "x.yaml", &["+loss_scale_initial=1024".to_string()]).unwrap();
+        assert_eq!(c.loss_scale_initial, 1024.0);
+        // Defaults are left out of the saved config.
+        assert!(!TrainConfig::parse(SMALL, "x.yaml", &[]).unwrap().to_yaml().unwrap().contains("loss_scale_initial"));
     }
 
     #[test]

@@ -324,6 +324,16 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let eval = eval_step(&model, gbs, parallel)?;
     let full_depth = Depth { h_cycles: cfg.arch.h_cycles, l_cycles: cfg.arch.l_cycles };
     let curriculum = Curriculum::of(cfg, total)?;
+    if let Some(c) = &curriculum
+        && c.depth_at(total - 1) != full_depth
+    {
+        tracing::warn!(
+            "curriculum_end_epoch ({}) is past the run's {} epochs: it ends at {}, not the architecture's {full_depth}",
+            cfg.curriculum_end_epoch.unwrap_or(0),
+            cfg.epochs,
+            c.depth_at(total - 1)
+        );
+    }
     let mut programs = DepthPrograms::new(runtime, cfg, &meta, &step_cfg);
     programs.train.insert(full_depth, runtime.compile(&step.func, &options_lower)?);
     let init_exe = runtime.compile(&init, &options_lower)?;

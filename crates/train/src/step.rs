@@ -36,7 +36,9 @@ pub enum OptimizerKind {
 /// before the update. A step whose gradients overflow is skipped (the weights and moments stay,
 /// the carry and the step counter move on) and halves the scale; `growth_interval` finite steps
 /// in a row double it. Scales are powers of two, so scaling and unscaling round nothing. An
-/// overflow at a scale of 1 is a divergence, reported like any non-finite step.
+/// overflow at a scale of 1 is a divergence, reported like any non-finite step. Skipped steps
+/// do not count as updates for the optimizer's bias correction (as PyTorch's `GradScaler`
+/// skips `optimizer.step`); the learning-rate schedule follows the step counter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossScale {
     /// The first scale.
@@ -92,6 +94,10 @@ pub struct DataParallel {
     /// (ZeRO-1): less optimizer memory per device, an all-gather of the updated weights.
     pub shard_optimizer_state: bool,
 }
+
+/// The largest loss scale: growth stops there, far below float32's range (a scale that
+/// overflowed to infinity would skip every step without ever failing).
+pub const MAX_LOSS_SCALE: f64 = 18446744073709551616.0; // 2^64
 
 impl DataParallel {
     /// The sharding of the step value `name` of type `ty`: the batch and the carry split on
@@ -384,7 +390,8 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let scaling = cfg.loss_scale.map(|_| {
         let scale = donated("loss_scale/scale".into(), &TensorType::scalar(DType::F32), &mut state);
         let good_steps = donated("loss_scale/good_steps".into(), &TensorType::scalar(DType::I32), &mut state);
-        (scale, good_steps)
+        let skipped = donated("loss_scale/skipped".into(), &TensorType::scalar(DType::I32), &mut state);
+        (scale, good_steps, skipped)
     });
 
     let mut constants = Named::new();
@@ -415,7 +422,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let min_steps = model.exploration(step_key, batch_size, exploration);
     let weights = StepWeights { params: &params, table, fixed: &fixed };
     let Accumulated { puzzle_ids, carry: new_carry, metrics: loss_metrics, total, grads, row_grads } =
-        accumulate(model, weights, &carry, &batch, min_steps, cfg, scaling.map(|(scale, _)| scale));
+        accumulate(model, weights, &carry, &batch, min_steps, cfg, scaling.map(|(scale, _, _)| scale));
     let _s = tr.scope("update");
     let mut checked = grads.clone();
     checked.extend(row_grads);
@@ -425,7 +432,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     // `finite`: the step is sound. Without loss scaling that needs every gradient finite; with
     // it an overflow only skips the update, unless the scale cannot shrink any more.
     let finite = match scaling {
-        Some((scale, _)) => loss_finite.and(grads_finite.or(scale.gt(1.0))),
+        Some((scale, _, _)) => loss_finite.and(grads_finite.or(scale.gt(1.0))),
         None => loss_finite.and(grads_finite),
     };
     // `advance`: the step counts (carry and counter move); `update`: the weights move too.
@@ -434,6 +441,8 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     let keep = |updated, old| update.select(updated, old);
 
     let lr = lr_traced(&cfg.schedule, t);
+    // The optimizer's count of updates: steps, less those loss scaling skipped.
+    let updates = scaling.map_or(t, |(_, _, skipped)| (new_step - skipped).cast(DType::F32));
     let rule: Box<dyn DenseRule> = match cfg.optimizer {
         OptimizerKind::AdamAtan2 => {
             Box::new(AdamAtan2 { beta1: cfg.beta1, beta2: cfg.beta2, weight_decay: cfg.weight_decay })
@@ -448,7 +457,7 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     };
     let (mut new_params, mut new_m, mut new_v) = (Vec::new(), Vec::new(), Vec::new());
     for (i, (name, &p)) in params.iter().enumerate() {
-        let (p2, m2, v2) = rule.update(p, grads[i], *m.get(name).expect("m"), *v.get(name).expect("v"), lr, t);
+        let (p2, m2, v2) = rule.update(p, grads[i], *m.get(name).expect("m"), *v.get(name).expect("v"), lr, updates);
         new_params.push(keep(p2, p));
         new_m.push(keep(m2, *m.get(name).expect("m")));
         new_v.push(keep(v2, *v.get(name).expect("v")));
@@ -476,11 +485,12 @@ pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<Tr
     outputs_list.push(advance.select(new_step, step));
     outputs_list.push(healthy.and(finite));
     let mut extra = vec![loss_metrics, lr.reshape(&[1]), halt_step_counts(&new_carry, model.cfg.halt_max_steps)];
-    if let (Some((scale, good_steps)), Some(ls)) = (scaling, cfg.loss_scale) {
+    if let (Some((scale, good_steps, skipped)), Some(ls)) = (scaling, cfg.loss_scale) {
         let (new_scale, new_good) = next_loss_scale(scale, good_steps, grads_finite, ls.growth_interval);
+        let overflow = advance.and(grads_finite.not());
         outputs_list.push(advance.select(new_scale, scale));
         outputs_list.push(advance.select(new_good, good_steps));
-        let overflow = advance.and(grads_finite.not());
+        outputs_list.push(overflow.select(skipped + 1.0, skipped));
         extra.extend([scale.reshape(&[1]), overflow.cast(DType::F32).reshape(&[1])]);
     }
     extra.push(finite.cast(DType::F32).reshape(&[1]));
@@ -511,7 +521,7 @@ fn next_loss_scale<'t>(
 ) -> (Tensor<'t>, Tensor<'t>) {
     let good = good_steps + 1.0;
     let grow = good.ge(growth_interval as f64);
-    let on_finite = grow.select(scale * 2.0, scale);
+    let on_finite = grow.select((scale * 2.0).min(MAX_LOSS_SCALE), scale);
     let new_scale = finite.select(on_finite, (scale * 0.5).max(scale.full_like(1.0)));
     let new_good = finite.and(grow.not()).select(good, good_steps.zeros_like());
     (new_scale, new_good)

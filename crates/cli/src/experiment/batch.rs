@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ouro_lab::runs::RunState;
-use ouro_lab::{Catalog, RunRecord};
+use ouro_lab::{Catalog, OutputRoot, RunRecord};
 
 use super::{CostArgs, Layout, Next, Planned, cost_line, first_line, hours, next_step, pull_records, stem};
 use crate::BackendArgs;
@@ -172,7 +172,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
                 continue;
             }
             let slot = free_slots.pop().expect("a free slot");
-            match spawn(backend, args, p, slot, per_run) {
+            match spawn(backend, args, &root, p, slot, per_run) {
                 Ok(child) => {
                     eprintln!("batch: started {} (log {})", p.name, p.run_dir.join("ouro.log").display());
                     running.push((i, slot, child, std::time::Instant::now()));
@@ -257,11 +257,14 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
 fn spawn(
     backend: &BackendArgs,
     args: &BatchArgs,
+    root: &OutputRoot,
     p: &Planned,
     slot: usize,
     per_run: usize,
 ) -> Result<std::process::Child> {
     std::fs::create_dir_all(&p.run_dir).with_context(|| format!("creating {}", p.run_dir.display()))?;
+    // A run resumed from another machine's copy continues its log.
+    root.pull(&p.relative, |r| r.ends_with("/ouro.log"))?;
     let log_path = p.run_dir.join("ouro.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut cmd = std::process::Command::new(std::env::current_exe().context("finding the ouro executable")?);

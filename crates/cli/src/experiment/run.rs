@@ -2,8 +2,9 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use ouro_lab::OutputRoot;
 use ouro_lab::RunRecord;
-use ouro_lab::runs::{RunState, now};
+use ouro_lab::runs::{RunState, host_name, now};
 
 use std::sync::Arc;
 
@@ -82,13 +83,23 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
         Next::Resume(_) | Next::Start => {}
     }
     let resume = matches!(next, Next::Resume(_));
+    if let Some(r) = RunRecord::read(&p.run_dir)?.filter(|r| r.state == RunState::Running && !r.on_this_host()) {
+        eprintln!(
+            "{}: last recorded as running on {} (pid {}); continuing it here: stop that machine's run if it still goes",
+            p.name,
+            r.host.as_deref().unwrap_or("?"),
+            r.pid.unwrap_or(0)
+        );
+    }
     if resume {
-        // The metrics so far continue where the checkpoint is.
-        root.pull(&p.relative, |_| true).with_context(|| format!("reading {}", root.url(&p.relative)))?;
+        // The metrics so far continue where the checkpoint is (the log is the batch parent's).
+        root.pull(&p.relative, |r| !r.ends_with("/ouro.log"))
+            .with_context(|| format!("reading {}", root.url(&p.relative)))?;
     }
     let previous = RunRecord::read(&p.run_dir)?.filter(|r| r.hash == p.hash);
     let mut record = RunRecord {
         pid: Some(std::process::id()),
+        host: Some(host_name()),
         seconds: if resume { previous.as_ref().map_or(0.0, |r| r.seconds) } else { 0.0 },
         ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running)
     };
@@ -96,10 +107,7 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
     root.push(&p.relative)?;
     let started = std::time::Instant::now();
     let root = Arc::new(root);
-    let persist: Option<Persist> = root.is_remote().then(|| {
-        let (root, relative) = (root.clone(), p.relative.clone());
-        Arc::new(move || root.push(&relative).map(|_| ())) as Persist
-    });
+    let persist: Option<Persist> = root.is_remote().then(|| background_push(root.clone(), p.relative.clone()));
     // The runner owns the directory: a fresh start replaces what a failed attempt left.
     let how = HowToRun { max_steps: args.max_steps, force: true, resume, persist };
     let result = train_config(backend, &p.config, &p.run_dir, how);
@@ -131,8 +139,30 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             record.state = RunState::Failed;
             record.error = Some(format!("{e:#}"));
             record.write(&p.run_dir)?;
-            root.push(&p.relative)?;
+            if let Err(copy) = root.push(&p.relative) {
+                eprintln!("{}: copying the failed run to {} failed too: {copy:#}", p.name, root.url(&p.relative));
+            }
             Err(e.context(format!("experiment {}", p.name)))
         }
     }
+}
+
+/// A persist hook that copies the run directory up on a thread of its own, so a slow or
+/// unreachable store never holds training; a copy asked for while one is under way is skipped
+/// (the next one, or the final copy, takes the files as they are then).
+fn background_push(root: Arc<OutputRoot>, relative: String) -> Persist {
+    let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    Arc::new(move || {
+        if busy.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (root, relative, busy) = (root.clone(), relative.clone(), busy.clone());
+        std::thread::spawn(move || {
+            if let Err(e) = root.push(&relative) {
+                tracing::warn!("copying the run to {} failed (the run goes on): {e:#}", root.url(&relative));
+            }
+            busy.store(false, std::sync::atomic::Ordering::Release);
+        });
+        Ok(())
+    })
 }
