@@ -231,4 +231,34 @@ fn bench_reports_step_time_throughput_flops_compile_time_and_memory() {
     }
     let (ok, _, stderr) = ouro(&["bench", "--config", &cfg, "--steps", "0"]);
     assert!(!ok && stderr.contains("--windows and --steps must be at least 1"), "{stderr}");
+
+    // The step's StableHLO, written out and run as a foreign program (how JAX's lowering of the
+    // same step is timed on ouro's runtime), its donated state fed back each step.
+    let dir = scratch("bench-stablehlo");
+    let mlir = dir.join("step.mlir");
+    let mut args = vec!["bench", "--config", &cfg, "--windows", "1", "--steps", "1"];
+    args.extend(shape);
+    let emit = mlir.to_str().unwrap();
+    args.extend(["--emit-stablehlo", emit]);
+    let (ok, _, stderr) = ouro(&args);
+    assert!(ok, "{stderr}");
+    let text = std::fs::read_to_string(&mlir).unwrap();
+    assert!(text.contains("@main(") && text.contains("tf.aliasing_output"), "a donated train step");
+    let run = ["bench", "--stablehlo", emit, "--rows", "64", "--windows", "2", "--steps", "2", "--json"];
+    let (ok, stdout, stderr) = ouro(&run);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("58 donated"), "{stdout}");
+    let figures: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert!(figures["median_step_seconds"].as_f64().unwrap() > 0.0, "{figures}");
+    // Arguments of the wrong type are refused by name.
+    let bad = dir.join("bad.safetensors");
+    let data = [0u8; 4];
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![1], &data).unwrap();
+    safetensors::serialize_to_file([("arg0", view)], None, &bad).unwrap();
+    let mut run = run.to_vec();
+    let bad_arg = bad.to_str().unwrap();
+    run.extend(["--args", bad_arg]);
+    let (ok, _, stderr) = ouro(&run);
+    assert!(!ok && stderr.contains("--args arg0 is F32[1], the program's parameter 0 is"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

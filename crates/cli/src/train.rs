@@ -203,9 +203,9 @@ pub(crate) fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
 /// A config and the shape of its data, for commands that need no dataset.
 #[derive(Args, Debug)]
 pub(crate) struct ShapeArgs {
-    /// The config.
+    /// The config (required).
     #[arg(long, value_name = "FILE")]
-    pub(crate) config: PathBuf,
+    pub(crate) config: Option<PathBuf>,
     /// Overrides, as for `train`.
     overrides: Vec<String>,
     /// Tokens per example (default: the config's data_shape, else the training data's metadata).
@@ -235,7 +235,7 @@ impl ShapeArgs {
         if let Some(b) = self.global_batch {
             overrides.push(format!("global_batch_size={b}"));
         }
-        let config = TrainConfig::load(&self.config, &overrides)?;
+        let config = TrainConfig::load(self.file()?, &overrides)?;
         let declared = config.data_shape.as_ref().map(|d| (d.seq_len, d.vocab_size, d.num_puzzle_identifiers));
         let shape = match (self.seq_len, self.vocab_size, self.puzzle_ids, declared) {
             (Some(s), Some(v), Some(p), _) => (s, v, p),
@@ -258,6 +258,11 @@ impl ShapeArgs {
             num_puzzle_identifiers: shape.2,
         };
         Ok((config, dims))
+    }
+
+    /// The config file.
+    pub(crate) fn file(&self) -> Result<&Path> {
+        self.config.as_deref().ok_or_else(|| anyhow::anyhow!("--config FILE is required"))
     }
 }
 
@@ -290,8 +295,8 @@ pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
     let (config, dims) = args.shape.load()?;
     let gbs = config.global_batch_size;
     let meta = (dims.seq_len, dims.vocab_size, dims.num_puzzle_identifiers);
-    let mut model =
-        Trm::new(config.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{}: {e}", args.shape.config.display()))?;
+    let file = args.shape.file()?;
+    let mut model = Trm::new(config.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let specs = model.specs();
     model.unroll = true;
     let step = ouro_train::train_step(&model, &ouro_train::run::step_config(&config, 1), gbs)?;

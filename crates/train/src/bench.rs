@@ -151,6 +151,11 @@ impl StepBench {
         Ok(started.elapsed().as_secs_f64() / steps.max(1) as f64)
     }
 
+    /// The step's StableHLO, as compiled (for XLA's dumps, or to run elsewhere).
+    pub fn stablehlo(&self) -> &str {
+        &self.exe.lowered().text
+    }
+
     /// The compiled step's memory per device: arguments, temporaries and unaliased outputs.
     pub fn compiled_bytes(&self) -> Result<u64> {
         let s = self.exe.loaded().compiled_memory_stats()?;
