@@ -154,6 +154,8 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+const GIB: f64 = (1u64 << 30) as f64;
+
 /// Times a StableHLO program given as text on one device: `ouro bench --stablehlo`.
 fn program(backend: &BackendArgs, args: &BenchArgs, file: &Path) -> Result<()> {
     if args.windows == 0 || args.steps == 0 {
@@ -334,5 +336,3 @@ mod tests {
         assert_eq!(aliased_outputs("no main here", 2), vec![None, None]);
     }
 }
-
-const GIB: f64 = (1u64 << 30) as f64;
