@@ -41,8 +41,9 @@ pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> 
         recipe.loss_scale_initial = ouro_train::config::LOSS_SCALE_INITIAL;
         recipe.loss_scale_growth_interval = ouro_train::config::LOSS_SCALE_GROWTH_INTERVAL;
     }
-    // Recomputing activations changes memory, not what is trained.
+    // Recomputing activations or unrolling loops changes memory and speed, not what is trained.
     recipe.remat = false;
+    recipe.unroll_cycles = false;
     let text = serde_json::to_string(&recipe).context("serialising the recipe")?;
     let mut h = Sha256::new();
     h.update(text.as_bytes());

@@ -62,6 +62,7 @@ impl StepBench {
         let dims = DataDims { batch_size: gbs, ..dims };
         let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
         model.remat = cfg.remat;
+        model.unroll = cfg.unroll_cycles;
         let step_cfg = step_config(cfg, 1_000_000);
         let parallel = step_cfg.parallel.as_ref();
         let options = cfg.mesh.lower_options();

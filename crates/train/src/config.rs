@@ -274,6 +274,10 @@ pub struct TrainConfig {
     /// keeping them: less device memory for about a third more FLOPs of that cycle.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remat: bool,
+    /// Emit the `H_cycles − 1` cycles without gradient (and their `L_cycles` loops) unrolled
+    /// instead of as `while` loops: the same values, a larger program.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unroll_cycles: bool,
     /// Epochs (one epoch = one sampled puzzle per group).
     pub epochs: usize,
     /// Epochs between evaluations (must divide `epochs`; default: all).

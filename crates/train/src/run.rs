@@ -219,6 +219,7 @@ pub(crate) fn model_of(cfg: &TrainConfig, meta: &ouro_data::Metadata) -> Result<
     };
     let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
     model.remat = cfg.remat;
+    model.unroll = cfg.unroll_cycles;
     Ok(model)
 }
 

@@ -126,8 +126,8 @@ impl Rules for DotGeneral {
 
     fn vjp<'t>(&self, cx: &VjpCx<'t>) -> Result<Vec<Option<Tensor<'t>>>, String> {
         // Both cotangents are dot_generals of the output cotangent with the other operand,
-        // batched over the same batch dimensions, then transposed into the operand's layout.
-        // The cotangent takes the operand dtype first (bf16 operands, f32 result: bf16 gradients).
+        // batched over the same batch dimensions, in the operand's layout. The cotangent takes
+        // the operand dtype first (bf16 operands, f32 result: bf16 gradients).
         let (lhs, rhs) = (cx.x(0), cx.x(1));
         let ct = cx.ct().cast(lhs.dtype());
         let d = &self.dims;
@@ -138,26 +138,50 @@ impl Rules for DotGeneral {
         let ct_lfree: Vec<usize> = (nb..nb + lfree.len()).collect();
         let ct_rfree: Vec<usize> = (nb + lfree.len()..nb + lfree.len() + rfree.len()).collect();
 
-        // d lhs: contract ct's rhs-free dims with rhs's free dims. Result layout: batch, lhs
-        // free, then rhs's contracting dims in ascending order standing for their lhs partners.
-        let t_lhs = ct.dot_general(rhs, DotDims { lhs_batch: batch.clone(), rhs_batch: d.rhs_batch.clone(), lhs_contract: ct_rfree, rhs_contract: rfree.clone() });
+        // Each cotangent is one dot_general of ct and the other operand, in whichever operand
+        // order lays the result out as the operand already is: then no transpose is emitted
+        // (the weight gradient of `x · Wᵀ` is `ctᵀ · x`, not `(xᵀ · ct)ᵀ`). XLA's CPU backend
+        // materialises a transpose left after a dot, so this saves a copy per weight per step.
         let mut rc_sorted: Vec<usize> = (0..d.rhs_contract.len()).collect();
         rc_sorted.sort_by_key(|&k| d.rhs_contract[k]);
-        let mut lhs_of_result: Vec<usize> = d.lhs_batch.clone();
-        lhs_of_result.extend(&lfree);
-        lhs_of_result.extend(rc_sorted.iter().map(|&k| d.lhs_contract[k]));
-
-        // d rhs: contract lhs's free dims with ct's lhs-free dims. Result layout: batch, lhs's
-        // contracting dims in ascending order (standing for their rhs partners), rhs free.
-        let t_rhs = lhs.dot_general(ct, DotDims { lhs_batch: d.lhs_batch.clone(), rhs_batch: batch, lhs_contract: lfree.clone(), rhs_contract: ct_lfree });
         let mut lc_sorted: Vec<usize> = (0..d.lhs_contract.len()).collect();
         lc_sorted.sort_by_key(|&k| d.lhs_contract[k]);
-        let mut rhs_of_result: Vec<usize> = d.rhs_batch.clone();
-        rhs_of_result.extend(lc_sorted.iter().map(|&k| d.rhs_contract[k]));
-        rhs_of_result.extend(&rfree);
+        let lhs_partners: Vec<usize> = rc_sorted.iter().map(|&k| d.lhs_contract[k]).collect();
+        let rhs_partners: Vec<usize> = lc_sorted.iter().map(|&k| d.rhs_contract[k]).collect();
 
-        Ok(vec![Some(t_lhs.transpose(&inverse(&lhs_of_result))), Some(t_rhs.transpose(&inverse(&rhs_of_result)))])
+        // d lhs. (a) ct · rhs: batch, lhs free, then rhs's contracting dims in ascending order
+        // standing for their lhs partners. (b) rhs · ct: batch, those partners, lhs free.
+        let a_layout: Vec<usize> = [&d.lhs_batch[..], &lfree, &lhs_partners].concat();
+        let b_layout: Vec<usize> = [&d.lhs_batch[..], &lhs_partners, &lfree].concat();
+        let d_lhs = if is_identity(&b_layout) && !is_identity(&a_layout) {
+            rhs.dot_general(ct, DotDims { lhs_batch: d.rhs_batch.clone(), rhs_batch: batch.clone(), lhs_contract: rfree.clone(), rhs_contract: ct_rfree.clone() })
+        } else {
+            let t = ct.dot_general(rhs, DotDims { lhs_batch: batch.clone(), rhs_batch: d.rhs_batch.clone(), lhs_contract: ct_rfree, rhs_contract: rfree.clone() });
+            transposed(t, &a_layout)
+        };
+
+        // d rhs. (a) lhs · ct: batch, lhs's contracting dims in ascending order standing for
+        // their rhs partners, rhs free. (b) ct · lhs: batch, rhs free, those partners.
+        let a_layout: Vec<usize> = [&d.rhs_batch[..], &rhs_partners, &rfree].concat();
+        let b_layout: Vec<usize> = [&d.rhs_batch[..], &rfree, &rhs_partners].concat();
+        let d_rhs = if is_identity(&b_layout) && !is_identity(&a_layout) {
+            ct.dot_general(lhs, DotDims { lhs_batch: batch, rhs_batch: d.lhs_batch.clone(), lhs_contract: ct_lfree, rhs_contract: lfree })
+        } else {
+            let t = lhs.dot_general(ct, DotDims { lhs_batch: d.lhs_batch.clone(), rhs_batch: batch, lhs_contract: lfree, rhs_contract: ct_lfree });
+            transposed(t, &a_layout)
+        };
+        Ok(vec![Some(d_lhs), Some(d_rhs)])
     }
+}
+
+fn is_identity(layout: &[usize]) -> bool {
+    layout.iter().enumerate().all(|(i, &d)| i == d)
+}
+
+/// `t`, whose position `p` holds operand dimension `layout[p]`, in the operand's layout (no
+/// transpose when it already is).
+fn transposed<'t>(t: Tensor<'t>, layout: &[usize]) -> Tensor<'t> {
+    if is_identity(layout) { t } else { t.transpose(&inverse(layout)) }
 }
 
 /// `perm` with `perm[operand_dim] = result position`, for a result whose position `p` holds
@@ -186,6 +210,10 @@ pub(crate) fn cases() -> Vec<Case> {
         Case::new("dot_general_attention", dg(dims(&[0, 2], &[0, 2], &[3], &[3])), vec![t(DType::F64, &[2, 3, 2, 4]), t(DType::F64, &[2, 5, 2, 4])], true),
         // Unsorted, interleaved contracting dims.
         Case::new("dot_general_shuffled", dg(dims(&[1], &[2], &[2, 0], &[0, 1])), vec![t(DType::F64, &[3, 2, 4]), t(DType::F64, &[4, 3, 2, 5])], true),
+        // A linear layer's x · Wᵀ (W stored [out, in]) and a product of a transposed lhs: the
+        // cotangents' operand order that needs no transpose.
+        Case::new("dot_general_linear", dg(dims(&[], &[], &[1], &[1])), vec![t(DType::F64, &[2, 3]), t(DType::F64, &[4, 3])], true),
+        Case::new("dot_general_lhs_transposed", dg(dims(&[], &[], &[0], &[0])), vec![t(DType::F64, &[3, 2]), t(DType::F64, &[3, 4])], true),
         Case::new("dot_general_outer", dg(dims(&[], &[], &[], &[])), vec![t(DType::F64, &[3]), t(DType::F64, &[2])], true),
         Case::new("dot_general_f32", dg(dims(&[], &[], &[1], &[0])), vec![t(DType::F32, &[4, 8]), t(DType::F32, &[8, 2])], false),
         Case::new("dot_general_bf16_to_f32", DotGeneral { dims: dims(&[], &[], &[1], &[0]), preferred: Some(DType::F32) }, vec![t(DType::BF16, &[4, 8]), t(DType::BF16, &[8, 2])], false),

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# ouro's TRM train step against a plain-JAX reference of the same step (trm_jax.py), on CPU:
+#   1. ouro:        `ouro bench --config <yaml>`  (ouro's graph on ouro's runtime, pinned PJRT CPU plugin)
+#   2. JAX:         `trm_jax.py bench`            (JAX's graph on jaxlib's own XLA)
+#   3. JAX graph on ouro's runtime: `ouro bench --stablehlo` of `trm_jax.py export`
+# at a tiny and a small config, ROUNDS rounds each (the order of the three rotates per round),
+# then a table of medians over rounds.
+#
+#   bash benches/compare/compare.sh
+#
+# Environment: ROUNDS (3), WARMUP (3), WINDOWS (10), STEPS (5) as for `ouro bench`;
+# CONFIGS ("tiny small tiny-bf16 small-bf16"); OURO_CACHE_DIR (~/.cache/ouro: the venv goes to tools/jax-venv);
+# OURO_BIN (skip the build and use this binary); KEEP=1 keeps the work directory.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cache="${OURO_CACHE_DIR:-$HOME/.cache/ouro}"
+venv="$cache/tools/jax-venv"
+jax_version="0.10.2"
+rounds="${ROUNDS:-3}"
+warmup="${WARMUP:-3}"
+windows="${WINDOWS:-10}"
+steps="${STEPS:-5}"
+configs="${CONFIGS:-tiny small tiny-bf16 small-bf16}"
+
+# --- the JAX venv ---------------------------------------------------------------------------
+py="$venv/bin/python"
+if ! { [ -x "$py" ] && "$py" -c "import jax, jaxlib, sys; sys.exit(jax.__version__ != '$jax_version' or jaxlib.__version__ != '$jax_version')" 2>/dev/null; }; then
+    echo "== creating $venv (jax==$jax_version jaxlib==$jax_version)" >&2
+    python3 -m venv "$venv"
+    "$py" -m pip install --quiet --upgrade pip
+    "$py" -m pip install --quiet "jax==$jax_version" "jaxlib==$jax_version"
+fi
+
+# --- ouro -----------------------------------------------------------------------------------
+if [ -n "${OURO_BIN:-}" ]; then
+    ouro="$OURO_BIN"
+else
+    echo "== cargo build --release" >&2
+    (cd "$root" && cargo build --release)
+    ouro="$root/target/release/ouro"
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/ouro-compare.XXXXXX")"
+if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
+results="$work/results.jsonl"
+: > "$results"
+
+# Config shapes: name hidden heads expansion L_layers H_cycles L_cycles puzzle_emb_len pos dtype halt batch seq vocab puzzle_ids
+shape_of() {
+    case "$1" in
+        tiny) echo "64 4 2 2 2 2 1 rope float32 4 64 16 6 1" ;;
+        small) echo "256 4 4 2 2 2 1 rope float32 4 32 81 11 1" ;;
+        tiny-bf16) echo "64 4 2 2 2 2 1 rope bfloat16 4 64 16 6 1" ;;
+        small-bf16) echo "256 4 4 2 2 2 1 rope bfloat16 4 32 81 11 1" ;;
+        *) echo "unknown config $1 (tiny, small, tiny-bf16, small-bf16)" >&2; exit 2 ;;
+    esac
+}
+
+# The ouro config: benches/train.rs's `config` (lr 1e-3, wd 0.1, puzzle lr 1e-2, puzzle wd 0.1,
+# EMA on, defaults otherwise: AdamATan2 0.9/0.95, warm-up 2000, EMA rate 0.999).
+write_yaml() { # file hidden heads expansion l_layers h_cycles l_cycles p_len pos dtype halt batch
+    cat > "$1" <<EOF
+arch:
+  hidden_size: $2
+  num_heads: $3
+  expansion: $4
+  L_layers: $5
+  H_cycles: $6
+  L_cycles: $7
+  puzzle_emb_len: $8
+  mlp_t: false
+  pos_encodings: $9
+  forward_dtype: ${10}
+  halt_max_steps: ${11}
+data_paths: [unused]
+global_batch_size: ${12}
+epochs: 1
+lr: 1.0e-3
+weight_decay: 0.1
+puzzle_emb_lr: 1.0e-2
+puzzle_emb_weight_decay: 0.1
+ema: true
+EOF
+}
+
+# Runs a command, appends its last stdout line (one JSON object) tagged with config/kind/round.
+record() { # config kind round command...
+    local config="$1" kind="$2" round="$3"
+    shift 3
+    local out="$work/out.txt" err="$work/err.txt"
+    if ! "$@" > "$out" 2> "$err"; then
+        echo "!! $kind ($config, round $round) failed: $*" >&2
+        cat "$out" "$err" >&2
+        exit 1
+    fi
+    tail -n 1 "$out" | CONFIG="$config" KIND="$kind" ROUND="$round" "$py" -c '
+import json, os, sys
+line = sys.stdin.read().strip()
+try:
+    r = json.loads(line)
+except ValueError:
+    sys.exit("the last line of stdout is not JSON: " + line[:200])
+r.update(config=os.environ["CONFIG"], kind=os.environ["KIND"], round=int(os.environ["ROUND"]))
+print(json.dumps(r))' >> "$results"
+    "$py" - "$results" <<'EOF' >&2
+import json, sys
+r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print(f"   {r['config']:6s} round {r['round']} {r['kind']:10s} {r['median_step_seconds']*1e3:9.2f} ms/step  compile {r['compile_seconds']:.2f} s")
+EOF
+}
+
+for config in $configs; do shape_of "$config" > /dev/null; done
+
+export JAX_PLATFORMS=cpu
+timing=(--warmup "$warmup" --windows "$windows" --steps "$steps")
+for config in $configs; do
+    shape="$(shape_of "$config")"
+    read -r hidden heads expansion l_layers h_cycles l_cycles p_len pos dtype halt batch seq vocab pids <<< "$shape"
+    dir="$work/$config"
+    mkdir -p "$dir"
+    write_yaml "$dir/ouro.yaml" "$hidden" "$heads" "$expansion" "$l_layers" "$h_cycles" "$l_cycles" "$p_len" "$pos" "$dtype" "$halt" "$batch"
+    jax_args=(--hidden-size "$hidden" --num-heads "$heads" --expansion "$expansion" --l-layers "$l_layers"
+        --h-cycles "$h_cycles" --l-cycles "$l_cycles" --puzzle-emb-len "$p_len" --pos-encodings "$pos"
+        --forward-dtype "$dtype" --halt-max-steps "$halt" --batch "$batch" --seq-len "$seq" --vocab-size "$vocab"
+        --num-puzzle-ids "$pids")
+    echo "== $config: exporting the JAX step" >&2
+    "$py" "$here/trm_jax.py" "${jax_args[@]}" export --out "$dir/jax" > "$dir/export.json"
+    for ((round = 1; round <= rounds; round++)); do
+        runs=(ouro jax jax_on_ouro)
+        shift_by=$(((round - 1) % 3))
+        order=("${runs[@]:shift_by}" "${runs[@]:0:shift_by}")
+        for kind in "${order[@]}"; do
+            case "$kind" in
+                ouro) record "$config" ouro "$round" "$ouro" bench --config "$dir/ouro.yaml" --seq-len "$seq" \
+                    --vocab-size "$vocab" --puzzle-ids "$pids" "${timing[@]}" --json ;;
+                jax) record "$config" jax "$round" "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
+                jax_on_ouro) record "$config" jax_on_ouro "$round" "$ouro" bench --stablehlo "$dir/jax/step.mlir" \
+                    --args "$dir/jax/args.safetensors" --rows "$batch" "${timing[@]}" --json ;;
+            esac
+        done
+    done
+done
+
+"$py" - "$results" "$rounds" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+configs = list(dict.fromkeys(r["config"] for r in rows))
+jax_version = next((r["jax_version"] for r in rows if r["kind"] == "jax"), "?")
+def med(config, kind, key):
+    v = [r[key] for r in rows if r["config"] == config and r["kind"] == kind]
+    return statistics.median(v) if v else float("nan")
+print()
+print(f"TRM train step on CPU, medians over {sys.argv[2]} rounds (each round: median of the timed windows)")
+print(f"ouro: its own graph on the pinned PJRT CPU plugin (XLA of jax 0.11.2); JAX {jax_version} with its own jaxlib XLA;")
+print("JAX graph on ouro runtime: trm_jax.py's StableHLO run by `ouro bench --stablehlo` on the pinned plugin.")
+head = ["config", "ouro ms", "JAX ms", "ouro/JAX", "JAX-graph@ouro ms", "compile ouro s", "compile JAX s", "compile JAX-graph@ouro s"]
+table = []
+for c in configs:
+    o, j, x = (med(c, k, "median_step_seconds") for k in ("ouro", "jax", "jax_on_ouro"))
+    table.append([c, f"{o*1e3:.2f}", f"{j*1e3:.2f}", f"{o/j:.3f}", f"{x*1e3:.2f}",
+                  f"{med(c, 'ouro', 'compile_seconds'):.2f}", f"{med(c, 'jax', 'compile_seconds'):.2f}",
+                  f"{med(c, 'jax_on_ouro', 'compile_seconds'):.2f}"])
+widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(head)]
+fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
+print(fmt(head))
+for r in table:
+    print(fmt(r))
+print("ouro/JAX > 1: ouro is slower. Compile: ouro = its XLA compile of the traced step; JAX = trace + lower + compile;")
+print("JAX-graph@ouro = the plugin's compile of JAX's StableHLO text.")
+EOF
