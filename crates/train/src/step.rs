@@ -116,7 +116,8 @@ impl DataParallel {
 #[derive(Clone, Debug)]
 pub struct StateLayout {
     /// Donated state: `params/…`, `adam/m/…`, `adam/v/…`, `ema/…`, `puzzle_emb`, `carry/…`,
-    /// `step`, `healthy`, and with loss scaling `loss_scale/scale`, `loss_scale/good_steps`.
+    /// `step`, `healthy`, and with loss scaling `loss_scale/scale`, `loss_scale/good_steps`,
+    /// `loss_scale/skipped`.
     pub state: Named<TensorType>,
     /// Read-only constants: `fixed/inner.H_init`, `fixed/inner.L_init`, `key`.
     pub constants: Named<TensorType>,

@@ -1,13 +1,11 @@
 //! `ouro run NAME`: one experiment of the catalog.
 
-use anyhow::{Context, Result, bail};
-use clap::Args;
-use ouro_lab::OutputRoot;
-use ouro_lab::RunRecord;
-use ouro_lab::runs::{RunState, host_name, now};
-
 use std::sync::Arc;
 
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use ouro_lab::runs::{RunState, host_name, now};
+use ouro_lab::{OutputRoot, RunRecord};
 use ouro_train::run::Persist;
 
 use super::{CostArgs, Layout, Next, cost_line, next_step, pull_records};
