@@ -23,7 +23,7 @@ pub struct BenchArgs {
     shape: ShapeArgs,
     /// Time this StableHLO program instead of a config's step (another framework's lowering
     /// of the same step, e.g. `jax.jit(step).lower(...).as_text()`): its `@main` runs with the
-    /// arguments in --args (zeros where absent), donated arguments (`tf.aliasing_output`) fed
+    /// arguments in --args (all zeros without it), donated arguments (`tf.aliasing_output`) fed
     /// back from the outputs they alias. --config is not read.
     #[arg(long, value_name = "FILE", conflicts_with = "eval")]
     stablehlo: Option<PathBuf>,
@@ -193,7 +193,8 @@ fn program(backend: &BackendArgs, args: &BenchArgs, file: &Path) -> Result<()> {
                 }
                 t.data().to_vec()
             }
-            Some(Err(_)) | None => {
+            Some(Err(_)) => bail!("--args has no tensor {name} for the program's parameter {i} ({ty})"),
+            None => {
                 let count: i64 = dims.iter().product();
                 vec![0u8; count as usize * ty.element_type.size_in_bytes()]
             }
