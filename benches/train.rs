@@ -7,7 +7,7 @@
 //! save throughput is `cargo bench -p ouro-ckpt --bench save`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ouro_data::build::sudoku::{self, SudokuOptions};
@@ -56,12 +56,7 @@ fn config(size: &Size, mlp_t: bool, dtype: &str) -> TrainConfig {
 
 /// Times `iters` steps dispatched back to back, waited for once (steady state).
 fn steps(bench: &mut StepBench, iters: u64) -> Duration {
-    let started = Instant::now();
-    for _ in 0..iters {
-        bench.step().unwrap();
-    }
-    bench.sync().unwrap();
-    started.elapsed()
+    Duration::from_secs_f64(bench.time(iters as usize).unwrap() * iters as f64)
 }
 
 fn step_throughput(c: &mut Criterion) {

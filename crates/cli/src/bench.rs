@@ -108,16 +108,7 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
         dims.vocab_size
     );
     println!("compile: {:.2} s (no compile cache)", bench.compile_seconds);
-    let w = &windows;
-    let median = w[w.len() / 2];
-    println!(
-        "step: median {:.2} ms over {} windows of {} steps (fastest {:.2}, slowest {:.2})",
-        median * 1e3,
-        w.len(),
-        args.steps,
-        w[0] * 1e3,
-        w[w.len() - 1] * 1e3
-    );
+    let median = print_steps(&windows, args.steps);
     println!("throughput: {:.0} examples/s", bench.rows as f64 / median);
     let achieved = bench.flops / median;
     let peak = args.peak_tflops.map(|t| t * 1e12).or_else(|| ouro_train::cost::peak_flops(&kind));
@@ -143,7 +134,7 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
             "rows": bench.rows,
             "compile_seconds": bench.compile_seconds,
             "median_step_seconds": median,
-            "windows": w,
+            "windows": windows,
             "examples_per_second": bench.rows as f64 / median,
             "flops_per_step": bench.flops,
             "mfu": peak.map(|p| achieved / (p * n as f64)),
@@ -155,6 +146,19 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
 }
 
 const GIB: f64 = (1u64 << 30) as f64;
+
+/// Prints the step line of sorted per-window step times (seconds) and returns their median.
+fn print_steps(windows: &[f64], steps: usize) -> f64 {
+    let median = windows[windows.len() / 2];
+    println!(
+        "step: median {:.2} ms over {} windows of {steps} steps (fastest {:.2}, slowest {:.2})",
+        median * 1e3,
+        windows.len(),
+        windows[0] * 1e3,
+        windows[windows.len() - 1] * 1e3
+    );
+    median
+}
 
 /// Times a StableHLO program given as text on one device: `ouro bench --stablehlo`.
 fn program(backend: &BackendArgs, args: &BenchArgs, file: &Path) -> Result<()> {
@@ -239,7 +243,6 @@ fn program(backend: &BackendArgs, args: &BenchArgs, file: &Path) -> Result<()> {
         windows.push(started.elapsed().as_secs_f64() / args.steps as f64);
     }
     windows.sort_by(f64::total_cmp);
-    let median = windows[windows.len() / 2];
     println!(
         "program {} ({} parameters, {} donated) on {}",
         file.display(),
@@ -248,14 +251,7 @@ fn program(backend: &BackendArgs, args: &BenchArgs, file: &Path) -> Result<()> {
         client.platform_name()
     );
     println!("compile: {compile_seconds:.2} s (no compile cache)");
-    println!(
-        "step: median {:.2} ms over {} windows of {} steps (fastest {:.2}, slowest {:.2})",
-        median * 1e3,
-        windows.len(),
-        args.steps,
-        windows[0] * 1e3,
-        windows[windows.len() - 1] * 1e3
-    );
+    let median = print_steps(&windows, args.steps);
     if let Some(rows) = args.rows {
         println!("throughput: {:.0} examples/s", rows as f64 / median);
     }

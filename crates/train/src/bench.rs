@@ -6,16 +6,16 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use ouro_data::sampler::Batch as HostBatch;
 use ouro_ir::TensorType;
 use ouro_ir::tree::Named;
-use ouro_nn::{DataDims, Trm};
+use ouro_nn::DataDims;
 use ouro_pjrt::Buffer;
 use ouro_runtime::{Executable, Runtime};
 
 use crate::config::TrainConfig;
-use crate::run::{Devices, step_config};
+use crate::run::{Devices, model_at, step_config};
 use crate::state::init_state;
 use crate::step::{StateLayout, eval_step, train_step};
 use crate::weights::eval_weights;
@@ -60,9 +60,7 @@ impl StepBench {
     pub fn new(runtime: &Runtime, cfg: &TrainConfig, dims: DataDims, which: Which) -> Result<StepBench> {
         let gbs = cfg.global_batch_size;
         let dims = DataDims { batch_size: gbs, ..dims };
-        let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
-        model.remat = cfg.remat;
-        model.unroll = cfg.unroll_cycles;
+        let model = model_at(cfg, dims)?;
         let step_cfg = step_config(cfg, 1_000_000);
         let parallel = step_cfg.parallel.as_ref();
         let options = cfg.mesh.lower_options();

@@ -202,9 +202,7 @@ pub fn memory(runtime: &ouro_runtime::Runtime, cfg: &TrainConfig, dims: &DataDim
         one.global_batch_size = n;
         one.mesh.data = 1;
         one.grad_accum_steps = 1;
-        let mut model =
-            Trm::new(one.arch.clone(), DataDims { batch_size: n, ..*dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
-        model.remat = cfg.remat;
+        let model = crate::run::model_at(&one, DataDims { batch_size: n, ..*dims })?;
         let step = train_step(&model, &crate::run::step_config(&one, 1), n)?;
         let exe = runtime.compile(&step.func, &one.mesh.lower_options())?;
         let s = exe.loaded().compiled_memory_stats()?;

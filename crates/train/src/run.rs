@@ -217,6 +217,12 @@ pub(crate) fn model_of(cfg: &TrainConfig, meta: &ouro_data::Metadata) -> Result<
         vocab_size: meta.vocab_size,
         num_puzzle_identifiers: meta.num_puzzle_identifiers,
     };
+    model_at(cfg, dims)
+}
+
+/// The model `cfg` trains on data of `dims`, with its memory and speed switches (`remat`,
+/// `unroll_cycles`) applied.
+pub(crate) fn model_at(cfg: &TrainConfig, dims: DataDims) -> Result<Trm> {
     let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
     model.remat = cfg.remat;
     model.unroll = cfg.unroll_cycles;
