@@ -33,6 +33,9 @@ impl Weed {
         let child = Command::new(&weed)
             .args(["mini", &format!("-dir={}", dir.display()), "-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
             .args([&format!("-bucket={BUCKET}"), "-admin.ui=false", "-webdav=false", "-master.telemetry=false"])
+            // By default the server sizes its volume count from the free disk space and takes no
+            // writes at all on a nearly full disk; the test needs a few hundred MB.
+            .args(["-volume.max=16", "-master.volumeSizeLimitMB=64"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -45,6 +48,16 @@ impl Weed {
             assert!(started.elapsed() < Duration::from_secs(60), "SeaweedFS did not come up in 60 s");
             std::thread::sleep(Duration::from_millis(200));
         }
+        // Listing works before the volume server has registered: wait until a write lands.
+        while http("PUT", &format!("/{BUCKET}/probe"), b"probe") != 200 {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "SeaweedFS takes no writes after 90 s: is the disk under {} full?",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        assert_eq!(http("DELETE", &format!("/{BUCKET}/probe"), &[]), 204);
         server
     }
 }
@@ -59,6 +72,8 @@ impl Drop for Weed {
 /// One plain HTTP request to the S3 port (the server accepts unsigned requests); the status.
 fn http(method: &str, path: &str, body: &[u8]) -> u16 {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", S3_PORT)) else { return 0 };
+    // A server that cannot place a write holds the request for its own 30 s deadline.
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{S3_PORT}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -141,8 +156,15 @@ fn checkpoints_and_datasets_on_an_s3_server() {
     let mut child = ouro_s3(&killed, &cache).spawn().unwrap();
     let started = Instant::now();
     while train_lines(&dir.join("killed")) < 17 {
-        assert!(started.elapsed() < Duration::from_secs(120), "the run did not reach step 17");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        if started.elapsed() > Duration::from_secs(120) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the run ended or stalled before step 17 ({} steps logged):\n{}",
+                train_lines(&dir.join("killed")),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL: no chance to finish a save or flush anything
