@@ -59,6 +59,8 @@ impl Api {
         if let Some(api) = loaded.get(&key) {
             return Ok(api.clone());
         }
+        #[cfg(all(target_os = "linux", feature = "jemalloc"))]
+        tracing::debug!(allocator = crate::host_allocator::describe(), "loading {}", key.display());
         let mut api = Api::open(&key)?;
         api.initialize()?;
         let api = Arc::new(api);

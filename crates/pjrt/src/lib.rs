@@ -29,6 +29,8 @@ mod element_type;
 mod error;
 mod event;
 mod executable;
+#[cfg(all(target_os = "linux", feature = "jemalloc"))]
+pub mod host_allocator;
 mod kv;
 pub mod plugin;
 mod signature;
