@@ -3,6 +3,9 @@
 #   1. ouro:        `ouro bench --config <yaml>`  (ouro's graph on ouro's runtime, pinned PJRT CPU plugin)
 #   2. JAX:         `trm_jax.py bench`            (JAX's graph on jaxlib's own XLA)
 #   3. JAX graph on ouro's runtime: `ouro bench --stablehlo` of `trm_jax.py export`
+#   4. JAX with jemalloc: (2) with the allocator ouro links (LD_PRELOAD, oversize_threshold:0),
+#      when a libjemalloc.so is found (apt install libjemalloc2), so the table shows what of the
+#      difference is the host allocator (see crates/pjrt/src/host_allocator.rs)
 # at a tiny and a small config, ROUNDS rounds each (the order of the three rotates per round),
 # then a table of medians over rounds.
 #
@@ -10,7 +13,8 @@
 #
 # Environment: ROUNDS (3), WARMUP (3), WINDOWS (10), STEPS (5) as for `ouro bench`;
 # CONFIGS ("tiny small tiny-bf16 small-bf16"); OURO_CACHE_DIR (~/.cache/ouro: the venv goes to tools/jax-venv);
-# OURO_BIN (skip the build and use this binary); KEEP=1 keeps the work directory.
+# OURO_BIN (skip the build and use this binary); KEEP=1 keeps the work directory;
+# JAX_JEMALLOC (the libjemalloc.so for run 4; default: the system's, if any; empty: skip run 4).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,6 +45,15 @@ else
     (cd "$root" && cargo build --release)
     ouro="$root/target/release/ouro"
 fi
+
+if [ -z "${JAX_JEMALLOC+set}" ]; then
+    JAX_JEMALLOC="$(ls /usr/lib/*/libjemalloc.so.2 /usr/lib64/libjemalloc.so.2 2>/dev/null | head -n 1 || true)"
+fi
+if [ -n "$JAX_JEMALLOC" ] && [ ! -f "$JAX_JEMALLOC" ]; then
+    echo "JAX_JEMALLOC=$JAX_JEMALLOC: no such file" >&2
+    exit 2
+fi
+[ -n "$JAX_JEMALLOC" ] || echo "== no libjemalloc.so found: the JAX+jemalloc runs are skipped" >&2
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/ouro-compare.XXXXXX")"
 if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
@@ -129,13 +142,16 @@ for config in $configs; do
     "$py" "$here/trm_jax.py" "${jax_args[@]}" export --out "$dir/jax" > "$dir/export.json"
     for ((round = 1; round <= rounds; round++)); do
         runs=(ouro jax jax_on_ouro)
-        shift_by=$(((round - 1) % 3))
+        if [ -n "$JAX_JEMALLOC" ]; then runs+=(jax_jemalloc); fi
+        shift_by=$(((round - 1) % ${#runs[@]}))
         order=("${runs[@]:shift_by}" "${runs[@]:0:shift_by}")
         for kind in "${order[@]}"; do
             case "$kind" in
                 ouro) record "$config" ouro "$round" "$ouro" bench --config "$dir/ouro.yaml" --seq-len "$seq" \
                     --vocab-size "$vocab" --puzzle-ids "$pids" "${timing[@]}" --json ;;
                 jax) record "$config" jax "$round" "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
+                jax_jemalloc) record "$config" jax_jemalloc "$round" env LD_PRELOAD="$JAX_JEMALLOC" \
+                    MALLOC_CONF=oversize_threshold:0 "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
                 jax_on_ouro) record "$config" jax_on_ouro "$round" "$ouro" bench --stablehlo "$dir/jax/step.mlir" \
                     --args "$dir/jax/args.safetensors" --rows "$batch" "${timing[@]}" --json ;;
             esac
@@ -155,13 +171,21 @@ print()
 print(f"TRM train step on CPU, medians over {sys.argv[2]} rounds (each round: median of the timed windows)")
 print(f"ouro: its own graph on the pinned PJRT CPU plugin (XLA of jax 0.11.2); JAX {jax_version} with its own jaxlib XLA;")
 print("JAX graph on ouro runtime: trm_jax.py's StableHLO run by `ouro bench --stablehlo` on the pinned plugin.")
-head = ["config", "ouro ms", "JAX ms", "ouro/JAX", "JAX-graph@ouro ms", "compile ouro s", "compile JAX s", "compile JAX-graph@ouro s"]
+jemalloc = any(r["kind"] == "jax_jemalloc" for r in rows)
+head = ["config", "ouro ms", "JAX ms", "ouro/JAX", "JAX-graph@ouro ms"]
+if jemalloc:
+    head += ["JAX+jemalloc ms", "ouro/(JAX+jemalloc)"]
+head += ["compile ouro s", "compile JAX s", "compile JAX-graph@ouro s"]
 table = []
 for c in configs:
     o, j, x = (med(c, k, "median_step_seconds") for k in ("ouro", "jax", "jax_on_ouro"))
-    table.append([c, f"{o*1e3:.2f}", f"{j*1e3:.2f}", f"{o/j:.3f}", f"{x*1e3:.2f}",
-                  f"{med(c, 'ouro', 'compile_seconds'):.2f}", f"{med(c, 'jax', 'compile_seconds'):.2f}",
-                  f"{med(c, 'jax_on_ouro', 'compile_seconds'):.2f}"])
+    row = [c, f"{o*1e3:.2f}", f"{j*1e3:.2f}", f"{o/j:.3f}", f"{x*1e3:.2f}"]
+    if jemalloc:
+        je = med(c, "jax_jemalloc", "median_step_seconds")
+        row += [f"{je*1e3:.2f}", f"{o/je:.3f}"]
+    row += [f"{med(c, 'ouro', 'compile_seconds'):.2f}", f"{med(c, 'jax', 'compile_seconds'):.2f}",
+            f"{med(c, 'jax_on_ouro', 'compile_seconds'):.2f}"]
+    table.append(row)
 widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(head)]
 fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
 print(fmt(head))
