@@ -23,8 +23,8 @@ use ouro_train::bench::{StepBench, Which};
 struct Size {
     name: &'static str,
     hidden: usize,
+    /// The data's shape; `batch_size` is the global batch.
     dims: DataDims,
-    batch: usize,
 }
 
 const SIZES: [Size; 2] = [
@@ -32,13 +32,11 @@ const SIZES: [Size; 2] = [
         name: "tiny",
         hidden: 64,
         dims: DataDims { batch_size: 64, seq_len: 16, vocab_size: 6, num_puzzle_identifiers: 1 },
-        batch: 64,
     },
     Size {
         name: "small",
         hidden: 256,
         dims: DataDims { batch_size: 32, seq_len: 81, vocab_size: 11, num_puzzle_identifiers: 1 },
-        batch: 32,
     },
 ];
 
@@ -49,7 +47,7 @@ fn config(size: &Size, mlp_t: bool, dtype: &str) -> TrainConfig {
          puzzle_emb_len: 1\n  mlp_t: {mlp_t}\n  pos_encodings: {pos}\n  forward_dtype: {dtype}\n  halt_max_steps: 4\n\
          data_paths: [unused]\nglobal_batch_size: {}\nepochs: 1\nlr: 1.0e-3\nweight_decay: 0.1\n\
          puzzle_emb_lr: 1.0e-2\npuzzle_emb_weight_decay: 0.1\nema: true\n",
-        size.hidden, size.batch
+        size.hidden, size.dims.batch_size
     );
     TrainConfig::parse(&yaml, "benches/train.rs", &[]).expect("a valid benchmark config")
 }
@@ -69,7 +67,7 @@ fn step_throughput(c: &mut Criterion) {
                 let cfg = config(size, mlp_t, dtype);
                 let mut bench = StepBench::new(&runtime, &cfg, size.dims, Which::Train).unwrap();
                 let id = format!("{}/{}/{}", size.name, if mlp_t { "mlp_t" } else { "attention" }, dtype);
-                group.throughput(Throughput::Elements(size.batch as u64));
+                group.throughput(Throughput::Elements(size.dims.batch_size as u64));
                 group.bench_function(BenchmarkId::from_parameter(id), |b| b.iter_custom(|n| steps(&mut bench, n)));
             }
         }
@@ -80,7 +78,7 @@ fn step_throughput(c: &mut Criterion) {
     group.sample_size(10).measurement_time(Duration::from_secs(5));
     for size in &SIZES {
         let mut bench = StepBench::new(&runtime, &config(size, false, "bfloat16"), size.dims, Which::Eval).unwrap();
-        group.throughput(Throughput::Elements(size.batch as u64));
+        group.throughput(Throughput::Elements(size.dims.batch_size as u64));
         group.bench_function(BenchmarkId::from_parameter(format!("{}/attention/bfloat16", size.name)), |b| {
             b.iter_custom(|n| steps(&mut bench, n))
         });
@@ -100,10 +98,10 @@ fn compile_time(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile_train_step");
     group.sample_size(10);
     group.bench_function("tiny/trace_and_lower", |b| {
-        b.iter(|| ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.batch).unwrap().func, &options))
+        b.iter(|| ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.dims.batch_size).unwrap().func, &options))
     });
     let text =
-        ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.batch).unwrap().func, &options).unwrap().text;
+        ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.dims.batch_size).unwrap().func, &options).unwrap().text;
     let program = ouro_pjrt::Program::text(text);
     let open = || {
         ouro_pjrt::open_client(&ouro_pjrt::PluginChoice::Default, ouro_pjrt::ClientOptions::new().cpu_device_count(1))

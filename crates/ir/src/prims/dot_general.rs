@@ -157,7 +157,7 @@ impl Rules for DotGeneral {
             rhs.dot_general(ct, DotDims { lhs_batch: d.rhs_batch.clone(), rhs_batch: batch.clone(), lhs_contract: rfree.clone(), rhs_contract: ct_rfree.clone() })
         } else {
             let t = ct.dot_general(rhs, DotDims { lhs_batch: batch.clone(), rhs_batch: d.rhs_batch.clone(), lhs_contract: ct_rfree, rhs_contract: rfree.clone() });
-            transposed(t, &a_layout)
+            t.transpose(&inverse(&a_layout))
         };
 
         // d rhs. (a) lhs · ct: batch, lhs's contracting dims in ascending order standing for
@@ -168,7 +168,7 @@ impl Rules for DotGeneral {
             ct.dot_general(lhs, DotDims { lhs_batch: batch, rhs_batch: d.lhs_batch.clone(), lhs_contract: ct_lfree, rhs_contract: lfree })
         } else {
             let t = lhs.dot_general(ct, DotDims { lhs_batch: d.lhs_batch.clone(), rhs_batch: batch, lhs_contract: lfree, rhs_contract: ct_lfree });
-            transposed(t, &a_layout)
+            t.transpose(&inverse(&a_layout))
         };
         Ok(vec![Some(d_lhs), Some(d_rhs)])
     }
@@ -176,12 +176,6 @@ impl Rules for DotGeneral {
 
 fn is_identity(layout: &[usize]) -> bool {
     layout.iter().enumerate().all(|(i, &d)| i == d)
-}
-
-/// `t`, whose position `p` holds operand dimension `layout[p]`, in the operand's layout (no
-/// transpose when it already is).
-fn transposed<'t>(t: Tensor<'t>, layout: &[usize]) -> Tensor<'t> {
-    if is_identity(layout) { t } else { t.transpose(&inverse(layout)) }
 }
 
 /// `perm` with `perm[operand_dim] = result position`, for a result whose position `p` holds
