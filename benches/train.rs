@@ -98,10 +98,14 @@ fn compile_time(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile_train_step");
     group.sample_size(10);
     group.bench_function("tiny/trace_and_lower", |b| {
-        b.iter(|| ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.dims.batch_size).unwrap().func, &options))
+        b.iter(|| {
+            ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.dims.batch_size).unwrap().func, &options)
+        })
     });
     let text =
-        ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.dims.batch_size).unwrap().func, &options).unwrap().text;
+        ouro_lower::lower(&ouro_train::train_step(&model, &step_cfg, size.dims.batch_size).unwrap().func, &options)
+            .unwrap()
+            .text;
     let program = ouro_pjrt::Program::text(text);
     let open = || {
         ouro_pjrt::open_client(&ouro_pjrt::PluginChoice::Default, ouro_pjrt::ClientOptions::new().cpu_device_count(1))

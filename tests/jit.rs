@@ -72,7 +72,7 @@ fn a_donated_parameter_is_updated_in_place_and_consumed() {
 
 fn run_sharded(mode: ShardingMode) -> Vec<Vec<f64>> {
     let runtime = Runtime::open_default(4).unwrap();
-    let exe = runtime.compile(&step_func(true), &LowerOptions { sharding: mode, locations: true }).unwrap();
+    let exe = runtime.compile(&step_func(true), &LowerOptions { sharding: mode, ..LowerOptions::default() }).unwrap();
     assert_eq!(exe.loaded().num_partitions(), 4);
     let (w, x, y) = data();
     let client = runtime.client();
@@ -117,7 +117,7 @@ fn a_program_partitioned_over_more_devices_than_the_client_has_is_refused() {
     let err = runtime
         .compile(
             &step_func(true),
-            &LowerOptions { sharding: ShardingMode::Shardy(Mesh::new("data", 4)), locations: true },
+            &LowerOptions { sharding: ShardingMode::Shardy(Mesh::new("data", 4)), ..LowerOptions::default() },
         )
         .unwrap_err();
     assert!(err.to_string().contains("4 devices but the client has 2"), "{err}");
@@ -127,12 +127,12 @@ fn a_program_partitioned_over_more_devices_than_the_client_has_is_refused() {
 fn the_same_program_lowers_to_byte_identical_text() {
     let a = ouro::lower::lower(
         &step_func(true),
-        &LowerOptions { sharding: ShardingMode::Shardy(Mesh::new("data", 4)), locations: true },
+        &LowerOptions { sharding: ShardingMode::Shardy(Mesh::new("data", 4)), ..LowerOptions::default() },
     )
     .unwrap();
     let b = ouro::lower::lower(
         &step_func(true),
-        &LowerOptions { sharding: ShardingMode::Shardy(Mesh::new("data", 4)), locations: true },
+        &LowerOptions { sharding: ShardingMode::Shardy(Mesh::new("data", 4)), ..LowerOptions::default() },
     )
     .unwrap();
     assert_eq!(a.text, b.text);
@@ -141,4 +141,29 @@ fn the_same_program_lowers_to_byte_identical_text() {
         "{}",
         a.text
     );
+}
+
+#[test]
+fn matmul_precision_is_written_on_every_dot_and_the_cpu_computes_the_same() {
+    use ouro::ir::lowering::MatmulPrecision;
+    let runtime = Runtime::open_default(1).unwrap();
+    let (w, x, y) = data();
+    let mut results = Vec::new();
+    for (precision, written) in [
+        (MatmulPrecision::Default, None),
+        (MatmulPrecision::High, Some("precision = [HIGH, HIGH]")),
+        (MatmulPrecision::Highest, Some("precision = [HIGHEST, HIGHEST]")),
+    ] {
+        let options = LowerOptions { matmul_precision: precision, ..LowerOptions::default() };
+        let lowered = ouro::lower::lower(&step_func(false), &options).unwrap();
+        let dots = lowered.text.matches("stablehlo.dot_general").count();
+        assert_eq!(dots, 2, "{}", lowered.text);
+        match written {
+            Some(attr) => assert_eq!(lowered.text.matches(attr).count(), dots, "{}", lowered.text),
+            None => assert!(!lowered.text.contains("precision"), "{}", lowered.text),
+        }
+        let exe = runtime.compile(&step_func(false), &options).unwrap();
+        results.push(exe.run_host(runtime.client(), &[w.clone(), x.clone(), y.clone()]).unwrap()[0].to_f64_vec());
+    }
+    assert!(results.windows(2).all(|r| r[0] == r[1]), "{results:?}");
 }

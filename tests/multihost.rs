@@ -95,6 +95,7 @@ fn checkpoint_writer(id: usize, port: u16, dir: &str, scenario: &str) {
         num_processes: 2,
         coordinator: format!("127.0.0.1:{port}"),
         source: "the test",
+        local_id: None,
     };
     let cluster = std::sync::Arc::new(ouro_cluster::Cluster::join(spec, Duration::from_secs(60)).unwrap());
     if scenario == "vanish" && id == 1 {

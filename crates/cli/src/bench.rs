@@ -111,7 +111,7 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
     let median = print_steps(&windows, args.steps);
     println!("throughput: {:.0} examples/s", bench.rows as f64 / median);
     let achieved = bench.flops / median;
-    let peak = args.peak_tflops.map(|t| t * 1e12).or_else(|| ouro_train::cost::peak_flops(&kind));
+    let peak = args.peak_tflops.map(|t| t * 1e12).or_else(|| ouro_train::target::peak_flops(&kind));
     let mfu = match peak {
         Some(p) => format!("; MFU {:.1} % of {n} x {:.0} TFLOP/s", 100.0 * achieved / (p * n as f64), p / 1e12),
         None => "; MFU: no peak known for this device (--peak-tflops)".to_string(),

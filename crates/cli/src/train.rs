@@ -235,7 +235,8 @@ impl ShapeArgs {
         if let Some(b) = self.global_batch {
             overrides.push(format!("global_batch_size={b}"));
         }
-        let config = TrainConfig::load(self.file()?, &overrides)?;
+        // A generated dataset is built as `train` builds it: its metadata gives the shapes.
+        let config = load_config(self.file()?, &overrides)?;
         let declared = config.data_shape.as_ref().map(|d| (d.seq_len, d.vocab_size, d.num_puzzle_identifiers));
         let shape = match (self.seq_len, self.vocab_size, self.puzzle_ids, declared) {
             (Some(s), Some(v), Some(p), _) => (s, v, p),
@@ -335,7 +336,7 @@ fn memory_report(backend: &BackendArgs, config: &TrainConfig, model: &ouro_nn::T
     let n = config.mesh.data;
     let runtime = ouro_runtime::Runtime::new(backend.client(n)?)?;
     let step = ouro_train::train_step(model, &ouro_train::run::step_config(config, 1), config.global_batch_size)?;
-    let options = config.mesh.lower_options();
+    let options = config.lower_options();
     let started = std::time::Instant::now();
     let exe = runtime.compile(&step.func, &options)?;
     let stats = exe.loaded().compiled_memory_stats()?;

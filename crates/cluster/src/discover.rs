@@ -3,8 +3,10 @@
 //! Sources, first match wins: the command-line flags; `OURO_PROCESS_ID`, `OURO_NUM_PROCESSES`,
 //! `OURO_COORDINATOR`; a Cloud TPU's environment (GKE and queued resources set `TPU_WORKER_ID`
 //! and `TPU_WORKER_HOSTNAMES` or `TPU_PROCESS_ADDRESSES`, multislice adds `MEGASCALE_*`); SLURM
-//! (`SLURM_PROCID`, `SLURM_NTASKS`, `SLURM_STEP_NODELIST`, `SLURM_JOB_ID`); and, on a TPU VM
-//! whose environment says nothing, the GCE metadata server (`agent-worker-number`,
+//! (`SLURM_PROCID`, `SLURM_NTASKS`, `SLURM_STEP_NODELIST`, `SLURM_JOB_ID`, `SLURM_LOCALID`), only
+//! when asked (`--slurm`, `OURO_SLURM=1`): a shell inside an allocation carries the job's
+//! variables, and one `ouro train` there must not wait for peers that were never started; and,
+//! on a TPU VM whose environment says nothing, the GCE metadata server (`agent-worker-number`,
 //! `worker-network-endpoints`). Worker lists are ordered by process, so the first host is the
 //! coordinator, as JAX's cluster detection also takes it.
 
@@ -13,6 +15,10 @@ use crate::metadata;
 
 /// The port the coordinator's key-value service listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 8479;
+
+/// The coordinator's port on Cloud TPU, the one JAX's Cloud TPU cluster uses: TPU VM setups
+/// that open JAX's port for the workers open this one.
+pub const TPU_PORT: u16 = 8476;
 
 /// This process's place in the job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +31,9 @@ pub struct ProcessSpec {
     pub coordinator: String,
     /// Where the figures came from, for the log.
     pub source: &'static str,
+    /// This process's index among the job's processes on its host (`SLURM_LOCALID`), when
+    /// several share a host and the scheduler says which one this is.
+    pub local_id: Option<usize>,
 }
 
 /// What the command line said (each optional).
@@ -36,6 +45,8 @@ pub struct Flags {
     pub num_processes: Option<usize>,
     /// `--coordinator host[:port]`.
     pub coordinator: Option<String>,
+    /// `--slurm`: take this process's place from SLURM's variables.
+    pub slurm: bool,
 }
 
 /// Finds this process's place; `None` for a single-process job. `env` reads an environment
@@ -64,9 +75,13 @@ pub fn discover(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, tpu_vm: boo
         let workers: Vec<String> = hosts.split(',').map(|h| h.trim().to_string()).collect();
         return tpu_slices("the Cloud TPU environment (TPU_WORKER_ID, TPU_WORKER_HOSTNAMES)", &worker, workers, &var);
     }
-    if let (Some(id), Some(count), Some(nodes)) =
-        (var("SLURM_PROCID"), var("SLURM_NTASKS"), var("SLURM_STEP_NODELIST").or_else(|| var("SLURM_JOB_NODELIST")))
-    {
+    let slurm = flags.slurm || var("OURO_SLURM").is_some_and(|v| v != "0");
+    if let (true, Some(id), Some(count), Some(nodes)) = (
+        slurm,
+        var("SLURM_PROCID"),
+        var("SLURM_NTASKS"),
+        var("SLURM_STEP_NODELIST").or_else(|| var("SLURM_JOB_NODELIST")),
+    ) {
         let count = number("SLURM_NTASKS", &count)?;
         if count == 1 {
             return Ok(None);
@@ -77,11 +92,18 @@ pub fn discover(flags: &Flags, env: &dyn Fn(&str) -> Option<String>, tpu_vm: boo
             None => DEFAULT_PORT,
         };
         let host = first_slurm_host(&nodes)?;
-        return checked(
+        let spec = checked(
             "SLURM (SLURM_PROCID, SLURM_NTASKS, SLURM_STEP_NODELIST)",
             number("SLURM_PROCID", &id)?,
             count,
             format!("{host}:{port}"),
+        )?;
+        let local_id = var("SLURM_LOCALID").map(|v| number("SLURM_LOCALID", &v)).transpose()?;
+        return Ok(spec.map(|s| ProcessSpec { local_id, ..s }));
+    }
+    if !slurm && var("SLURM_NTASKS").is_some_and(|n| n.trim() != "1") && var("SLURM_PROCID").is_some() {
+        tracing::info!(
+            "SLURM_NTASKS is set: running as one process; pass --slurm (or OURO_SLURM=1) to join the job's other tasks"
         );
     }
     if tpu_vm {
@@ -141,7 +163,7 @@ fn checked(
             "{source}: process id {process_id} is out of range for {num_processes} processes (ids are 0..{num_processes})"
         )));
     }
-    Ok(Some(ProcessSpec { process_id, num_processes, coordinator, source }))
+    Ok(Some(ProcessSpec { process_id, num_processes, coordinator, source, local_id: None }))
 }
 
 /// A TPU job of `MEGASCALE_NUM_SLICES` slices of `workers.len()` hosts each.
@@ -168,7 +190,7 @@ fn tpu_slices(
     if count == 1 {
         return Ok(None);
     }
-    checked(source, in_slice + slice * per_slice, count, format!("{host}:{DEFAULT_PORT}"))
+    checked(source, in_slice + slice * per_slice, count, format!("{host}:{TPU_PORT}"))
 }
 
 /// One entry of `worker-network-endpoints`: a host name, or the older `name:id:ip`.
@@ -214,8 +236,13 @@ mod tests {
 
     #[test]
     fn every_source_gives_the_process_and_the_coordinator() {
-        let flags =
-            |id, n, c: &str| Flags { process_id: Some(id), num_processes: Some(n), coordinator: Some(c.into()) };
+        let flags = |id, n, c: &str| Flags {
+            process_id: Some(id),
+            num_processes: Some(n),
+            coordinator: Some(c.into()),
+            slurm: false,
+        };
+        let slurm = Flags { slurm: true, ..Flags::default() };
         let cases: Vec<(&str, Flags, Env, Place)> = vec![
             ("nothing", Flags::default(), vec![], None),
             ("flags", flags(1, 2, "10.0.0.5"), vec![], Some(spec(1, 2, "10.0.0.5:8479"))),
@@ -231,13 +258,13 @@ mod tests {
                 "gke tpu",
                 Flags::default(),
                 vec![("TPU_WORKER_ID", "3"), ("TPU_WORKER_HOSTNAMES", "w0.svc,w1.svc,w2.svc,w3.svc")],
-                Some(spec(3, 4, "w0.svc:8479")),
+                Some(spec(3, 4, "w0.svc:8476")),
             ),
             (
                 "tpu process addresses with ports",
                 Flags::default(),
                 vec![("TPU_WORKER_ID", "1"), ("TPU_PROCESS_ADDRESSES", "10.1.0.1:8471,10.1.0.2:8471")],
-                Some(spec(1, 2, "10.1.0.1:8479")),
+                Some(spec(1, 2, "10.1.0.1:8476")),
             ),
             (
                 "multislice",
@@ -249,7 +276,7 @@ mod tests {
                     ("MEGASCALE_SLICE_ID", "1"),
                     ("MEGASCALE_COORDINATOR_ADDRESS", "coord:8080"),
                 ],
-                Some(spec(3, 4, "coord:8479")),
+                Some(spec(3, 4, "coord:8476")),
             ),
             (
                 "single tpu host",
@@ -259,7 +286,7 @@ mod tests {
             ),
             (
                 "slurm",
-                Flags::default(),
+                slurm.clone(),
                 vec![
                     ("SLURM_PROCID", "5"),
                     ("SLURM_NTASKS", "8"),
@@ -269,8 +296,20 @@ mod tests {
                 Some(spec(5, 8, "gpu007:61441")),
             ),
             (
-                "slurm, one task",
+                "slurm by OURO_SLURM",
                 Flags::default(),
+                vec![("OURO_SLURM", "1"), ("SLURM_PROCID", "1"), ("SLURM_NTASKS", "2"), ("SLURM_STEP_NODELIST", "n1")],
+                Some(spec(1, 2, "n1:8479")),
+            ),
+            (
+                "a slurm allocation alone is one process",
+                Flags::default(),
+                vec![("SLURM_PROCID", "5"), ("SLURM_NTASKS", "8"), ("SLURM_STEP_NODELIST", "gpu[007-010]")],
+                None,
+            ),
+            (
+                "slurm, one task",
+                slurm.clone(),
                 vec![("SLURM_PROCID", "0"), ("SLURM_NTASKS", "1"), ("SLURM_STEP_NODELIST", "n1")],
                 None,
             ),
@@ -282,13 +321,31 @@ mod tests {
     }
 
     #[test]
+    fn slurm_says_which_task_of_its_host_this_is() {
+        let env = env_of(&[
+            ("SLURM_PROCID", "3"),
+            ("SLURM_NTASKS", "4"),
+            ("SLURM_LOCALID", "1"),
+            ("SLURM_STEP_NODELIST", "n[1-2]"),
+        ]);
+        let spec = discover(&Flags { slurm: true, ..Flags::default() }, &env, false).unwrap().unwrap();
+        assert_eq!((spec.process_id, spec.local_id), (3, Some(1)));
+        let flags = Flags { process_id: Some(1), num_processes: Some(2), coordinator: Some("h".into()), slurm: false };
+        assert_eq!(discover(&flags, &env, false).unwrap().unwrap().local_id, None);
+    }
+
+    #[test]
     fn incomplete_or_inconsistent_settings_are_refused_by_name() {
         let cases: Vec<(Flags, Env, &str)> = vec![
             (Flags { process_id: Some(1), ..Flags::default() }, vec![], "the number of processes is missing"),
             (Flags { num_processes: Some(2), ..Flags::default() }, vec![], "the process id is missing"),
-            (Flags { process_id: Some(0), num_processes: Some(2), coordinator: None }, vec![], "coordinator address"),
             (
-                Flags { process_id: Some(2), num_processes: Some(2), coordinator: Some("h".into()) },
+                Flags { process_id: Some(0), num_processes: Some(2), coordinator: None, slurm: false },
+                vec![],
+                "coordinator address",
+            ),
+            (
+                Flags { process_id: Some(2), num_processes: Some(2), coordinator: Some("h".into()), slurm: false },
                 vec![],
                 "process id 2 is out of range for 2 processes",
             ),

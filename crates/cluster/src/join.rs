@@ -63,8 +63,12 @@ impl Cluster {
                             missing.push(other);
                         }
                     }
+                    let (host, port) = spec.coordinator.rsplit_once(':').unwrap_or((&spec.coordinator, "?"));
                     return Err(Error::Timeout(format!(
-                        "waited {:.0} s at {} for processes {missing:?} of {} to join (ids come from {})",
+                        "waited {:.0} s at {} for processes {missing:?} of {} to join (ids come from {}). \
+                         Is each of them started, and can it reach TCP port {port} of {host}? A firewall \
+                         that closes the port (a cloud VM's default rules may) stalls the join: open it \
+                         between the hosts, or choose another with --coordinator {host}:PORT",
                         timeout.as_secs_f64(),
                         spec.coordinator,
                         spec.num_processes,
@@ -138,7 +142,13 @@ mod tests {
     }
 
     fn spec(id: usize, n: usize, port: u16) -> ProcessSpec {
-        ProcessSpec { process_id: id, num_processes: n, coordinator: format!("127.0.0.1:{port}"), source: "the test" }
+        ProcessSpec {
+            process_id: id,
+            num_processes: n,
+            coordinator: format!("127.0.0.1:{port}"),
+            source: "the test",
+            local_id: None,
+        }
     }
 
     #[test]

@@ -89,7 +89,7 @@ mod tests {
         );
         let env = move |k: &str| (k == "GCE_METADATA_IP").then(|| address.clone());
         let spec = discover(&Flags::default(), &env, true).unwrap().unwrap();
-        assert_eq!((spec.process_id, spec.num_processes, spec.coordinator.as_str()), (2, 4, "10.0.0.2:8479"));
+        assert_eq!((spec.process_id, spec.num_processes, spec.coordinator.as_str()), (2, 4, "10.0.0.2:8476"));
     }
 
     #[test]

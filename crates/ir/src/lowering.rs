@@ -45,6 +45,33 @@ impl ShardingMode {
     }
 }
 
+/// The precision of `dot_general`s (StableHLO's `precision_config`, JAX's
+/// `jax_default_matmul_precision`): how many bf16 passes an accelerator spends on float32
+/// operands. The CPU computes float32 exactly whatever it says; TPUs take one bf16 pass for
+/// `Default` and GPUs TF32, so float32 matmuls there are float32 only at `Highest`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum MatmulPrecision {
+    /// The backend's fastest (one bf16 pass on TPU, TF32 on GPU): what a `dot_general` without
+    /// a precision means, and JAX's default.
+    #[default]
+    Default,
+    /// Three bf16 passes on TPU (about float32's precision).
+    High,
+    /// Float32 (six bf16 passes on TPU, no TF32 on GPU).
+    Highest,
+}
+
+impl MatmulPrecision {
+    /// The StableHLO spelling.
+    pub fn stablehlo(self) -> &'static str {
+        match self {
+            MatmulPrecision::Default => "DEFAULT",
+            MatmulPrecision::High => "HIGH",
+            MatmulPrecision::Highest => "HIGHEST",
+        }
+    }
+}
+
 /// The context of one equation's lowering.
 pub struct LowerCx<'a> {
     /// Operand SSA names.
@@ -61,6 +88,8 @@ pub struct LowerCx<'a> {
     pub indent: usize,
     /// How to write sharding annotations.
     pub sharding: &'a ShardingMode,
+    /// The precision of matrix products.
+    pub matmul_precision: MatmulPrecision,
     /// Where lines are written.
     pub out: &'a mut String,
     /// Nested functions and fresh names.

@@ -43,6 +43,8 @@ pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> 
     }
     // Recomputing activations or unrolling loops changes memory and speed, not what is trained.
     recipe.remat = false;
+    // The slice a run is planned for is placement.
+    recipe.target = None;
     recipe.unroll_cycles = false;
     let text = serde_json::to_string(&recipe).context("serialising the recipe")?;
     let mut h = Sha256::new();

@@ -9,7 +9,7 @@
 
 use std::fmt::Write;
 
-use ouro_ir::lowering::{LowerCx, RegionLowering, ShardingMode};
+use ouro_ir::lowering::{LowerCx, MatmulPrecision, RegionLowering, ShardingMode};
 use ouro_ir::{Func, TensorType, ValueId, verify};
 
 /// How to lower.
@@ -19,11 +19,13 @@ pub struct LowerOptions {
     pub sharding: ShardingMode,
     /// Whether ops carry `loc("scope/op")`.
     pub locations: bool,
+    /// The precision of every `dot_general`.
+    pub matmul_precision: MatmulPrecision,
 }
 
 impl Default for LowerOptions {
     fn default() -> LowerOptions {
-        LowerOptions { sharding: ShardingMode::None, locations: true }
+        LowerOptions { sharding: ShardingMode::None, locations: true, matmul_precision: MatmulPrecision::default() }
     }
 }
 
@@ -125,6 +127,7 @@ impl Emitter<'_> {
                 loc: &loc,
                 indent,
                 sharding: &sharding,
+                matmul_precision: self.options.matmul_precision,
                 out,
                 regions: self,
             };

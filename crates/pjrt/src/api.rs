@@ -7,6 +7,7 @@ use std::ptr::NonNull;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::plugin::Platform;
 use crate::sys::{self, Function, PjrtArgs};
 use crate::value::{NamedValue, read_named_values};
 
@@ -62,10 +63,29 @@ impl Api {
         #[cfg(all(target_os = "linux", feature = "jemalloc"))]
         tracing::debug!(allocator = crate::host_allocator::describe(), "loading {}", key.display());
         let mut api = Api::open(&key)?;
+        if api.minor > sys::PJRT_API_MINOR {
+            // Minor versions only append, so this works; a refused call says the same.
+            tracing::info!(
+                "{} implements PJRT C API 0.{}; ouro's declarations follow 0.{} (the newer fields are not sent)",
+                key.display(),
+                api.minor,
+                sys::PJRT_API_MINOR
+            );
+        }
         api.initialize()?;
         let api = Arc::new(api);
         loaded.insert(key, api.clone());
         Ok(api)
+    }
+
+    /// The platform of the plugin at `path`, read from its extension chain without
+    /// initializing it (libtpu's initialization may wait minutes for a metadata server).
+    pub fn probe_platform(path: impl AsRef<Path>) -> Result<Platform> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::PluginNotFound { path: path.to_path_buf(), hint: String::new() });
+        }
+        Ok(Api::open(path)?.platform())
     }
 
     fn open(path: &Path) -> Result<Api> {
@@ -171,6 +191,39 @@ impl Api {
         id
     }
 
+    /// The extensions the plugin chains from its `PJRT_Api` (`FFI`, `Layouts`, `TpuTopology`,
+    /// ...), by the header's names; a type newer than ouro's list reads `extension N`.
+    pub fn extensions(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        // SAFETY: `table` is the plugin's static PJRT_Api; its extension chain is a static,
+        // null-terminated list of `PJRT_Extension_Base` heads.
+        let mut next = unsafe { self.table.as_ref().extension_start };
+        // A corrupt (cyclic) chain must not hang us; no plugin has anywhere near 256.
+        while !next.is_null() && names.len() < 256 {
+            // SAFETY: a non-null link of the chain (see above).
+            let head = unsafe { &*next };
+            let kind = head.extension_type as usize;
+            names.push(sys::EXTENSION_NAMES.get(kind).map_or_else(|| format!("extension {kind}"), |n| n.to_string()));
+            next = head.next;
+        }
+        names
+    }
+
+    /// The platform the plugin is built for, from its extension chain (readable before the
+    /// plugin is initialized): libtpu chains its TPU extensions, the CUDA and ROCm plugins the
+    /// GPU custom-call one, XLA's CPU plugin neither. A renamed file is recognised the same.
+    pub fn platform(&self) -> Platform {
+        let extensions = self.extensions();
+        let has = |name: &str| extensions.iter().any(|e| e == name);
+        if has("TpuTopology") || has("TpuExecutable") || has("Megascale") {
+            Platform::Tpu
+        } else if has("Gpu_Custom_Call") {
+            Platform::Gpu
+        } else {
+            Platform::Cpu
+        }
+    }
+
     /// Whether the plugin's table has `function`.
     pub fn has(&self, function: Function) -> bool {
         self.raw_function(function).is_some()
@@ -236,6 +289,15 @@ impl Api {
             None => ErrorCode::Unknown,
         };
         self.destroy_error(error);
+        // A plugin whose argument struct outgrew ours names the sizes; say which versions differ.
+        if code == ErrorCode::InvalidArgument && text.contains("Unexpected") && text.contains("_Args size") {
+            return Err(Error::ApiSkew {
+                function,
+                plugin_minor: self.minor,
+                ours: sys::PJRT_API_MINOR,
+                message: text,
+            });
+        }
         Err(Error::Pjrt { function, code, message: text })
     }
 

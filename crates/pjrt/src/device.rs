@@ -3,6 +3,7 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use crate::api::Api;
 use crate::client::ClientInner;
 use crate::error::{Error, Result};
 use crate::sys::{self, PjrtArgs};
@@ -65,6 +66,44 @@ pub struct MemoryStats {
     pub largest_free_block_bytes: Option<i64>,
 }
 
+/// Reads a device description the plugin owns.
+///
+/// # Safety
+/// `desc` must be a live description of `api`'s plugin (a device's, or a topology's).
+pub(crate) unsafe fn read_description(api: &Api, desc: *mut sys::PJRT_DeviceDescription) -> Result<DeviceDescription> {
+    let mut id = sys::PJRT_DeviceDescription_Id_Args::new();
+    id.device_description = desc;
+    api.call(&mut id)?;
+
+    let mut process = sys::PJRT_DeviceDescription_ProcessIndex_Args::new();
+    process.device_description = desc;
+    api.call(&mut process)?;
+
+    let mut kind = sys::PJRT_DeviceDescription_Kind_Args::new();
+    kind.device_description = desc;
+    api.call(&mut kind)?;
+
+    let mut debug = sys::PJRT_DeviceDescription_DebugString_Args::new();
+    debug.device_description = desc;
+    api.call(&mut debug)?;
+
+    let mut attrs = sys::PJRT_DeviceDescription_Attributes_Args::new();
+    attrs.device_description = desc;
+    api.call(&mut attrs)?;
+
+    // SAFETY: strings and attributes are owned by the description (alive, by the caller's
+    // contract) and copied before this function returns.
+    unsafe {
+        Ok(DeviceDescription {
+            id: id.id,
+            process_index: process.process_index,
+            kind: string_from_raw(kind.device_kind, kind.device_kind_size),
+            debug_string: string_from_raw(debug.debug_string, debug.debug_string_size),
+            attributes: read_named_values(attrs.attributes, attrs.num_attributes),
+        })
+    }
+}
+
 impl Device {
     pub(crate) fn new(client: Arc<ClientInner>, raw: NonNull<sys::PJRT_Device>) -> Device {
         Device { client, raw }
@@ -87,40 +126,8 @@ impl Device {
 
     /// The device's id, kind and attributes.
     pub fn description(&self) -> Result<DeviceDescription> {
-        let api = &self.client.api;
-        let desc = self.description_raw()?;
-
-        let mut id = sys::PJRT_DeviceDescription_Id_Args::new();
-        id.device_description = desc;
-        api.call(&mut id)?;
-
-        let mut process = sys::PJRT_DeviceDescription_ProcessIndex_Args::new();
-        process.device_description = desc;
-        api.call(&mut process)?;
-
-        let mut kind = sys::PJRT_DeviceDescription_Kind_Args::new();
-        kind.device_description = desc;
-        api.call(&mut kind)?;
-
-        let mut debug = sys::PJRT_DeviceDescription_DebugString_Args::new();
-        debug.device_description = desc;
-        api.call(&mut debug)?;
-
-        let mut attrs = sys::PJRT_DeviceDescription_Attributes_Args::new();
-        attrs.device_description = desc;
-        api.call(&mut attrs)?;
-
-        // SAFETY: strings and attributes are owned by the description, which the client owns,
-        // and they are copied before this function returns.
-        unsafe {
-            Ok(DeviceDescription {
-                id: id.id,
-                process_index: process.process_index,
-                kind: string_from_raw(kind.device_kind, kind.device_kind_size),
-                debug_string: string_from_raw(debug.debug_string, debug.debug_string_size),
-                attributes: read_named_values(attrs.attributes, attrs.num_attributes),
-            })
-        }
+        // SAFETY: the description belongs to this device, which the client keeps alive.
+        unsafe { read_description(&self.client.api, self.description_raw()?) }
     }
 
     /// The globally unique id.

@@ -107,6 +107,13 @@ pub enum Error {
          use a plugin built for PJRT API {expected}.x"
     )]
     ApiMajorMismatch { path: PathBuf, major: i32, minor: i32, expected: i32 },
+    /// The plugin refused an argument struct laid out by an older header than its own.
+    #[error(
+        "{function} was refused by a plugin of PJRT C API 0.{plugin_minor}, newer than the 0.{ours} \
+         layouts ouro declares: {message}. Update crates/pjrt/src/sys.rs from the plugin's header, \
+         or use a plugin of API 0.{ours}"
+    )]
+    ApiSkew { function: &'static str, plugin_minor: i32, ours: i32, message: String },
     /// The plugin's function table ends before an entry ouro needs.
     #[error("{function} is not provided by the plugin (PJRT API 0.{minor} at {path}); a newer plugin is needed")]
     MissingFunction { function: &'static str, path: PathBuf, minor: i32 },
@@ -120,10 +127,10 @@ pub enum Error {
     #[error("{what} did not finish within {seconds} s. {advice}")]
     Timeout { what: String, seconds: u64, advice: String },
 
-    // === Provisioning the pinned CPU plugin ===
-    /// Fetching or unpacking the pinned plugin failed.
-    #[error("could not provision the pinned CPU plugin: {message}")]
-    Provision { message: String },
+    // === Provisioning a pinned plugin ===
+    /// Fetching or unpacking a pinned plugin failed.
+    #[error("could not provision {what}: {message}")]
+    Provision { what: String, message: String },
 
     // === Misuse caught before calling the plugin ===
     /// Host data whose length does not match the buffer's shape.

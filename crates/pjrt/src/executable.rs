@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crate::buffer::Buffer;
 use crate::client::{ClientInner, device_list};
+use crate::compiled::{CompiledMemoryStats, CostAnalysis, Executable};
 use crate::device::Device;
 use crate::element_type::ElementType;
 use crate::error::{Error, Result};
 use crate::signature::Signature;
 use crate::sys::{self, PjrtArgs};
-use crate::value::string_from_raw;
 
 /// Marks a serialized executable that carries its signature (see [`LoadedExecutable::serialize`]).
 const SIGNATURE_MAGIC: &[u8; 8] = b"OUROSIG1";
@@ -67,26 +67,11 @@ impl Program {
     }
 }
 
-/// What the compiler says an executable needs, per device, in bytes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[allow(missing_docs)] // XLA's own names, per device
-pub struct CompiledMemoryStats {
-    pub generated_code_size_in_bytes: i64,
-    pub argument_size_in_bytes: i64,
-    pub output_size_in_bytes: i64,
-    /// Bytes shared between arguments and outputs (donation).
-    pub alias_size_in_bytes: i64,
-    /// Scratch memory for intermediates (activations).
-    pub temp_size_in_bytes: i64,
-    pub peak_memory_in_bytes: i64,
-    pub total_size_in_bytes: i64,
-}
-
 /// A compiled program loaded on its devices. Destroyed on drop; keeps its client alive.
 pub struct LoadedExecutable {
     client: Arc<ClientInner>,
     raw: NonNull<sys::PJRT_LoadedExecutable>,
-    executable: NonNull<sys::PJRT_Executable>,
+    executable: Executable,
     name: String,
     num_outputs: usize,
     num_replicas: usize,
@@ -110,9 +95,7 @@ impl std::fmt::Debug for LoadedExecutable {
 
 impl Drop for LoadedExecutable {
     fn drop(&mut self) {
-        let mut exe = sys::PJRT_Executable_Destroy_Args::new();
-        exe.executable = self.executable.as_ptr();
-        let _ = self.client.api.call(&mut exe);
+        // The `executable` field destroys its own handle afterwards.
         let mut loaded = sys::PJRT_LoadedExecutable_Destroy_Args::new();
         loaded.executable = self.raw.as_ptr();
         // Failures to destroy at drop time cannot be reported.
@@ -148,7 +131,7 @@ impl LoadedExecutable {
             return Err(e);
         }
         let executable = match NonNull::new(get.executable) {
-            Some(e) => e,
+            Some(e) => Executable::from_raw(api.clone(), e),
             None => {
                 let mut destroy = sys::PJRT_LoadedExecutable_Destroy_Args::new();
                 destroy.executable = raw.as_ptr();
@@ -160,6 +143,7 @@ impl LoadedExecutable {
             }
         };
         // From here on, Drop releases both handles if a query fails.
+        let name = executable.name();
         let mut exe = LoadedExecutable {
             client,
             raw,
@@ -172,27 +156,10 @@ impl LoadedExecutable {
             signature: None,
             cpu_collectives: false,
         };
-
-        let mut name = sys::PJRT_Executable_Name_Args::new();
-        name.executable = executable.as_ptr();
-        api.call(&mut name)?;
-        // SAFETY: the name is owned by the executable and `executable_name_size` bytes long.
-        exe.name = unsafe { string_from_raw(name.executable_name, name.executable_name_size) };
-
-        let mut outputs = sys::PJRT_Executable_NumOutputs_Args::new();
-        outputs.executable = executable.as_ptr();
-        api.call(&mut outputs)?;
-        exe.num_outputs = outputs.num_outputs;
-
-        let mut replicas = sys::PJRT_Executable_NumReplicas_Args::new();
-        replicas.executable = executable.as_ptr();
-        api.call(&mut replicas)?;
-        exe.num_replicas = replicas.num_replicas;
-
-        let mut partitions = sys::PJRT_Executable_NumPartitions_Args::new();
-        partitions.executable = executable.as_ptr();
-        api.call(&mut partitions)?;
-        exe.num_partitions = partitions.num_partitions;
+        exe.name = name?;
+        exe.num_outputs = exe.executable.num_outputs()?;
+        exe.num_replicas = exe.executable.num_replicas()?;
+        exe.num_partitions = exe.executable.num_partitions()?;
 
         let mut devices = sys::PJRT_LoadedExecutable_AddressableDevices_Args::new();
         devices.executable = raw.as_ptr();
@@ -413,64 +380,31 @@ impl LoadedExecutable {
 
     /// The plugin's own serialization, without ouro's signature envelope.
     pub fn serialize_raw(&self) -> Result<Vec<u8>> {
-        let mut args = sys::PJRT_Executable_Serialize_Args::new();
-        args.executable = self.executable.as_ptr();
-        self.client.api.call(&mut args)?;
-        let bytes = if args.serialized_bytes.is_null() {
-            Vec::new()
-        } else {
-            // SAFETY: the plugin returned `serialized_bytes_size` bytes owned by `serialized_executable`.
-            unsafe { std::slice::from_raw_parts(args.serialized_bytes.cast::<u8>(), args.serialized_bytes_size) }
-                .to_vec()
-        };
-        if let Some(deleter) = args.serialized_executable_deleter {
-            // SAFETY: the deleter frees the plugin's serialization result exactly once, after the copy.
-            unsafe { deleter(args.serialized_executable) };
-        }
-        if bytes.is_empty() {
-            return Err(Error::PluginContract {
-                function: "PJRT_Executable_Serialize",
-                message: "returned no bytes".into(),
-            });
-        }
-        Ok(bytes)
+        self.executable.serialize()
+    }
+
+    /// The compiled program, whose figures (memory, cost) do not depend on it being loaded.
+    pub fn executable(&self) -> &Executable {
+        &self.executable
     }
 
     /// The compiler's memory figures for one device.
     pub fn compiled_memory_stats(&self) -> Result<CompiledMemoryStats> {
-        let mut a = sys::PJRT_Executable_GetCompiledMemoryStats_Args::new();
-        a.executable = self.executable.as_ptr();
-        self.client.api.call(&mut a)?;
-        Ok(CompiledMemoryStats {
-            generated_code_size_in_bytes: a.generated_code_size_in_bytes,
-            argument_size_in_bytes: a.argument_size_in_bytes,
-            output_size_in_bytes: a.output_size_in_bytes,
-            alias_size_in_bytes: a.alias_size_in_bytes,
-            temp_size_in_bytes: a.temp_size_in_bytes,
-            peak_memory_in_bytes: a.peak_memory_in_bytes,
-            total_size_in_bytes: a.total_size_in_bytes,
-        })
+        self.executable.compiled_memory_stats()
+    }
+
+    /// The compiler's cost analysis.
+    pub fn cost_analysis(&self) -> Result<CostAnalysis> {
+        self.executable.cost_analysis()
     }
 
     /// The element type of every output.
     pub fn output_element_types(&self) -> Result<Vec<ElementType>> {
-        let mut a = sys::PJRT_Executable_OutputElementTypes_Args::new();
-        a.executable = self.executable.as_ptr();
-        self.client.api.call(&mut a)?;
-        if a.num_output_types == 0 {
-            return Ok(Vec::new());
-        }
-        // SAFETY: the plugin returned `num_output_types` codes owned by the executable.
-        let codes = unsafe { std::slice::from_raw_parts(a.output_types, a.num_output_types) };
-        codes.iter().map(|&c| ElementType::from_raw(c)).collect()
+        self.executable.output_element_types()
     }
 
     /// A fingerprint of the compiled program, if the plugin provides one.
     pub fn fingerprint(&self) -> Result<String> {
-        let mut a = sys::PJRT_Executable_Fingerprint_Args::new();
-        a.executable = self.executable.as_ptr();
-        self.client.api.call(&mut a)?;
-        // SAFETY: the fingerprint is owned by the executable and `executable_fingerprint_size` long.
-        Ok(unsafe { string_from_raw(a.executable_fingerprint, a.executable_fingerprint_size) })
+        self.executable.fingerprint()
     }
 }

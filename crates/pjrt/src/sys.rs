@@ -44,6 +44,7 @@ opaque!(
     PJRT_SerializedExecutable,
     PJRT_ExecuteContext,
     PJRT_Layout,
+    PJRT_TopologyDescription,
 );
 
 /// Head of every extension struct chained from `extension_start`.
@@ -53,6 +54,32 @@ pub struct PJRT_Extension_Base {
     pub extension_type: u32,
     pub next: *mut PJRT_Extension_Base,
 }
+
+/// `PJRT_Extension_Type`, in the header's order (the value is the position).
+pub const EXTENSION_NAMES: [&str; 22] = [
+    "Gpu_Custom_Call",
+    "Profiler",
+    "Custom_Partitioner",
+    "Stream",
+    "Layouts",
+    "FFI",
+    "MemoryDescriptions",
+    "Triton",
+    "RawBuffer",
+    "PhaseCompile",
+    "Example",
+    "Unknown",
+    "CrossHostTransfers",
+    "ExecutableMetadata",
+    "Callback",
+    "HostAllocator",
+    "TpuTopology",
+    "TpuExecutable",
+    "Megascale",
+    "Shardings",
+    "AbiVersion",
+    "Collectives",
+];
 
 /// `PJRT_Api_Version`: the version a plugin was built against.
 #[repr(C)]
@@ -115,6 +142,7 @@ pub enum Function {
     ExecutableNumPartitions = 43,
     ExecutableNumOutputs = 44,
     ExecutableSizeOfGeneratedCodeInBytes = 45,
+    ExecutableGetCostAnalysis = 46,
     ExecutableSerialize = 49,
     LoadedExecutableDestroy = 50,
     LoadedExecutableGetExecutable = 51,
@@ -134,6 +162,13 @@ pub enum Function {
     BufferToHostBuffer = 70,
     BufferReadyEvent = 72,
     BufferUnsafePointer = 73,
+    TopologyDescriptionCreate = 82,
+    TopologyDescriptionDestroy = 83,
+    TopologyDescriptionPlatformName = 84,
+    TopologyDescriptionPlatformVersion = 85,
+    TopologyDescriptionGetDeviceDescriptions = 86,
+    TopologyDescriptionAttributes = 88,
+    Compile = 89,
     ExecutableOutputElementTypes = 90,
     ExecutableOutputDimensions = 91,
     ExecutableFingerprint = 94,
@@ -178,6 +213,7 @@ impl Function {
             ExecutableNumPartitions => "PJRT_Executable_NumPartitions",
             ExecutableNumOutputs => "PJRT_Executable_NumOutputs",
             ExecutableSizeOfGeneratedCodeInBytes => "PJRT_Executable_SizeOfGeneratedCodeInBytes",
+            ExecutableGetCostAnalysis => "PJRT_Executable_GetCostAnalysis",
             ExecutableSerialize => "PJRT_Executable_Serialize",
             LoadedExecutableDestroy => "PJRT_LoadedExecutable_Destroy",
             LoadedExecutableGetExecutable => "PJRT_LoadedExecutable_GetExecutable",
@@ -197,6 +233,13 @@ impl Function {
             BufferToHostBuffer => "PJRT_Buffer_ToHostBuffer",
             BufferReadyEvent => "PJRT_Buffer_ReadyEvent",
             BufferUnsafePointer => "PJRT_Buffer_UnsafePointer",
+            TopologyDescriptionCreate => "PJRT_TopologyDescription_Create",
+            TopologyDescriptionDestroy => "PJRT_TopologyDescription_Destroy",
+            TopologyDescriptionPlatformName => "PJRT_TopologyDescription_PlatformName",
+            TopologyDescriptionPlatformVersion => "PJRT_TopologyDescription_PlatformVersion",
+            TopologyDescriptionGetDeviceDescriptions => "PJRT_TopologyDescription_GetDeviceDescriptions",
+            TopologyDescriptionAttributes => "PJRT_TopologyDescription_Attributes",
+            Compile => "PJRT_Compile",
             ExecutableOutputElementTypes => "PJRT_Executable_OutputElementTypes",
             ExecutableOutputDimensions => "PJRT_Executable_OutputDimensions",
             ExecutableFingerprint => "PJRT_Executable_Fingerprint",
@@ -555,6 +598,12 @@ args!(PJRT_Executable_SizeOfGeneratedCodeInBytes_Args => ExecutableSizeOfGenerat
 /// Frees the bytes returned by `PJRT_Executable_Serialize`.
 pub type PJRT_SerializedExecutableDeleter = Option<unsafe extern "C" fn(executable: *mut PJRT_SerializedExecutable)>;
 
+args!(PJRT_Executable_GetCostAnalysis_Args => ExecutableGetCostAnalysis {
+    executable: *mut PJRT_Executable,
+    num_properties: usize,
+    properties: *const PJRT_NamedValue,
+});
+
 args!(PJRT_Executable_Serialize_Args => ExecutableSerialize {
     executable: *const PJRT_Executable,
     serialized_bytes: *const c_char,
@@ -677,6 +726,46 @@ args!(PJRT_LoadedExecutable_Execute_Args => LoadedExecutableExecute {
     execute_device: *mut PJRT_Device,
 });
 
+// ---------------------------------------------------------------- topologies (compiling without devices)
+
+args!(PJRT_TopologyDescription_Create_Args => TopologyDescriptionCreate {
+    topology_name: *const c_char,
+    topology_name_size: usize,
+    create_options: *const PJRT_NamedValue,
+    num_options: usize,
+    topology: *mut PJRT_TopologyDescription,
+});
+args!(PJRT_TopologyDescription_Destroy_Args => TopologyDescriptionDestroy { topology: *mut PJRT_TopologyDescription });
+args!(PJRT_TopologyDescription_PlatformName_Args => TopologyDescriptionPlatformName {
+    topology: *const PJRT_TopologyDescription,
+    platform_name: *const c_char,
+    platform_name_size: usize,
+});
+args!(PJRT_TopologyDescription_PlatformVersion_Args => TopologyDescriptionPlatformVersion {
+    topology: *mut PJRT_TopologyDescription,
+    platform_version: *const c_char,
+    platform_version_size: usize,
+});
+args!(PJRT_TopologyDescription_GetDeviceDescriptions_Args => TopologyDescriptionGetDeviceDescriptions {
+    topology: *const PJRT_TopologyDescription,
+    descriptions: *const *mut PJRT_DeviceDescription,
+    num_descriptions: usize,
+});
+args!(PJRT_TopologyDescription_Attributes_Args => TopologyDescriptionAttributes {
+    topology: *mut PJRT_TopologyDescription,
+    attributes: *const PJRT_NamedValue,
+    num_attributes: usize,
+});
+args!(PJRT_Compile_Args => Compile {
+    topology: *const PJRT_TopologyDescription,
+    program: *const PJRT_Program,
+    compile_options: *const c_char,
+    compile_options_size: usize,
+    /// Optional: a client for performance-guided optimizations (null when compiling without one).
+    client: *mut PJRT_Client,
+    executable: *mut PJRT_Executable,
+});
+
 // ---------------------------------------------------------------- buffers
 
 args!(PJRT_Buffer_Destroy_Args => BufferDestroy { buffer: *mut PJRT_Buffer });
@@ -735,6 +824,10 @@ mod tests {
         assert_eq!(PJRT_Buffer_ToHostBuffer_Args::STRUCT_SIZE, 56);
         assert_eq!(PJRT_Buffer_IsDeleted_Args::STRUCT_SIZE, 25);
         assert_eq!(PJRT_Plugin_Initialize_Args::STRUCT_SIZE, 16);
+        assert_eq!(PJRT_Executable_GetCostAnalysis_Args::STRUCT_SIZE, 40);
+        assert_eq!(PJRT_TopologyDescription_Create_Args::STRUCT_SIZE, 56);
+        assert_eq!(PJRT_TopologyDescription_GetDeviceDescriptions_Args::STRUCT_SIZE, 40);
+        assert_eq!(PJRT_Compile_Args::STRUCT_SIZE, 64);
     }
 
     #[test]
@@ -742,5 +835,7 @@ mod tests {
         assert_eq!(Function::ErrorDestroy.offset(), 40);
         assert_eq!(Function::LoadedExecutableExecute.offset(), 40 + 55 * 8);
         assert_eq!(Function::ExecutableGetCompiledMemoryStats.offset(), 40 + 96 * 8);
+        assert_eq!(Function::TopologyDescriptionCreate.offset(), 40 + 82 * 8);
+        assert_eq!(Function::Compile.offset(), 40 + 89 * 8);
     }
 }

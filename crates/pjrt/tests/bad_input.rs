@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{compile, cpu_client};
-use ouro_pjrt::plugin::Provisioner;
+use ouro_pjrt::plugin::{Provisioner, pinned};
 use ouro_pjrt::{Api, CompileOptions, ElementType, Error, Program};
 
 fn scratch(name: &str) -> PathBuf {
@@ -140,9 +140,9 @@ fn provisioning_without_python_says_what_to_install() {
     let dir = scratch("nopython");
     let provisioner =
         Provisioner { cache_dir: dir.clone(), python: "/nonexistent/python3".into(), pip_env: Vec::new() };
-    let msg = provisioner.cpu_plugin().unwrap_err().to_string();
+    let msg = provisioner.fetch(&pinned::CPU).unwrap_err().to_string();
     assert!(msg.contains("/nonexistent/python3") && msg.contains("pip") && msg.contains("OURO_PJRT_PLUGIN"), "{msg}");
-    assert!(!provisioner.plugin_path().exists(), "nothing half-written");
+    assert!(!provisioner.dir(&pinned::CPU).join(pinned::CPU.main_file()).exists(), "nothing half-written");
 }
 
 #[test]
@@ -157,9 +157,9 @@ fn provisioning_offline_fails_with_pips_reason() {
         ("PIP_CONFIG_FILE".to_string(), "/dev/null".to_string()),
     ];
     let provisioner = Provisioner { cache_dir: dir.clone(), python: "python3".into(), pip_env };
-    let msg = provisioner.cpu_plugin().unwrap_err().to_string();
-    assert!(msg.contains("pip download") && msg.contains("network"), "{msg}");
-    assert!(!provisioner.plugin_path().exists(), "nothing half-written");
+    let msg = provisioner.fetch(&pinned::LIBTPU).unwrap_err().to_string();
+    assert!(msg.contains("pip download libtpu==0.0.52") && msg.contains("network"), "{msg}");
+    assert!(!provisioner.dir(&pinned::LIBTPU).join(pinned::LIBTPU.main_file()).exists(), "nothing half-written");
 }
 
 #[test]

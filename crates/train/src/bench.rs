@@ -63,7 +63,7 @@ impl StepBench {
         let model = model_at(cfg, dims)?;
         let step_cfg = step_config(cfg, 1_000_000);
         let parallel = step_cfg.parallel.as_ref();
-        let options = cfg.mesh.lower_options();
+        let options = cfg.lower_options();
         let step = train_step(&model, &step_cfg, gbs)?;
         let init = runtime.compile(&init_state(&model, &step.layout, gbs, parallel)?, &options)?;
         let devices = Devices::new(runtime, cfg.mesh.data)?;

@@ -238,6 +238,34 @@ impl Default for MeshConfig {
     }
 }
 
+/// The `matmul_precision` key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatmulPrecision {
+    /// One bf16 pass on TPU, TF32 on GPU.
+    Default,
+    /// Three bf16 passes on TPU.
+    High,
+    /// Float32.
+    #[default]
+    Highest,
+}
+
+impl MatmulPrecision {
+    fn is_highest(&self) -> bool {
+        *self == MatmulPrecision::Highest
+    }
+
+    /// The lowering's setting.
+    pub fn lowering(self) -> ouro_ir::lowering::MatmulPrecision {
+        match self {
+            MatmulPrecision::Default => ouro_ir::lowering::MatmulPrecision::Default,
+            MatmulPrecision::High => ouro_ir::lowering::MatmulPrecision::High,
+            MatmulPrecision::Highest => ouro_ir::lowering::MatmulPrecision::Highest,
+        }
+    }
+}
+
 /// A training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -267,9 +295,19 @@ pub struct TrainConfig {
     /// Resumable checkpoints.
     #[serde(default)]
     pub checkpoint: CheckpointConfig,
+    /// The TPU slice the run is planned for (`v4-64`): what `ouro compile` and the dry runs
+    /// compile it for when no `--target` is given. Placement, not part of the recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Micro-batches per step on each device (gradients summed before one update).
     #[serde(default = "one_step")]
     pub grad_accum_steps: usize,
+    /// The precision of matrix products on accelerators, as JAX's
+    /// `jax_default_matmul_precision`: `highest` (the default) keeps float32 operands float32 on
+    /// TPU and GPU, `high` takes three bf16 passes on TPU, `default` one bf16 pass (TF32 on GPU).
+    /// bf16 operands are multiplied exactly at every setting; the CPU ignores it.
+    #[serde(default, skip_serializing_if = "MatmulPrecision::is_highest")]
+    pub matmul_precision: MatmulPrecision,
     /// Recompute the activations of the cycle with gradient in the backward pass instead of
     /// keeping them: less device memory for about a third more FLOPs of that cycle.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -421,6 +459,11 @@ fn ema_rate() -> f64 {
 }
 
 impl TrainConfig {
+    /// How to lower the run's programs: its mesh's sharding and its matmul precision.
+    pub fn lower_options(&self) -> ouro_lower::LowerOptions {
+        ouro_lower::LowerOptions { matmul_precision: self.matmul_precision.lowering(), ..self.mesh.lower_options() }
+    }
+
     /// Composes the config at `path` (its `defaults:` list, see `ouro-config`) with
     /// `overrides` (`key=value`, `+key=value`, `~key`, `group=name`).
     pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig> {

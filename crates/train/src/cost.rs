@@ -48,24 +48,6 @@ impl Cost {
     }
 }
 
-/// The dense bf16 matmul peak of one device of PJRT `kind`, in FLOP/s, for the accelerators
-/// ouro targets (vendor figures, no sparsity); `None` for CPUs and unknown devices.
-pub fn peak_flops(kind: &str) -> Option<f64> {
-    let k = kind.to_ascii_lowercase();
-    let tera = [
-        ("h200", 989.0),
-        ("h100", 989.0),
-        ("a100", 312.0),
-        ("l40s", 362.0),
-        ("tpu v6", 918.0),
-        ("tpu v5p", 459.0),
-        ("tpu v5 lite", 197.0),
-        ("tpu v5e", 197.0),
-        ("tpu v4", 275.0),
-    ];
-    tera.iter().find(|(name, _)| k.contains(name)).map(|(_, t)| t * 1e12)
-}
-
 /// The shape of the data at its metadata (`test_examples`: the test split's size, if any).
 pub fn shape_of(meta: &Metadata, test_examples: Option<usize>) -> DataShape {
     DataShape {
@@ -204,7 +186,7 @@ pub fn memory(runtime: &ouro_runtime::Runtime, cfg: &TrainConfig, dims: &DataDim
         one.grad_accum_steps = 1;
         let model = crate::run::model_at(&one, DataDims { batch_size: n, ..*dims })?;
         let step = train_step(&model, &crate::run::step_config(&one, 1), n)?;
-        let exe = runtime.compile(&step.func, &one.mesh.lower_options())?;
+        let exe = runtime.compile(&step.func, &one.lower_options())?;
         let s = exe.loaded().compiled_memory_stats()?;
         let transient = s.temp_size_in_bytes + s.output_size_in_bytes - s.alias_size_in_bytes;
         measured.push((s.argument_size_in_bytes as f64, transient as f64));

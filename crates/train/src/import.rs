@@ -50,7 +50,7 @@ pub fn import_weights(runtime: &Runtime, cfg: &TrainConfig, file: &Path, locatio
     let mut single = cfg.clone();
     single.mesh.data = 1;
     let step = train_step(&model, &step_config(&single, total), gbs)?;
-    let init = runtime.compile(&init_state(&model, &step.layout, gbs, None)?, &single.mesh.lower_options())?;
+    let init = runtime.compile(&init_state(&model, &step.layout, gbs, None)?, &single.lower_options())?;
     let dp = Devices::new(runtime, 1)?;
     let (_, state, constants) = dp.initial_state(runtime.client(), &init, &step.layout, cfg.seed)?;
     let place = MeshPlace { devices: 1, first: 0, leader: true };

@@ -1,6 +1,7 @@
 //! TRM training: the train and eval steps traced into single compiled programs, with every
 //! piece of state on the device.
 
+pub mod aot;
 pub mod bench;
 pub mod checkpoint;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod run;
 pub mod state;
 pub mod step;
+pub mod target;
 pub mod weights;
 
 pub use config::TrainConfig;

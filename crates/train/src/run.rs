@@ -324,7 +324,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     }
     let step_cfg = step_config(cfg, total);
     let parallel = step_cfg.parallel.as_ref();
-    let options_lower = cfg.mesh.lower_options();
+    let options_lower = cfg.lower_options();
     // The architecture's depth; a curriculum adds programs for its shallower depths below.
     let step = train_step(&model, &step_cfg, gbs)?;
     let init = init_state(&model, &step.layout, gbs, parallel)?;
@@ -446,7 +446,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     }
     // Achieved FLOP/s and MFU: the step's matmul FLOPs, against the devices' peak when known.
     let kind = client.devices().first().map(|d| d.description().map(|d| d.kind)).transpose()?.unwrap_or_default();
-    let peak = crate::cost::peak_flops(&kind).map(|p| p * cfg.mesh.data as f64);
+    let peak = crate::target::peak_flops(&kind).map(|p| p * cfg.mesh.data as f64);
 
     let bar = ProgressBar::with_draw_target(
         Some(limit),
@@ -653,7 +653,7 @@ impl<'a> DepthPrograms<'a> {
             return Ok(exe.clone());
         }
         let step = train_step(&self.model(depth)?, self.step_cfg, self.cfg.global_batch_size)?;
-        let exe = self.runtime.compile(&step.func, &self.cfg.mesh.lower_options())?;
+        let exe = self.runtime.compile(&step.func, &self.cfg.lower_options())?;
         self.train.insert(depth, exe.clone());
         Ok(exe)
     }
@@ -663,7 +663,7 @@ impl<'a> DepthPrograms<'a> {
             return Ok(exe.clone());
         }
         let eval = eval_step(&self.model(depth)?, self.cfg.global_batch_size, self.step_cfg.parallel.as_ref())?;
-        let exe = self.runtime.compile(&eval.func, &self.cfg.mesh.lower_options())?;
+        let exe = self.runtime.compile(&eval.func, &self.cfg.lower_options())?;
         self.eval.insert(depth, exe.clone());
         Ok(exe)
     }

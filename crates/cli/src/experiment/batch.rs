@@ -98,7 +98,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
         planned.iter().enumerate().map(|(i, p)| planned[..i].iter().position(|q| q.hash == p.hash)).collect();
 
     if args.dry_run {
-        let runtime = args.cost.runtime(backend)?;
+        let mut memory = super::MemoryPlan::new(&args.cost, backend);
         println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
         for (i, p) in planned.iter().enumerate() {
             let would = match (leader[i], next_step(&root, p, false)) {
@@ -116,7 +116,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
                 group,
                 p.hash,
                 would,
-                cost_line(p, &args.cost, runtime.as_ref())
+                cost_line(p, &args.cost, &mut memory)
             );
         }
         for o in &outcomes {
@@ -268,12 +268,7 @@ fn spawn(
     let log_path = p.run_dir.join("ouro.log");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
     let mut cmd = std::process::Command::new(std::env::current_exe().context("finding the ouro executable")?);
-    if let Some(plugin) = &backend.plugin {
-        cmd.arg("--plugin").arg(plugin);
-    }
-    if let Some(platform) = backend.platform {
-        cmd.arg("--platform").arg(platform.to_string());
-    }
+    backend.forward(&mut cmd);
     cmd.arg("run")
         .arg(&p.file)
         .arg("--catalog")
@@ -287,27 +282,56 @@ fn spawn(
         cmd.arg("--max-steps").arg(m.to_string());
     }
     cmd.arg("--").args(&p.overrides);
-    // This run's share of the accelerators.
-    let devices: Vec<String> = (slot * per_run..(slot + 1) * per_run).map(|d| d.to_string()).collect();
+    // This run's share of the accelerators, taken from those the user left visible.
     if args.parallel > 1 {
-        match backend.platform {
-            Some(ouro_pjrt::Platform::Gpu) => {
-                cmd.env("CUDA_VISIBLE_DEVICES", devices.join(","));
+        let (_, platform) = backend.locate()?;
+        let share = |variable: &str| {
+            let visible = std::env::var(variable).ok();
+            device_share(visible.as_deref(), variable, slot, per_run, args.parallel)
+        };
+        match platform {
+            ouro_pjrt::Platform::Gpu => {
+                cmd.env("CUDA_VISIBLE_DEVICES", share("CUDA_VISIBLE_DEVICES")?.join(","));
             }
-            Some(ouro_pjrt::Platform::Tpu) if per_run == 1 => {
-                cmd.env("TPU_VISIBLE_CHIPS", &devices[0])
+            ouro_pjrt::Platform::Tpu if per_run == 1 => {
+                cmd.env("TPU_VISIBLE_CHIPS", share("TPU_VISIBLE_CHIPS")?.join(","))
                     .env("TPU_CHIPS_PER_PROCESS_BOUNDS", "1,1,1")
                     .env("TPU_PROCESS_BOUNDS", "1,1,1")
                     .env("TPU_PROCESS_PORT", (8476 + slot).to_string());
             }
-            Some(ouro_pjrt::Platform::Tpu) => {
+            ouro_pjrt::Platform::Tpu => {
                 bail!("--parallel on TPU gives each run one chip: use --devices equal to --parallel")
             }
-            _ => {}
+            ouro_pjrt::Platform::Cpu => {}
         }
     }
     cmd.stdin(std::process::Stdio::null()).stdout(log.try_clone()?).stderr(log);
     cmd.spawn().with_context(|| format!("starting {}", p.name))
+}
+
+/// Run `slot`'s `per_run` devices, out of those `visible` (the user's `CUDA_VISIBLE_DEVICES`
+/// or `TPU_VISIBLE_CHIPS`, kept as they wrote them: ordinals or GPU UUIDs), or of `0..` when
+/// the variable is unset; too few visible devices for `slots` runs is refused naming both.
+fn device_share(
+    visible: Option<&str>,
+    variable: &str,
+    slot: usize,
+    per_run: usize,
+    slots: usize,
+) -> Result<Vec<String>> {
+    let needed = per_run * slots;
+    let listed: Vec<String> = match visible {
+        Some(list) => list.split(',').map(|d| d.trim().to_string()).filter(|d| !d.is_empty()).collect(),
+        None => (0..needed).map(|d| d.to_string()).collect(),
+    };
+    if listed.len() < needed {
+        bail!(
+            "{slots} parallel runs of {per_run} device(s) need {needed} devices, but {variable}={:?} leaves {}",
+            visible.unwrap_or_default(),
+            listed.len()
+        );
+    }
+    Ok(listed[slot * per_run..(slot + 1) * per_run].to_vec())
 }
 
 /// Asks a run to stop after its current step (it saves a checkpoint first).
@@ -332,5 +356,22 @@ fn print_batch_summary(names: &[String], outcomes: &[Outcome]) {
             .map_or_else(|| "-".into(), |a| format!("{:.2} %", a * 100.0));
         let wall = if o.seconds > 0.0 { hours(o.seconds) } else { "-".into() };
         println!("{:<24} {:<8} {:>10} {:>12}  {}", o.name, if o.ok { "yes" } else { "NO" }, wall, acc, o.result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_share;
+
+    #[test]
+    fn parallel_runs_split_the_devices_the_user_left_visible() {
+        assert_eq!(device_share(None, "CUDA_VISIBLE_DEVICES", 1, 2, 2).unwrap(), ["2", "3"]);
+        assert_eq!(device_share(Some("4,6,7,5"), "CUDA_VISIBLE_DEVICES", 1, 1, 4).unwrap(), ["6"]);
+        assert_eq!(device_share(Some("GPU-aa, GPU-bb"), "CUDA_VISIBLE_DEVICES", 0, 1, 2).unwrap(), ["GPU-aa"]);
+        let e = device_share(Some("3,5"), "CUDA_VISIBLE_DEVICES", 0, 1, 4).unwrap_err().to_string();
+        assert!(
+            e.contains("need 4 devices") && e.contains("CUDA_VISIBLE_DEVICES=\"3,5\"") && e.contains("leaves 2"),
+            "{e}"
+        );
     }
 }

@@ -85,28 +85,108 @@ fn pull_records(root: &OutputRoot) -> Result<()> {
     Ok(())
 }
 
-/// The device throughput a dry run costs runs at.
+/// The device throughput a dry run costs runs at, and where its memory comes from.
 #[derive(Args, Debug, Clone)]
 pub struct CostArgs {
-    /// Peak dense bf16 TFLOP/s of one device (989: an H100 SXM; a v4 TPU chip: 275).
-    #[arg(long, value_name = "TFLOPS", default_value_t = 989.0)]
-    pub device_tflops: f64,
+    /// Peak dense bf16 TFLOP/s of one device (default: the target's chip, else 989: an H100 SXM).
+    #[arg(long, value_name = "TFLOPS")]
+    pub device_tflops: Option<f64>,
     /// The fraction of the peak the run achieves (model FLOPs utilisation).
     #[arg(long, default_value_t = 0.3)]
     pub mfu: f64,
     /// Also estimate device memory: compile the train step at 8 and 16 rows on the chosen
-    /// plugin and extrapolate to each device's rows (seconds per config).
+    /// plugin and extrapolate to each device's rows (seconds per config). With a target, the
+    /// target's compiler gives it instead.
     #[arg(long)]
     pub memory: bool,
+    /// Compile each run's train step for this TPU slice or GPU target (`v4-64`, `v5e-256`,
+    /// `h100-8`), deviceless, and report its per-chip memory from that compiler: whether the run
+    /// fits. Default: each config's `target` key, when it has one.
+    #[arg(long, value_name = "SLICE")]
+    pub target: Option<String>,
 }
 
-impl CostArgs {
-    /// The runtime memory estimates compile on, when asked for.
-    fn runtime(&self, backend: &crate::BackendArgs) -> Result<Option<ouro_runtime::Runtime>> {
-        if !self.memory {
-            return Ok(None);
+/// Where a dry run's memory figures come from.
+pub(crate) struct MemoryPlan<'a> {
+    args: &'a CostArgs,
+    backend: &'a crate::BackendArgs,
+    /// The CPU plugin's extrapolation (`--memory` without a target).
+    runtime: Option<ouro_runtime::Runtime>,
+    /// Compilers and topologies opened so far, by target name.
+    targets: std::cell::RefCell<Vec<(String, std::sync::Arc<crate::compile::TargetCompiler>)>>,
+    /// Results by (recipe hash, memory switches, target): duplicates compile once.
+    seen: std::cell::RefCell<std::collections::HashMap<String, String>>,
+}
+
+impl<'a> MemoryPlan<'a> {
+    pub(crate) fn new(args: &'a CostArgs, backend: &'a crate::BackendArgs) -> MemoryPlan<'a> {
+        MemoryPlan { args, backend, runtime: None, targets: Default::default(), seen: Default::default() }
+    }
+
+    /// The target a planned run is costed on: `--target`, else the config's `target`.
+    fn target_of(&self, p: &Planned) -> Option<String> {
+        self.args.target.clone().or_else(|| p.config.target.clone())
+    }
+
+    fn compiler(&self, name: &str) -> Result<std::sync::Arc<crate::compile::TargetCompiler>> {
+        if let Some((_, c)) = self.targets.borrow().iter().find(|(n, _)| n == name) {
+            return Ok(c.clone());
         }
-        Ok(Some(ouro_runtime::Runtime::new(backend.client(1)?)?))
+        let compiler = std::sync::Arc::new(crate::compile::TargetCompiler::open(self.backend, name)?);
+        self.targets.borrow_mut().push((name.to_string(), compiler.clone()));
+        Ok(compiler)
+    }
+
+    /// The memory part of a cost line.
+    fn line(&mut self, p: &Planned, shape: &ouro_train::config::DataShape) -> String {
+        if let Some(name) = self.target_of(p) {
+            let key = format!("{}/{}/{}/{name}", p.hash, p.config.remat, p.config.unroll_cycles);
+            if let Some(line) = self.seen.borrow().get(&key) {
+                return line.clone();
+            }
+            let line = match self
+                .compiler(&name)
+                .and_then(|c| c.train_memory(&p.config, &shape.dims(p.config.global_batch_size)))
+            {
+                Ok(line) => format!("; {line}"),
+                Err(e) => format!("; memory on {name} unknown: {e:#}"),
+            };
+            self.seen.borrow_mut().insert(key, line.clone());
+            return line;
+        }
+        if !self.args.memory {
+            return String::new();
+        }
+        if self.runtime.is_none() {
+            match self.backend.client(1).map_err(anyhow::Error::from).and_then(|c| Ok(ouro_runtime::Runtime::new(c)?)) {
+                Ok(r) => self.runtime = Some(r),
+                Err(e) => return format!("; memory unknown: {e:#}"),
+            }
+        }
+        let runtime = self.runtime.as_ref().expect("set above");
+        match ouro_train::cost::memory(runtime, &p.config, &shape.dims(p.config.global_batch_size)) {
+            Ok(m) => format!(
+                "; memory {} per device ({} state at {} rows + {} activations at {} rows, extrapolated by the {} compiler)",
+                bytes(m.total()),
+                bytes(m.state_bytes),
+                m.rows,
+                bytes(m.activation_bytes),
+                m.micro_rows,
+                runtime.client().platform_name(),
+            ),
+            Err(e) => format!("; memory unknown: {e:#}"),
+        }
+    }
+
+    /// Peak FLOP/s of one device, and the devices, a planned run is costed on.
+    fn rate(&self, p: &Planned) -> (f64, usize) {
+        let target = self.target_of(p).and_then(|t| ouro_train::target::Target::parse(&t).ok());
+        let peak = self.args.device_tflops.map(|t| t * 1e12).or(target.as_ref().map(|t| t.chip().peak_flops));
+        let devices = match &target {
+            Some(t) if p.config.mesh.data == 1 => t.chips,
+            _ => p.config.mesh.data,
+        };
+        (peak.unwrap_or(989e12), devices)
     }
 }
 
@@ -158,8 +238,8 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
     Ok(Next::Start)
 }
 
-/// The cost of a planned run, as one line (with its memory when `runtime` is given).
-fn cost_line(p: &Planned, cost: &CostArgs, runtime: Option<&ouro_runtime::Runtime>) -> String {
+/// The cost of a planned run, as one line (with its memory as `memory` plans it).
+fn cost_line(p: &Planned, cost: &CostArgs, memory: &mut MemoryPlan<'_>) -> String {
     let shape = match &p.config.data_shape {
         Some(s) => Ok(s.clone()),
         None => ouro_data::remote::resolve(&p.config.data_paths[0]).and_then(|dir| {
@@ -174,7 +254,8 @@ fn cost_line(p: &Planned, cost: &CostArgs, runtime: Option<&ouro_runtime::Runtim
     };
     match ouro_train::cost::estimate(&p.config, &shape) {
         Ok(c) => {
-            let rate = cost.device_tflops * 1e12 * cost.mfu * p.config.mesh.data as f64;
+            let (peak, devices) = memory.rate(p);
+            let rate = peak * cost.mfu * devices as f64;
             let depths = if c.depths.is_empty() {
                 String::new()
             } else {
@@ -182,23 +263,8 @@ fn cost_line(p: &Planned, cost: &CostArgs, runtime: Option<&ouro_runtime::Runtim
                     c.depths.iter().map(|(d, n)| format!("{}x{} for {n}", d.h_cycles, d.l_cycles)).collect();
                 format!("; depth (H_cycles x L_cycles) {} steps", spans.join(", "))
             };
-            let memory = match runtime
-                .map(|r| ouro_train::cost::memory(r, &p.config, &shape.dims(p.config.global_batch_size)))
-            {
-                None => String::new(),
-                Some(Ok(m)) => format!(
-                    "; memory {} per device ({} state at {} rows + {} activations at {} rows, {})",
-                    bytes(m.total()),
-                    bytes(m.state_bytes),
-                    m.rows,
-                    bytes(m.activation_bytes),
-                    m.micro_rows,
-                    runtime.map_or("", |r| r.client().platform_name()),
-                ),
-                Some(Err(e)) => format!("; memory unknown: {e:#}"),
-            };
             format!(
-                "{:.2} M params, {} steps, {:.3} PFLOP train + {:.3} PFLOP eval ({} evals); {} at {:.0} % MFU of {} x {} TFLOP/s",
+                "{:.2} M params, {} steps, {:.3} PFLOP train + {:.3} PFLOP eval ({} evals); {} at {:.0} % MFU of {} x {:.0} TFLOP/s",
                 c.params as f64 / 1e6,
                 c.total_steps,
                 c.train_flops / 1e15,
@@ -206,10 +272,10 @@ fn cost_line(p: &Planned, cost: &CostArgs, runtime: Option<&ouro_runtime::Runtim
                 c.evaluations,
                 hours(c.seconds(rate)),
                 cost.mfu * 100.0,
-                p.config.mesh.data,
-                cost.device_tflops,
+                devices,
+                peak / 1e12,
             ) + &depths
-                + &memory
+                + &memory.line(p, &shape)
         }
         Err(e) => format!("cost unknown: {e:#}"),
     }

@@ -56,7 +56,7 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
                 Next::Start => "start".to_string(),
             }
         );
-        println!("# {}", cost_line(&p, &args.cost, args.cost.runtime(backend)?.as_ref()));
+        println!("# {}", cost_line(&p, &args.cost, &mut super::MemoryPlan::new(&args.cost, backend)));
         return Ok(());
     }
     match next {

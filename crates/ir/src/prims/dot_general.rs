@@ -1,7 +1,7 @@
 //! Generalised matrix product with batch and contracting dimensions.
 //! <https://openxla.org/stablehlo/spec#dot_general>
 
-use crate::lowering::{LowerCx, dim_list};
+use crate::lowering::{LowerCx, MatmulPrecision, dim_list};
 use crate::ops::DotDims;
 use crate::prim::{Rules, VjpCx};
 use crate::testing::{Case, Domain};
@@ -78,8 +78,13 @@ impl Rules for DotGeneral {
         } else {
             format!("batching_dims = {} x {}, ", dim_list(&d.lhs_batch), dim_list(&d.rhs_batch))
         };
+        // DEFAULT is what no precision_config means: left out, the text stays as before.
+        let precision = match cx.matmul_precision {
+            MatmulPrecision::Default => String::new(),
+            p => format!(", precision = [{0}, {0}]", p.stablehlo()),
+        };
         let text = format!(
-            "{} = stablehlo.dot_general {}, {}, {batching}contracting_dims = {} x {} : {}",
+            "{} = stablehlo.dot_general {}, {}, {batching}contracting_dims = {} x {}{precision} : {}",
             cx.name,
             cx.inputs[0],
             cx.inputs[1],
