@@ -261,17 +261,17 @@ impl BackendArgs {
         let mut joined = None;
         if let Some(spec) = spec {
             tracing::info!(process = spec.process_id, of = spec.num_processes, coordinator = %spec.coordinator, from = spec.source, "joining a multi-process job");
+            let cluster = ouro_cluster::Cluster::join(spec, Duration::from_secs(self.join_timeout))?;
+            let spec = cluster.spec();
             if platform == Platform::Cpu {
                 bail!(
-                    "process {} of {} would join a job, but the XLA CPU plugin cannot run one program across \
+                    "process {} of {} joined the job, but the XLA CPU plugin cannot run one program across \
                      processes (no cross-process collectives; see docs/training.md, \"Several hosts\"); on one \
                      machine run a single process with mesh.data=N instead",
                     spec.process_id,
                     spec.num_processes
                 );
             }
-            let cluster = ouro_cluster::Cluster::join(spec, Duration::from_secs(self.join_timeout))?;
-            let spec = cluster.spec();
             options = match platform {
                 // The CUDA plugin takes its place from node_id/num_nodes; libtpu from its own
                 // environment. Both exchange the rest through the store.
@@ -336,7 +336,15 @@ pub fn tpu_environment_off_tpu() {
     if plugin::has_tpu_chip() {
         return;
     }
-    for (name, value) in [("TPU_SKIP_MDS_QUERY", "1"), ("TPU_WORKER_ID", "0"), ("TPU_WORKER_HOSTNAMES", "localhost")] {
+    // With no chip to share, several processes may compile with libtpu at once (its lock file
+    // otherwise refuses the second: parallel tests, dry runs next to a compile).
+    let settings = [
+        ("TPU_SKIP_MDS_QUERY", "1"),
+        ("TPU_WORKER_ID", "0"),
+        ("TPU_WORKER_HOSTNAMES", "localhost"),
+        ("ALLOW_MULTIPLE_LIBTPU_LOAD", "1"),
+    ];
+    for (name, value) in settings {
         if std::env::var_os(name).is_none() {
             // SAFETY: called before any thread is started (see the doc).
             unsafe { std::env::set_var(name, value) };

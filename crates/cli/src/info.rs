@@ -1,7 +1,10 @@
-//! `ouro info`: what the PJRT plugin is and which devices it sees.
+//! `ouro info`: what the PJRT plugin is and which devices it sees. The plugin's own facts
+//! (API version, attributes, extensions) are shown even where no client can be made (libtpu
+//! off a TPU VM, the CUDA plugin without a GPU), followed by why not.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
+use ouro_pjrt::plugin::{self, Purpose};
 
 use crate::BackendArgs;
 
@@ -14,15 +17,27 @@ pub struct InfoArgs {
 }
 
 pub fn run(backend: &BackendArgs, args: &InfoArgs) -> Result<()> {
-    let client = backend.client(args.devices)?;
-    let api = client.api();
+    let (location, platform) = backend.locate()?;
+    let api = plugin::load(&location, Purpose::Compile)
+        .with_context(|| format!("loading the PJRT plugin {} (from {})", location.path.display(), location.source))?;
     let (major, minor) = api.version();
-    println!("plugin      {}", api.path().display());
-    println!("PJRT API    {major}.{minor}");
+    println!("plugin      {} (from {})", api.path().display(), location.source);
+    println!("platform    {platform} (read from the plugin)");
+    let declared = ouro_pjrt::sys::PJRT_API_MINOR;
+    let skew = match minor.cmp(&declared) {
+        std::cmp::Ordering::Greater => {
+            format!(" (newer than the 0.{declared} ouro declares: its newer fields are not sent)")
+        }
+        std::cmp::Ordering::Less => format!(" (older than the 0.{declared} ouro declares)"),
+        std::cmp::Ordering::Equal => String::new(),
+    };
+    println!("PJRT API    {major}.{minor}{skew}");
     for (name, value) in api.attributes() {
         println!("  {name:<28} {value}");
     }
-    println!("platform    {} ({})", client.platform_name(), client.platform_version());
+    println!("extensions  {}", api.extensions().join(", "));
+    let client = backend.client(args.devices).context("no client on this machine")?;
+    println!("client      {} ({})", client.platform_name(), client.platform_version());
     println!("process     {}", client.process_index());
     let devices = client.addressable_devices();
     println!("devices     {} addressable of {}", devices.len(), client.devices().len());

@@ -611,6 +611,14 @@ pub fn load(location: &PluginLocation, purpose: Purpose) -> Result<Arc<Api>> {
         })
         .map_err(|e| Error::io("<thread>", e))?;
     match receive.recv_timeout(limit) {
+        Ok(Err(Error::Pjrt { function, code, message })) if message.contains("lockfile") => Err(Error::Pjrt {
+            function,
+            code,
+            message: format!(
+                "{message} (another process on this machine holds libtpu: only one may use the TPU chips; wait \
+                 for it to end, or check `lsof -w /dev/accel*`)"
+            ),
+        }),
         Ok(result) => result,
         Err(_) => Err(Error::Timeout {
             what: format!("initializing libtpu ({})", location.path.display()),

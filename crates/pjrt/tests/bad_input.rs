@@ -171,3 +171,33 @@ fn using_a_device_of_another_client_is_refused() {
     let err = a.device(3).unwrap_err();
     assert!(matches!(err, Error::NoSuchDevice { index: 3, count: 1 }), "{err}");
 }
+
+#[test]
+fn a_newer_plugin_refusing_our_layout_names_both_versions() {
+    let dir = scratch("skew");
+    // PJRT 0.200, whose Plugin_Initialize refuses our argument struct as a newer plugin would.
+    let source = r#"
+#include <stddef.h>
+#include <string.h>
+static const char* refusal = "Unexpected PJRT_Plugin_Initialize_Args size: expected 24, got 16";
+static int the_error;
+struct destroy_args { size_t struct_size; void* extension_start; void* error; };
+struct message_args { size_t struct_size; void* extension_start; const void* error; const char* message; size_t message_size; };
+struct code_args { size_t struct_size; void* extension_start; const void* error; unsigned code; };
+static void destroy(struct destroy_args* a) { (void)a; }
+static void message(struct message_args* a) { a->message = refusal; a->message_size = strlen(refusal); }
+static void* get_code(struct code_args* a) { a->code = 3; return 0; }
+static void* initialize(void* a) { (void)a; return &the_error; }
+struct version { size_t struct_size; void* extension_start; int major_version; int minor_version; };
+struct api { size_t struct_size; void* extension_start; struct version version; void* functions[5]; };
+static struct api the_api = { sizeof(struct api), 0, { sizeof(struct version), 0, 0, 200 },
+    { (void*)destroy, (void*)message, (void*)get_code, (void*)initialize, 0 } };
+const struct api* GetPjrtApi(void) { return &the_api; }
+"#;
+    let so = shared_library(&dir, "libnewer", source);
+    let err = Api::load(&so).unwrap_err();
+    assert!(matches!(err, Error::ApiSkew { plugin_minor: 200, ours: 114, .. }), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("PJRT_Plugin_Initialize") && msg.contains("0.200") && msg.contains("0.114"), "{msg}");
+    assert!(msg.contains("expected 24, got 16"), "{msg}");
+}
