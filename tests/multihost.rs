@@ -188,3 +188,124 @@ fn two_writer_processes_save_one_step() {
     let loc = ouro_store::Location::open(dir.to_str().unwrap()).unwrap();
     assert_eq!(ouro_ckpt::committed(&loc).unwrap(), Vec::<u64>::new());
 }
+
+/// A tiny built ARC dataset for the evaluator: two tasks of one test pair each, and the rows
+/// of one test batch over them (augmented names vote for the same original), predictions right
+/// and wrong, ties broken by the order they arrive in.
+fn arc_batch() -> (std::path::PathBuf, ouro_train::gather::EvalRows) {
+    let dir = common::scratch("arc-eval");
+    let ids = ["<blank>", "taskA", "taskA|||t0|||0123456789", "taskB", "taskB|||t0|||0123456789"];
+    std::fs::write(dir.join("identifiers.json"), serde_json::to_string(&ids).unwrap()).unwrap();
+    let tasks = serde_json::json!({
+        "taskA": {"test": [{"input": [[1, 2], [3, 4]], "output": [[2, 1], [4, 3]]}]},
+        "taskB": {"test": [{"input": [[5, 5, 6]], "output": [[6, 5, 5]]}]},
+    });
+    std::fs::write(dir.join("test_puzzles.json"), tasks.to_string()).unwrap();
+    // A 30x30 canvas with the grid's colours (+2) at its top left, the rest padding.
+    let canvas = |grid: &[&[i32]]| {
+        let mut c = vec![0i32; 900];
+        for (r, row) in grid.iter().enumerate() {
+            for (k, &v) in row.iter().enumerate() {
+                c[r * 30 + k] = v + 2;
+            }
+        }
+        c
+    };
+    let (a_in, b_in): (&[&[i32]], &[&[i32]]) = (&[&[1, 2], &[3, 4]], &[&[5, 5, 6]]);
+    let rows: [(i32, &[&[i32]], &[&[i32]], f32); 8] = [
+        (1, a_in, &[&[2, 1], &[4, 3]], 0.5),
+        (2, a_in, &[&[1, 1], &[1, 1]], 2.0),
+        (3, b_in, &[&[6, 6, 6]], 1.0),
+        (4, b_in, &[&[6, 5, 5]], -1.0),
+        (2, a_in, &[&[1, 1], &[1, 1]], -3.0),
+        (1, a_in, &[&[2, 1], &[4, 3]], 0.0),
+        (0, a_in, &[&[9]], 0.0), // padding: skipped
+        (4, b_in, &[&[6, 6, 6]], -2.0),
+    ];
+    let mut batch = ouro_train::gather::EvalRows { seq_len: 900, ..Default::default() };
+    for (id, input, pred, q) in rows {
+        batch.inputs.extend(canvas(input));
+        batch.preds.extend(canvas(pred));
+        batch.puzzle_identifiers.push(id);
+        batch.q_halt.push(q);
+    }
+    (dir, batch)
+}
+
+/// The ARC evaluator's result of `batch`, as JSON text (pass@k and the submission).
+fn arc_result(dataset: &std::path::Path, batch: &ouro_train::gather::EvalRows) -> String {
+    let mut evaluator = ouro_data::eval::ArcEvaluator::open(dataset, 0).unwrap();
+    evaluator.begin_eval();
+    evaluator.update(&batch.inputs, &batch.preds, &batch.puzzle_identifiers, &batch.q_halt).unwrap();
+    let (scores, submission) = evaluator.result();
+    serde_json::json!({"scores": scores, "submission": submission}).to_string()
+}
+
+/// One evaluating host of [`two_hosts_evaluate_arc_as_one`]: its half of the batch, gathered
+/// through the job's key-value service, then the evaluator; the result on stdout.
+fn arc_host(id: usize, port: u16) {
+    let spec = ouro_cluster::ProcessSpec {
+        process_id: id,
+        num_processes: 2,
+        coordinator: format!("127.0.0.1:{port}"),
+        source: "the test",
+        local_id: None,
+    };
+    let cluster = std::sync::Arc::new(ouro_cluster::Cluster::join(spec, Duration::from_secs(60)).unwrap());
+    let hosts = ouro_cli::JobHosts::new(cluster.clone(), Some(Duration::from_secs(60)));
+    let (dataset, batch) = arc_batch();
+    let half = batch.rows() / 2;
+    let range = id * half..(id + 1) * half;
+    let mine = ouro_train::gather::EvalRows {
+        seq_len: 900,
+        inputs: batch.inputs[range.start * 900..range.end * 900].to_vec(),
+        preds: batch.preds[range.start * 900..range.end * 900].to_vec(),
+        puzzle_identifiers: batch.puzzle_identifiers[range.clone()].to_vec(),
+        q_halt: batch.q_halt[range].to_vec(),
+    };
+    let all = ouro_train::gather::gather_rows(&hosts, "eval/0/0", &mine).unwrap();
+    assert_eq!(all, batch, "process {id} sees the whole batch in global order");
+    println!("RESULT {}", arc_result(&dataset, &all));
+    // Process 0 serves the store: it leaves after process 1 says it is done with it (whose
+    // last request may see the service go as it is answered).
+    if id == 0 {
+        cluster.store().get("test/done/1", Duration::from_secs(60)).unwrap();
+    } else {
+        let _ = cluster.store().put("test/done/1", b"");
+    }
+}
+
+#[test]
+fn two_hosts_evaluate_arc_as_one() {
+    if let Ok(role) = std::env::var("OURO_TEST_ARC_HOST") {
+        let v: Vec<&str> = role.split(',').collect();
+        arc_host(v[0].parse().unwrap(), v[1].parse().unwrap());
+        return;
+    }
+    let (dataset, batch) = arc_batch();
+    let want = arc_result(&dataset, &batch);
+    assert!(want.contains("\"ARC/pass@1\",0.5") && want.contains("\"ARC/pass@2\",1.0"), "{want}");
+    let port = free_port();
+    let hosts: Vec<_> = [1usize, 0]
+        .iter()
+        .map(|id| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "two_hosts_evaluate_arc_as_one", "--nocapture", "--test-threads", "1"])
+                .env("OURO_TEST_ARC_HOST", format!("{id},{port}"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for host in hosts {
+        let out = host.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        let got = stdout
+            .lines()
+            .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r))
+            .unwrap_or_else(|| panic!("no result: {stdout}"));
+        assert_eq!(got, want, "a host's evaluation equals one host's over the whole batch");
+    }
+}

@@ -13,6 +13,11 @@ pub trait Hosts: Send + Sync + std::fmt::Debug {
     /// Every host's `value` for `name` (unique per exchange), in host order, once all have
     /// given theirs; an error says which host did not.
     fn all_gather(&self, name: &str, value: &[u8]) -> std::result::Result<Vec<Vec<u8>>, String>;
+    /// Frees this host's value of exchange `name`, which every host has read (a long series of
+    /// exchanges need not pile up in the job's store). Nothing by default.
+    fn forget(&self, _name: &str) -> std::result::Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A job of one process.

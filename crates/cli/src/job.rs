@@ -42,4 +42,8 @@ impl ouro_ckpt::Hosts for JobHosts {
     fn all_gather(&self, name: &str, value: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         self.cluster.all_gather(name, value, self.timeout).map_err(|e| e.to_string())
     }
+
+    fn forget(&self, name: &str) -> Result<(), String> {
+        self.cluster.forget(name).map_err(|e| e.to_string())
+    }
 }

@@ -112,6 +112,15 @@ impl Cluster {
         self.all_gather(&format!("barrier/{name}"), b"", timeout).map(|_| ())
     }
 
+    /// Frees this process's value of the gather `name` from the coordinator's memory, once
+    /// every process has read it: in a series of gathers, when the next one completes here,
+    /// every process has finished the one before.
+    pub fn forget(&self, name: &str) -> Result<()> {
+        self.store
+            .delete(&format!("ouro/gather/{name}/{}", self.spec.process_id))
+            .map_err(|e| Error::Protocol(format!("{name}: {}", e.message)))
+    }
+
     /// Every process's `value` for `name` (unique per use), in process order, once all have
     /// given theirs; a process that does not within `timeout` is named.
     pub fn all_gather(&self, name: &str, value: &[u8], timeout: Duration) -> Result<Vec<Vec<u8>>> {
@@ -169,8 +178,11 @@ mod tests {
             })
             .collect();
         let clusters: Vec<Cluster> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        for id in 0..3 {
+        for c in &clusters {
+            let id = c.spec().process_id;
             assert!(clusters[0].store().try_get(&format!("done/{id}")).unwrap().is_some());
+            c.forget("ids").unwrap();
+            assert_eq!(c.store().try_get(&format!("ouro/gather/ids/{id}")).unwrap(), None);
         }
     }
 

@@ -20,6 +20,7 @@ const PUT: u8 = 1;
 const GET: u8 = 2;
 const TRY_GET: u8 = 3;
 const CREATE: u8 = 4;
+const DELETE: u8 = 5;
 
 const OK: u8 = 0;
 const NOT_FOUND: u8 = 1;
@@ -147,6 +148,10 @@ fn serve(table: &Table, stream: TcpStream) -> std::io::Result<()> {
                     }
                 }
             }
+            DELETE => {
+                lock().remove(&key);
+                write_value(&mut writer, OK, &[])?;
+            }
             TRY_GET => match lock().get(&key) {
                 Some(v) => write_value(&mut writer, OK, v)?,
                 None => write_value(&mut writer, NOT_FOUND, &[])?,
@@ -265,6 +270,12 @@ impl KvClient {
         }
     }
 
+    /// Removes `key` (nothing if it is not set): a value every process has read need not stay
+    /// in the coordinator's memory.
+    pub fn delete(&self, key: &str) -> std::result::Result<(), KvError> {
+        self.request(DELETE, key, None, None).map(|_| ())
+    }
+
     /// Sets `key` unless it exists; `Err(existing value)` if it does.
     pub fn create(&self, key: &str, value: &[u8]) -> std::result::Result<std::result::Result<(), Vec<u8>>, KvError> {
         match self.request(CREATE, key, Some(value), None)? {
@@ -308,6 +319,15 @@ mod tests {
         let server = KvServer::bind("127.0.0.1:0").unwrap();
         let client = KvClient::new(&server.address().to_string(), Duration::from_secs(5));
         (server, client)
+    }
+
+    #[test]
+    fn a_deleted_key_is_gone() {
+        let (_server, client) = pair();
+        client.put("k", b"v").unwrap();
+        client.delete("k").unwrap();
+        assert_eq!(client.try_get("k").unwrap(), None);
+        client.delete("never set").unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod cost;
 pub mod curriculum;
 pub mod flops;
+pub mod gather;
 pub mod import;
 pub mod metrics;
 pub mod run;

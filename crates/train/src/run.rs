@@ -315,13 +315,6 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let started = Instant::now();
     let dp = Devices::new(runtime, cfg.mesh.data).context("placing mesh.data on the devices")?;
     let n = dp.n();
-    if dp.host.1 > 1 && !cfg.evaluators.is_empty() {
-        bail!(
-            "the ARC evaluator needs every host's predictions, which a run over {} processes does not gather yet; \
-             evaluate the saved weights on one host instead (evaluators=[])",
-            dp.host.1
-        );
-    }
     let step_cfg = step_config(cfg, total);
     let parallel = step_cfg.parallel.as_ref();
     let options_lower = cfg.lower_options();
@@ -407,7 +400,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             ouro_ckpt::Layout::default(),
             ouro_ckpt::Retention { keep_last: ckpt.keep_last, keep_every: ckpt.keep_every },
         )
-        .on_hosts(saving_hosts),
+        .on_hosts(saving_hosts.clone()),
         held: Vec::new(),
         reports: Vec::new(),
         last_saved: steps,
@@ -581,7 +574,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             // The model is evaluated at the depth it was last trained at.
             let depth = curriculum.as_ref().map_or(full_depth, |c| c.depth_at(steps.saturating_sub(1)));
             let eval_exe = programs.eval_program(depth)?;
-            let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, client, &dp)?;
+            let place = EvalPlace { client, devices: &dp, hosts: saving_hosts.as_ref(), step: steps };
+            let results = evaluate(cfg, &eval, &eval_exe, &step.layout, &state, &constants, test, &place)?;
             let values: Vec<(String, f64)> = results.iter().map(|(k, v)| (k.clone(), *v)).collect();
             metrics_log.record(steps, "eval/", &values)?;
             metrics_log.flush()?;
@@ -859,8 +853,19 @@ fn median(values: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Where an evaluation runs: this host's devices, and the job's hosts the ARC evaluator
+/// gathers every host's predictions from.
+struct EvalPlace<'a> {
+    client: &'a Client,
+    devices: &'a Devices,
+    hosts: &'a dyn ouro_ckpt::Hosts,
+    /// The step evaluated, naming the exchanges.
+    step: u64,
+}
+
 /// The official `evaluate`: every test batch through the eval step with the EMA weights (or the
-/// raw ones), metrics summed per set and divided by the count.
+/// raw ones), metrics summed per set and divided by the count. Over several hosts, the ARC
+/// evaluator sees every host's rows of each batch, in global order.
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     cfg: &TrainConfig,
@@ -870,9 +875,9 @@ fn evaluate(
     state: &[Vec<Buffer>],
     constants: &[Vec<Buffer>],
     test: &Sampler,
-    client: &Client,
-    dp: &Devices,
+    place: &EvalPlace<'_>,
 ) -> Result<BTreeMap<String, f64>> {
+    let (client, dp) = (place.client, place.devices);
     let weights: Vec<Vec<&Buffer>> = (0..dp.n())
         .map(|d| eval_weights(cfg.ema, &eval.weights, layout, &state[d], &constants[d]))
         .collect::<Result<_>>()?;
@@ -888,7 +893,7 @@ fn evaluate(
     if let Some(a) = arc.as_mut() {
         a.begin_eval();
     }
-    for batch in test.test_batches().take(max_batches) {
+    for (index, batch) in test.test_batches().take(max_batches).enumerate() {
         let buffers = dp.upload(client, &batch)?;
         let args: Vec<Vec<&Buffer>> = (0..dp.n())
             .map(|d| {
@@ -905,13 +910,25 @@ fn evaluate(
         }
         if let Some(a) = arc.as_mut() {
             // Predictions are split over the devices in batch order.
-            let mut preds = Vec::new();
-            let mut q: Vec<f32> = Vec::new();
+            let mut rows = crate::gather::EvalRows {
+                seq_len: batch.seq_len,
+                inputs: batch.inputs.clone(),
+                puzzle_identifiers: batch.puzzle_identifiers.clone(),
+                ..Default::default()
+            };
             for o in &out {
-                preds.extend(to_host(&o[0])?.to_i64_vec().into_iter().map(|v| v as i32));
-                q.extend(to_host(&o[1])?.to_f64_vec().into_iter().map(|v| v as f32));
+                rows.preds.extend(to_host(&o[0])?.to_i64_vec().into_iter().map(|v| v as i32));
+                rows.q_halt.extend(to_host(&o[1])?.to_f64_vec().into_iter().map(|v| v as f32));
             }
-            a.update(&batch.inputs, &preds, &batch.puzzle_identifiers, &q)?;
+            if place.hosts.count() > 1 {
+                let name = |i: usize| format!("eval/{}/{i}", place.step);
+                rows = crate::gather::gather_rows(place.hosts, &name(index), &rows)?;
+                // This exchange completed, so every host has read the one before.
+                if index > 0 {
+                    place.hosts.forget(&name(index - 1)).map_err(|e| anyhow!("{e}"))?;
+                }
+            }
+            a.update(&rows.inputs, &rows.preds, &rows.puzzle_identifiers, &rows.q_halt)?;
         }
     }
     let mut results = BTreeMap::new();
