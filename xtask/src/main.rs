@@ -1,6 +1,8 @@
 //! Repository chores, run as `cargo xtask <command>`.
 //!
-//! * `plugin` — fetch (if needed) and print the pinned XLA CPU plugin, as CI does before testing.
+//! * `plugin` — fetch (if needed) and print the pinned XLA CPU plugin, as CI does before testing;
+//!   `plugin --accelerators` also libtpu, the CUDA plugin and CUDA's ptxas/libdevice (what
+//!   `ouro compile --target` and the accelerator tests use).
 //! * `loc` — line counts per crate, failing if the compiler core (ir + autodiff + lower) grows
 //!   past its budget: a new prim must earn its lines.
 
@@ -16,7 +18,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "plugin" => plugin(),
         "loc" => loc(),
-        _ => Err("usage: cargo xtask plugin|loc".to_string()),
+        _ => Err("usage: cargo xtask plugin [--accelerators] | loc".to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -28,8 +30,16 @@ fn main() -> ExitCode {
 }
 
 fn plugin() -> Result<(), String> {
+    use ouro_pjrt::plugin::{Provisioner, pinned};
     let path = ouro_pjrt::plugin::pinned_cpu_plugin().map_err(|e| e.to_string())?;
     println!("{}", path.display());
+    if std::env::args().nth(2).as_deref() == Some("--accelerators") {
+        let provisioner = Provisioner::from_env().map_err(|e| e.to_string())?;
+        for bundle in [pinned::LIBTPU, pinned::CUDA, pinned::CUDA_TOOLS] {
+            let dir = provisioner.fetch(&bundle).map_err(|e| e.to_string())?;
+            println!("{}", dir.join(bundle.main_file()).display());
+        }
+    }
     Ok(())
 }
 

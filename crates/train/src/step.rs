@@ -300,9 +300,12 @@ fn accumulate<'t>(
             row_grads: g.row_grads,
         };
     }
-    // Micro-batches are unrolled: each one's activations die after its backward. Micro-batch j
-    // takes the j-th k-th of every device's rows (rows [n, k, m] → [n, m] at j), so all devices
-    // work on every micro-batch and no row moves between devices.
+    // Micro-batches are unrolled, and chained: micro-batch j+1 reads its rows through an
+    // optimization barrier with the gradients summed so far, so it cannot start before j's
+    // backward has finished and j's activations are dead. Without the chain a compiler may
+    // schedule them side by side (the TPU compiler did: grad_accum_steps 4 took 4 micro-batches'
+    // memory). Micro-batch j takes the j-th k-th of every device's rows (rows [n, k, m] → [n, m]
+    // at j), so all devices work on every micro-batch and no row moves between devices.
     let n = cfg.parallel.as_ref().map_or(1, |p| p.devices);
     let m = min_steps.shape()[0] / (n * k);
     let tr = min_steps.tracer();
@@ -312,7 +315,8 @@ fn accumulate<'t>(
         grouped.extend_from_slice(&shape[1..]);
         t.reshape(&grouped)
     };
-    let mut parts = Vec::with_capacity(k);
+    let mut parts: Vec<StepGrads<'t>> = Vec::with_capacity(k);
+    let mut summed: Vec<Tensor<'t>> = Vec::new();
     for j in 0..k {
         let _s = tr.scope(&format!("micro_batch{j}"));
         let slice = |t: &Tensor<'t>| {
@@ -320,15 +324,22 @@ fn accumulate<'t>(
             shape.extend_from_slice(&t.shape()[1..]);
             split(t).slice_dim(1, j, j + 1).reshape(&shape)
         };
-        let g = forward_backward(
-            model,
-            weights,
-            &carry.map(|_, t| slice(t)),
-            &batch.map(|_, t| slice(t)),
-            slice(&min_steps),
-            cfg.global_batch_size,
-            loss_scale,
-        );
+        let mut rows_carry = carry.map(|_, t| slice(t));
+        let mut rows_batch = batch.map(|_, t| slice(t));
+        let mut rows_min = slice(&min_steps);
+        if j > 0 {
+            let mut values: Vec<Tensor<'t>> = summed.clone();
+            values.extend(rows_carry.leaves().into_iter().copied());
+            values.extend(rows_batch.leaves().into_iter().copied());
+            values.push(rows_min);
+            let mut out = tr.optimization_barrier(&values).into_iter();
+            summed = out.by_ref().take(summed.len()).collect();
+            rows_carry = rows_carry.rebuild(&mut out).expect("the carry's leaves");
+            rows_batch = rows_batch.rebuild(&mut out).expect("the batch's leaves");
+            rows_min = out.next().expect("min_steps");
+        }
+        let g = forward_backward(model, weights, &rows_carry, &rows_batch, rows_min, cfg.global_batch_size, loss_scale);
+        summed = if j == 0 { g.grads.clone() } else { summed.iter().zip(&g.grads).map(|(&a, &b)| a + b).collect() };
         parts.push(g);
     }
     let join =
@@ -342,7 +353,7 @@ fn accumulate<'t>(
         carry: carry.rebuild(&mut carry_leaves.into_iter()).expect("the carry's leaves"),
         metrics: sum(&|g| g.loss.metrics),
         total: sum(&|g| g.loss.total),
-        grads: (0..parts[0].grads.len()).map(|i| sum(&|g| g.grads[i])).collect(),
+        grads: summed,
         row_grads: parts[0].row_grads.map(|_| join(&|g| g.row_grads.expect("rows"))),
     }
 }

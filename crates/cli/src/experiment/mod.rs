@@ -94,14 +94,14 @@ pub struct CostArgs {
     /// The fraction of the peak the run achieves (model FLOPs utilisation).
     #[arg(long, default_value_t = 0.3)]
     pub mfu: f64,
-    /// Also estimate device memory: compile the train step at 8 and 16 rows on the chosen
-    /// plugin and extrapolate to each device's rows (seconds per config). With a target, the
-    /// target's compiler gives it instead.
+    /// Also report device memory: from the target's compiler when the config names a `target`
+    /// (or `--target` is given), else compiled at 8 and 16 rows on the chosen plugin and
+    /// extrapolated to each device's rows (seconds per config).
     #[arg(long)]
     pub memory: bool,
     /// Compile each run's train step for this TPU slice or GPU target (`v4-64`, `v5e-256`,
     /// `h100-8`), deviceless, and report its per-chip memory from that compiler: whether the run
-    /// fits. Default: each config's `target` key, when it has one.
+    /// fits. With `--memory` alone, each config's `target` key is compiled for.
     #[arg(long, value_name = "SLICE")]
     pub target: Option<String>,
 }
@@ -123,9 +123,10 @@ impl<'a> MemoryPlan<'a> {
         MemoryPlan { args, backend, runtime: None, targets: Default::default(), seen: Default::default() }
     }
 
-    /// The target a planned run is costed on: `--target`, else the config's `target`.
+    /// The target a planned run's memory is compiled for: `--target`, else with `--memory` the
+    /// config's `target`.
     fn target_of(&self, p: &Planned) -> Option<String> {
-        self.args.target.clone().or_else(|| p.config.target.clone())
+        self.args.target.clone().or_else(|| if self.args.memory { p.config.target.clone() } else { None })
     }
 
     fn compiler(&self, name: &str) -> Result<std::sync::Arc<crate::compile::TargetCompiler>> {
@@ -178,9 +179,11 @@ impl<'a> MemoryPlan<'a> {
         }
     }
 
-    /// Peak FLOP/s of one device, and the devices, a planned run is costed on.
+    /// Peak FLOP/s of one device, and the devices, a planned run is costed on (its target's,
+    /// `--target` or the config's).
     fn rate(&self, p: &Planned) -> (f64, usize) {
-        let target = self.target_of(p).and_then(|t| ouro_train::target::Target::parse(&t).ok());
+        let name = self.args.target.clone().or_else(|| p.config.target.clone());
+        let target = name.and_then(|t| ouro_train::target::Target::parse(&t).ok());
         let peak = self.args.device_tflops.map(|t| t * 1e12).or(target.as_ref().map(|t| t.chip().peak_flops));
         let devices = match &target {
             Some(t) if p.config.mesh.data == 1 => t.chips,
