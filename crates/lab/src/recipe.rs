@@ -121,6 +121,9 @@ mod tests {
             vec!["+loss_scale_growth_interval=10"],
             vec!["+remat=true"],
             vec!["data_paths=[elsewhere/x]"],
+            vec!["+target=v4-64"],
+            // The default: the hashes of runs made before the key existed stay.
+            vec!["+matmul_precision=highest"],
         ] {
             assert_eq!(hash(&same), base, "{same:?}");
         }
@@ -132,6 +135,8 @@ mod tests {
             vec!["+optimizer=lion"],
             vec!["+loss_scaling=dynamic"],
             vec!["+loss_scaling=dynamic", "+loss_scale_growth_interval=10"],
+            vec!["+matmul_precision=default"],
+            vec!["+matmul_precision=high"],
         ] {
             assert_ne!(hash(&different), base, "{different:?}");
         }

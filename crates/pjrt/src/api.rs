@@ -37,6 +37,15 @@ impl std::fmt::Debug for Api {
     }
 }
 
+fn not_found(path: &Path) -> Error {
+    Error::PluginNotFound {
+        path: path.to_path_buf(),
+        hint: "; set OURO_PJRT_PLUGIN (or --plugin) to the path of a PJRT plugin .so, \
+               or choose a platform with OURO_PLATFORM=cpu|gpu|tpu"
+            .into(),
+    }
+}
+
 fn loaded_plugins() -> &'static Mutex<HashMap<PathBuf, Arc<Api>>> {
     static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<Api>>>> = OnceLock::new();
     LOADED.get_or_init(Default::default)
@@ -47,12 +56,7 @@ impl Api {
     pub fn load(path: impl AsRef<Path>) -> Result<Arc<Api>> {
         let path = path.as_ref();
         if !path.exists() {
-            return Err(Error::PluginNotFound {
-                path: path.to_path_buf(),
-                hint: "; set OURO_PJRT_PLUGIN (or --plugin) to the path of a PJRT plugin .so, \
-                       or choose a platform with OURO_PLATFORM=cpu|gpu|tpu"
-                    .into(),
-            });
+            return Err(not_found(path));
         }
         let key = path.canonicalize().map_err(|e| Error::io(path, e))?;
         // The lock is held through loading so that two threads never initialize one plugin twice.
@@ -83,7 +87,7 @@ impl Api {
     pub fn probe_platform(path: impl AsRef<Path>) -> Result<Platform> {
         let path = path.as_ref();
         if !path.exists() {
-            return Err(Error::PluginNotFound { path: path.to_path_buf(), hint: String::new() });
+            return Err(not_found(path));
         }
         Ok(Api::open(path)?.platform())
     }

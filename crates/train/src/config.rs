@@ -623,6 +623,22 @@ mod tests {
     }
 
     #[test]
+    fn float32_matmuls_are_float32_unless_asked_otherwise() {
+        use ouro_ir::lowering::MatmulPrecision as Lowered;
+        let parse = |o: &[&str]| {
+            let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
+            TrainConfig::parse(SMALL, "x.yaml", &o)
+        };
+        assert_eq!(parse(&[]).unwrap().lower_options().matmul_precision, Lowered::Highest);
+        assert_eq!(parse(&["+matmul_precision=high"]).unwrap().lower_options().matmul_precision, Lowered::High);
+        assert_eq!(parse(&["+matmul_precision=default"]).unwrap().lower_options().matmul_precision, Lowered::Default);
+        let err = parse(&["+matmul_precision=fast"]).unwrap_err().to_string();
+        assert!(err.contains("matmul_precision") && err.contains("highest"), "{err}");
+        // The default is left out of the resolved config, as every default of its kind.
+        assert!(!parse(&[]).unwrap().to_yaml().unwrap().contains("matmul_precision"));
+    }
+
+    #[test]
     fn a_wrong_type_is_named_with_its_line() {
         let text = SMALL.replace("global_batch_size: 8", "global_batch_size: lots");
         let err = TrainConfig::parse(&text, "x.yaml", &[]).unwrap_err().to_string();
