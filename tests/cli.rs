@@ -97,3 +97,39 @@ fn a_bad_csv_row_names_the_file_and_line() {
     assert!(!ok && stderr.contains("bad.csv:2") && stderr.contains("more than one solution"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_tpu_plugin_that_never_initializes_is_given_up_on_every_path() {
+    // A stand-in for libtpu waiting on a metadata server: it chains the TpuTopology extension
+    // (so ouro takes it for libtpu, as it reads the real one) and its initialization sleeps.
+    let dir = scratch("stuck-tpu");
+    let source = r#"
+#include <stddef.h>
+#include <unistd.h>
+struct ext { size_t struct_size; unsigned type; void* next; };
+static struct ext tpu_topology = { sizeof(struct ext), 16, 0 };
+static void* initialize(void* a) { (void)a; sleep(120); return 0; }
+struct version { size_t struct_size; void* extension_start; int major_version; int minor_version; };
+struct api { size_t struct_size; void* extension_start; struct version version; void* functions[5]; };
+static struct api the_api = { sizeof(struct api), &tpu_topology, { sizeof(struct version), 0, 0, 117 },
+    { 0, 0, 0, (void*)initialize, 0 } };
+const struct api* GetPjrtApi(void) { return &the_api; }
+"#;
+    let c = dir.join("stuck.c");
+    let so = dir.join("libtpu_stuck.so");
+    std::fs::write(&c, source).unwrap();
+    let built = std::process::Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&so).arg(&c).status();
+    assert!(built.expect("cc (needed to build test fixtures)").success());
+    let so = so.to_str().unwrap();
+    let tiny = ["compile", "--config", "configs/sudoku4-tiny.yaml", "--target", "v5e-1"];
+    for args in [vec!["--plugin", so, "info"], [&["--plugin", so][..], &tiny[..]].concat()] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ouro"))
+            .args(&args)
+            .env("OURO_TPU_INIT_TIMEOUT", "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("did not finish within 1 s") && stderr.contains("TPU_SKIP_MDS_QUERY"), "{stderr}");
+    }
+}

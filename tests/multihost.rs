@@ -85,11 +85,8 @@ fn a_lone_process_names_what_it_waited_for() {
     assert!(stderr.contains("the number of processes is missing"), "{stderr}");
 }
 
-/// One writer process of [`two_writer_processes_save_one_step`], chosen by the environment:
-/// it joins the job, writes its half of the split tensor (host 0 also the replicated one) and
-/// saves together with the other.
-fn checkpoint_writer(id: usize, port: u16, dir: &str, scenario: &str) {
-    use ouro_ckpt::{Layout, Retention, SaveJob, TensorData, save_on_hosts};
+/// Process `id` of a job of two whose coordinator listens on `port`, joined.
+fn join_two(id: usize, port: u16) -> std::sync::Arc<ouro_cluster::Cluster> {
     let spec = ouro_cluster::ProcessSpec {
         process_id: id,
         num_processes: 2,
@@ -97,7 +94,15 @@ fn checkpoint_writer(id: usize, port: u16, dir: &str, scenario: &str) {
         source: "the test",
         local_id: None,
     };
-    let cluster = std::sync::Arc::new(ouro_cluster::Cluster::join(spec, Duration::from_secs(60)).unwrap());
+    std::sync::Arc::new(ouro_cluster::Cluster::join(spec, Duration::from_secs(60)).unwrap())
+}
+
+/// One writer process of [`two_writer_processes_save_one_step`], chosen by the environment:
+/// it joins the job, writes its half of the split tensor (host 0 also the replicated one) and
+/// saves together with the other.
+fn checkpoint_writer(id: usize, port: u16, dir: &str, scenario: &str) {
+    use ouro_ckpt::{Layout, Retention, SaveJob, TensorData, save_on_hosts};
+    let cluster = join_two(id, port);
     if scenario == "vanish" && id == 1 {
         return; // joined, then gone before saving: a preempted host
     }
@@ -244,14 +249,7 @@ fn arc_result(dataset: &std::path::Path, batch: &ouro_train::gather::EvalRows) -
 /// One evaluating host of [`two_hosts_evaluate_arc_as_one`]: its half of the batch, gathered
 /// through the job's key-value service, then the evaluator; the result on stdout.
 fn arc_host(id: usize, port: u16) {
-    let spec = ouro_cluster::ProcessSpec {
-        process_id: id,
-        num_processes: 2,
-        coordinator: format!("127.0.0.1:{port}"),
-        source: "the test",
-        local_id: None,
-    };
-    let cluster = std::sync::Arc::new(ouro_cluster::Cluster::join(spec, Duration::from_secs(60)).unwrap());
+    let cluster = join_two(id, port);
     let hosts = ouro_cli::JobHosts::new(cluster.clone(), Some(Duration::from_secs(60)));
     let (dataset, batch) = arc_batch();
     let half = batch.rows() / 2;

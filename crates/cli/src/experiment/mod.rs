@@ -113,9 +113,9 @@ pub(crate) struct MemoryPlan<'a> {
     /// The CPU plugin's extrapolation (`--memory` without a target).
     runtime: Option<ouro_runtime::Runtime>,
     /// Compilers and topologies opened so far, by target name.
-    targets: std::cell::RefCell<Vec<(String, std::sync::Arc<crate::compile::TargetCompiler>)>>,
+    targets: Vec<(String, std::rc::Rc<crate::compile::TargetCompiler>)>,
     /// Results by (recipe hash, memory switches, target): duplicates compile once.
-    seen: std::cell::RefCell<std::collections::HashMap<String, String>>,
+    seen: std::collections::HashMap<String, String>,
 }
 
 impl<'a> MemoryPlan<'a> {
@@ -129,12 +129,12 @@ impl<'a> MemoryPlan<'a> {
         self.args.target.clone().or_else(|| if self.args.memory { p.config.target.clone() } else { None })
     }
 
-    fn compiler(&self, name: &str) -> Result<std::sync::Arc<crate::compile::TargetCompiler>> {
-        if let Some((_, c)) = self.targets.borrow().iter().find(|(n, _)| n == name) {
+    fn compiler(&mut self, name: &str) -> Result<std::rc::Rc<crate::compile::TargetCompiler>> {
+        if let Some((_, c)) = self.targets.iter().find(|(n, _)| n == name) {
             return Ok(c.clone());
         }
-        let compiler = std::sync::Arc::new(crate::compile::TargetCompiler::open(self.backend, name)?);
-        self.targets.borrow_mut().push((name.to_string(), compiler.clone()));
+        let compiler = std::rc::Rc::new(crate::compile::TargetCompiler::open(self.backend, name)?);
+        self.targets.push((name.to_string(), compiler.clone()));
         Ok(compiler)
     }
 
@@ -142,7 +142,7 @@ impl<'a> MemoryPlan<'a> {
     fn line(&mut self, p: &Planned, shape: &ouro_train::config::DataShape) -> String {
         if let Some(name) = self.target_of(p) {
             let key = format!("{}/{}/{}/{name}", p.hash, p.config.remat, p.config.unroll_cycles);
-            if let Some(line) = self.seen.borrow().get(&key) {
+            if let Some(line) = self.seen.get(&key) {
                 return line.clone();
             }
             let line = match self
@@ -152,7 +152,7 @@ impl<'a> MemoryPlan<'a> {
                 Ok(line) => format!("; {line}"),
                 Err(e) => format!("; memory on {name} unknown: {e:#}"),
             };
-            self.seen.borrow_mut().insert(key, line.clone());
+            self.seen.insert(key, line.clone());
             return line;
         }
         if !self.args.memory {
