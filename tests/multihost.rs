@@ -217,7 +217,9 @@ fn arc_batch() -> (std::path::PathBuf, ouro_train::gather::EvalRows) {
         c
     };
     let (a_in, b_in): (&[&[i32]], &[&[i32]]) = (&[&[1, 2], &[3, 4]], &[&[5, 5, 6]]);
-    let rows: [(i32, &[&[i32]], &[&[i32]], f32); 8] = [
+    // (puzzle identifier, input grid, predicted grid, q-halt logit)
+    type Row<'a> = (i32, &'a [&'a [i32]], &'a [&'a [i32]], f32);
+    let rows: [Row; 8] = [
         (1, a_in, &[&[2, 1], &[4, 3]], 0.5),
         (2, a_in, &[&[1, 1], &[1, 1]], 2.0),
         (3, b_in, &[&[6, 6, 6]], 1.0),

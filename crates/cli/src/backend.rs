@@ -303,7 +303,7 @@ impl BackendArgs {
     /// The plugin that compiles for `platform` without its devices (`--plugin`, which must be
     /// of that platform, else [`plugin::locate_compiler`]), and the compile options it needs
     /// (the CUDA toolchain's directory for GPUs).
-    pub fn compiler(&self, platform: Platform) -> Result<(Arc<ouro_pjrt::Api>, Vec<(String, OptionOverrideValue)>)> {
+    pub fn compiler(&self, platform: Platform) -> Result<Compiler> {
         let location = match &self.plugin {
             Some(path) => PluginLocation { path: path.clone(), platform: None, source: "--plugin".into() },
             None => plugin::locate_compiler(platform)?,
@@ -325,8 +325,16 @@ impl BackendArgs {
             overrides
                 .push(("xla_gpu_cuda_data_dir".to_string(), OptionOverrideValue::String(dir.display().to_string())));
         }
-        Ok((api, overrides))
+        Ok(Compiler { api, overrides })
     }
+}
+
+/// A plugin loaded to compile for devices this machine does not have.
+pub struct Compiler {
+    /// The plugin.
+    pub api: Arc<ouro_pjrt::Api>,
+    /// XLA options its compiles need (the CUDA toolchain's directory).
+    pub overrides: Vec<(String, OptionOverrideValue)>,
 }
 
 /// Off a TPU VM, libtpu waits minutes for a metadata server that is not there, then complains

@@ -56,7 +56,7 @@ impl TargetCompiler {
     /// Parses `name` and describes the target to its plugin.
     pub(crate) fn open(backend: &BackendArgs, name: &str) -> Result<TargetCompiler> {
         let target = Target::parse(name)?;
-        let (api, overrides) = backend.compiler(target.platform())?;
+        let crate::backend::Compiler { api, overrides } = backend.compiler(target.platform())?;
         let topology = ouro_pjrt::Topology::create(&api, &target.topology, &target.options).map_err(|e| {
             anyhow::anyhow!("describing {} ({}) to {}: {e}", target.name, target.topology, api.path().display())
         })?;

@@ -159,7 +159,7 @@ impl<'a> MemoryPlan<'a> {
             return String::new();
         }
         if self.runtime.is_none() {
-            match self.backend.client(1).map_err(anyhow::Error::from).and_then(|c| Ok(ouro_runtime::Runtime::new(c)?)) {
+            match self.backend.client(1).and_then(|c| Ok(ouro_runtime::Runtime::new(c)?)) {
                 Ok(r) => self.runtime = Some(r),
                 Err(e) => return format!("; memory unknown: {e:#}"),
             }
