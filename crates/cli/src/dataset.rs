@@ -180,7 +180,7 @@ struct MazeBuildArgs {
 
 #[derive(Args, Debug)]
 struct ArcBuildArgs {
-    /// Prefix of `<prefix>_<subset>_challenges.json`, e.g. `../shared/data/arc-agi/arc-agi`.
+    /// Prefix of `<prefix>_<subset>_challenges.json`, e.g. `crates/data/tests/fixtures/arc-agi/arc-agi` (ARC-AGI-1, in the repository).
     #[arg(long)]
     input_prefix: PathBuf,
     /// Subsets, in order.

@@ -43,7 +43,7 @@ fn sampler_throughput(c: &mut Criterion) {
     }
 
     let arc = scratch("arc");
-    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/arc-agi/arc-agi");
+    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arc-agi/arc-agi");
     if prefix.with_file_name("arc-agi_training_challenges.json").is_file() {
         build_arc(&ArcOptions { num_aug: 8, ..ArcOptions::arc1(prefix) }, &arc, true).unwrap();
         let ds = Arc::new(PuzzleDataset::open(std::slice::from_ref(&arc), "train").unwrap());

@@ -7,8 +7,8 @@ use ouro_data::build::arc::{ArcOptions, build};
 use sha2::{Digest, Sha256};
 
 fn shared_arc_prefix() -> PathBuf {
-    // CI clones main with shared/ beside it; the ARC-AGI JSON lives in shared/data/arc-agi.
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/arc-agi/arc-agi")
+    // The ARC-AGI-1 JSON is committed with the tests (its README gives the licence).
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arc-agi/arc-agi")
 }
 
 fn scratch(name: &str) -> PathBuf {

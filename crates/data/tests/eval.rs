@@ -11,7 +11,7 @@ use ouro_data::npy::NpyArray;
 #[test]
 fn arc_pass_at_k_equals_the_official_evaluator() {
     let dir = std::env::temp_dir().join(format!("ouro-eval-{}", std::process::id()));
-    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/arc-agi/arc-agi");
+    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arc-agi/arc-agi");
     build(&ArcOptions { num_aug: 4, ..ArcOptions::arc1(prefix) }, &dir, true).unwrap();
     let read = |name: &str| NpyArray::open(&dir.join("test").join(name)).unwrap();
     let (inputs, labels) = (read("all__inputs.npy"), read("all__labels.npy"));

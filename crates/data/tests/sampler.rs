@@ -110,7 +110,7 @@ fn test_batches_are_sequential_and_padded_like_the_official_ones() {
 #[test]
 fn arc_batches_pick_the_official_puzzles_and_test_batches_match() {
     let dir = scratch("arc");
-    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/arc-agi/arc-agi");
+    let prefix = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arc-agi/arc-agi");
     build_arc(&ArcOptions { num_aug: 4, ..ArcOptions::arc1(prefix) }, &dir, true).unwrap();
     let ds = Arc::new(PuzzleDataset::open(std::slice::from_ref(&dir), "train").unwrap());
     let want = official();
