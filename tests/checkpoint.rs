@@ -276,3 +276,63 @@ fn sigterm_stops_after_the_current_step_with_it_saved() {
     let (_, out) = train(&dir, "run", &["--max-steps", &(stopped + 2).to_string(), "--resume"]);
     assert!(out.contains(&format!("resumed from step {stopped}")), "{out}");
 }
+
+#[test]
+fn a_stop_before_the_first_step_saves_nothing_and_the_documented_commands_start_the_run() {
+    // A signal while the steps compile (minutes on a TPU): the flag is already up when the loop
+    // begins, as it is when SIGTERM lands during the compile.
+    let dir = scratch("stop-before-first");
+    train(&dir, "data-builder", &["--max-steps", "1"]);
+    let cfg = ouro_train::TrainConfig::load(std::path::Path::new(&config()), &overrides(&dir.join("data"))).unwrap();
+    let runtime = ouro::runtime::Runtime::open_default(1).unwrap();
+    for (name, then) in [("again", vec![]), ("resumed", vec!["--resume"])] {
+        let run_dir = dir.join(name);
+        let options = ouro_train::RunOptions {
+            run_dir: run_dir.clone(),
+            progress: false,
+            max_steps: None,
+            force: false,
+            resume: false,
+            hosts: None,
+            stop: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))),
+            persist: None,
+        };
+        let summary = ouro_train::train(&runtime, &cfg, &options).unwrap();
+        assert!(summary.stopped && summary.steps == 0 && summary.checkpoints.is_empty(), "{summary:?}");
+        let loc = ouro_store::Location::open(run_dir.join("checkpoints").to_str().unwrap()).unwrap();
+        assert_eq!(ouro_ckpt::committed(&loc).unwrap_or_default(), Vec::<u64>::new());
+        // What the user is told, and the command it names, work.
+        let message = ouro_cli::stopped_message(&summary);
+        assert!(message.contains("before the first step") && message.contains("nothing was saved"), "{message}");
+        let mut extra = vec!["--max-steps", "3"];
+        extra.extend(then.iter().copied());
+        let (_, out) = train(&dir, name, &extra);
+        assert!(out.contains("3 steps of"), "{out}");
+    }
+}
+
+#[test]
+fn a_second_writer_of_a_run_directory_is_refused_naming_the_first() {
+    let dir = scratch("two-writers");
+    let (run, _) = train(&dir, "run", &["--max-steps", "2"]);
+    // Another process holding the run (here: this test, as `ouro train` holds it).
+    let held = ouro_train::lock::RunLock::acquire(&run).unwrap();
+    let cfg = config();
+    let owned = overrides(&dir.join("data"));
+    let mut args: Vec<&str> = vec!["train", "--config", &cfg, "--run-dir", run.to_str().unwrap(), "--resume"];
+    args.extend(owned.iter().map(String::as_str));
+    let (ok, _, stderr) = ouro(&args);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("is being written by process") && stderr.contains(&std::process::id().to_string()),
+        "{stderr}"
+    );
+    let before = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    drop(held);
+    let (_, out) = train(&dir, "run", &["--max-steps", "4", "--resume"]);
+    assert!(out.contains("resumed from step 2"), "{out}");
+    assert!(
+        std::fs::read_to_string(run.join("metrics.jsonl")).unwrap().starts_with(before.trim_end()),
+        "the refused writer wrote nothing"
+    );
+}

@@ -17,6 +17,7 @@ mod train;
 
 pub use backend::BackendArgs;
 pub use job::JobHosts;
+pub use train::stopped_message;
 
 /// ouro: a native training engine for Tiny Recursive Models.
 #[derive(Parser, Debug)]

@@ -99,12 +99,32 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
         .with_context(|| format!("training with {}", args.config.display()))?;
     print_summary(&summary, &run_dir);
     if summary.stopped {
-        bail!(
-            "stopped by a signal after step {} with that step saved; the same command with --resume continues",
-            summary.steps
-        );
+        bail!("{}", stopped_message(&summary));
     }
     Ok(())
+}
+
+/// What a run stopped by a signal tells the user: what was saved, and the command that goes on.
+pub fn stopped_message(summary: &ouro_train::run::Summary) -> String {
+    let started_at = summary.resumed_from.unwrap_or(0);
+    match (summary.checkpoints.last(), summary.resumed_from) {
+        (Some(last), _) => format!(
+            "stopped by a signal after step {} with step {} saved; the same command with --resume continues",
+            summary.steps, last.step
+        ),
+        (None, Some(step)) => format!(
+            "stopped by a signal before training past step {step}; nothing new was saved, and the same command \
+             with --resume continues from step {step}"
+        ),
+        (None, None) => format!(
+            "stopped by a signal {}; nothing was saved, and the same command starts the run again",
+            if summary.steps == started_at {
+                "before the first step".to_string()
+            } else {
+                format!("after step {}", summary.steps)
+            }
+        ),
+    }
 }
 
 /// How `train_config` runs.

@@ -10,6 +10,7 @@ pub mod curriculum;
 pub mod flops;
 pub mod gather;
 pub mod import;
+pub mod lock;
 pub mod metrics;
 pub mod run;
 pub mod state;

@@ -315,6 +315,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let started = Instant::now();
     let dp = Devices::new(runtime, cfg.mesh.data).context("placing mesh.data on the devices")?;
     let n = dp.n();
+    // Process 0 writes the run directory: one writer at a time, before anything is compiled.
+    let _lock = if dp.leader() { Some(crate::lock::RunLock::acquire(&options.run_dir)?) } else { None };
     let step_cfg = step_config(cfg, total);
     let parallel = step_cfg.parallel.as_ref();
     let options_lower = cfg.lower_options();
@@ -411,7 +413,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         let metrics_path = options.run_dir.join("metrics.jsonl");
         if let Some(step) = summary.resumed_from {
             truncate_metrics(&metrics_path, step)?;
-        } else if metrics_path.exists() && !options.force {
+        } else if trained_steps_logged(&metrics_path) > 0 && !options.force {
+            // A log without a step (a run stopped while it compiled) is no run to keep.
             bail!(
                 "{} already holds a run's metrics; choose another run directory or pass --force to replace them",
                 options.run_dir.display()
@@ -819,6 +822,15 @@ impl Checkpoints<'_> {
         self.reports.extend(self.saver.wait()?);
         Ok(self.reports)
     }
+}
+
+/// How many train steps `path` (a run's `metrics.jsonl`) records; 0 when it is missing.
+fn trained_steps_logged(path: &std::path::Path) -> usize {
+    let Ok(text) = std::fs::read_to_string(path) else { return 0 };
+    text.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|record| record.get("train/lm_loss").is_some())
+        .count()
 }
 
 /// Drops what an interrupted run logged past step `step`: its train lines after it and its
