@@ -18,6 +18,30 @@ pub struct Cluster {
     _server: Option<KvServer>,
 }
 
+/// How long the coordinator's process waits, as it ends, for the others to be done with the
+/// service (a process that crashed never says so).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Drop for Cluster {
+    /// The shutdown barrier: every other process says it is done with the service, and process
+    /// 0, which serves it, ends only once each has (or after [`SHUTDOWN_TIMEOUT`]), so no
+    /// process loses the service in the middle of a request.
+    fn drop(&mut self) {
+        match &self._server {
+            None => {
+                let _ = self.store.leave(&self.spec.process_id.to_string());
+            }
+            Some(server) => {
+                let others: Vec<String> = (1..self.spec.num_processes).map(|id| id.to_string()).collect();
+                let missing = server.wait_until_left(&others, SHUTDOWN_TIMEOUT);
+                if !missing.is_empty() {
+                    tracing::warn!(?missing, "processes did not say they were done with the coordinator");
+                }
+            }
+        }
+    }
+}
+
 /// Something that identifies this process to the others in messages.
 fn identity() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -177,12 +201,17 @@ mod tests {
                 })
             })
             .collect();
-        let clusters: Vec<Cluster> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let mut clusters: Vec<Cluster> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        clusters.sort_by_key(|c| c.spec().process_id);
         for c in &clusters {
             let id = c.spec().process_id;
             assert!(clusters[0].store().try_get(&format!("done/{id}")).unwrap().is_some());
             c.forget("ids").unwrap();
             assert_eq!(c.store().try_get(&format!("ouro/gather/ids/{id}")).unwrap(), None);
+        }
+        // The others leave first; process 0 ends only once they have.
+        while let Some(c) = clusters.pop() {
+            drop(c);
         }
     }
 
@@ -201,5 +230,8 @@ mod tests {
         assert!(e.contains("process id 1 is already taken by"), "{e}");
         let e = one.barrier("lonely", Duration::from_millis(200)).unwrap_err().to_string();
         assert!(e.contains("barrier/lonely: process 0 did not arrive"), "{e}");
+        // As the processes end: 1 leaves, then 0, which waits for it, stops serving.
+        drop(one);
+        drop(_zero);
     }
 }

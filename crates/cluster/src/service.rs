@@ -21,6 +21,7 @@ const GET: u8 = 2;
 const TRY_GET: u8 = 3;
 const CREATE: u8 = 4;
 const DELETE: u8 = 5;
+const LEAVE: u8 = 6;
 
 const OK: u8 = 0;
 const NOT_FOUND: u8 = 1;
@@ -36,12 +37,16 @@ const MAX_VALUE: u64 = 256 << 20;
 struct Table {
     map: Mutex<HashMap<String, Vec<u8>>>,
     changed: Condvar,
+    /// Processes whose last request (`leave`) has been answered.
+    left: Mutex<std::collections::HashSet<String>>,
+    gone: Condvar,
 }
 
 /// The service. It listens until the process ends (its threads are detached): the store must
 /// outlive every client of the job, the plugin's included.
 pub struct KvServer {
     address: SocketAddr,
+    table: Arc<Table>,
 }
 
 impl KvServer {
@@ -52,12 +57,13 @@ impl KvServer {
         let local =
             listener.local_addr().map_err(|e| Error::Io { what: format!("the address of {address}"), source: e })?;
         let table = Arc::new(Table::default());
+        let served = table.clone();
         std::thread::Builder::new()
             .name("ouro-kv-accept".into())
             .spawn(move || {
                 for stream in listener.incoming() {
                     let Ok(stream) = stream else { continue };
-                    let table = table.clone();
+                    let table = served.clone();
                     let _ = std::thread::Builder::new().name("ouro-kv".into()).spawn(move || {
                         let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
                         if let Err(e) = serve(&table, stream) {
@@ -67,12 +73,27 @@ impl KvServer {
                 }
             })
             .map_err(|e| Error::Io { what: "starting the key-value service".into(), source: e })?;
-        Ok(KvServer { address: local })
+        Ok(KvServer { address: local, table })
     }
 
     /// Where it listens.
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Waits until each of `ids` has left (its `leave` answered, so it will not call again), or
+    /// `timeout` passes; the ids that did not.
+    pub fn wait_until_left(&self, ids: &[String], timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut left = self.table.left.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let missing: Vec<String> = ids.iter().filter(|id| !left.contains(*id)).cloned().collect();
+            let rest = deadline.saturating_duration_since(Instant::now());
+            if missing.is_empty() || rest.is_zero() {
+                return missing;
+            }
+            left = self.table.gone.wait_timeout(left, rest).unwrap_or_else(|p| p.into_inner()).0;
+        }
     }
 }
 
@@ -151,6 +172,13 @@ fn serve(table: &Table, stream: TcpStream) -> std::io::Result<()> {
             DELETE => {
                 lock().remove(&key);
                 write_value(&mut writer, OK, &[])?;
+            }
+            LEAVE => {
+                // Answered first: the process is done with the service once it has its reply.
+                write_value(&mut writer, OK, &[])?;
+                writer.flush()?;
+                table.left.lock().unwrap_or_else(|p| p.into_inner()).insert(key);
+                table.gone.notify_all();
             }
             TRY_GET => match lock().get(&key) {
                 Some(v) => write_value(&mut writer, OK, v)?,
@@ -276,6 +304,12 @@ impl KvClient {
         self.request(DELETE, key, None, None).map(|_| ())
     }
 
+    /// Says that process `id` is done with the service: its last request, which the
+    /// coordinator's process waits for before it ends.
+    pub fn leave(&self, id: &str) -> std::result::Result<(), KvError> {
+        self.request(LEAVE, id, None, None).map(|_| ())
+    }
+
     /// Sets `key` unless it exists; `Err(existing value)` if it does.
     pub fn create(&self, key: &str, value: &[u8]) -> std::result::Result<std::result::Result<(), Vec<u8>>, KvError> {
         match self.request(CREATE, key, Some(value), None)? {
@@ -319,6 +353,16 @@ mod tests {
         let server = KvServer::bind("127.0.0.1:0").unwrap();
         let client = KvClient::new(&server.address().to_string(), Duration::from_secs(5));
         (server, client)
+    }
+
+    #[test]
+    fn the_server_knows_who_has_left() {
+        let (server, client) = pair();
+        let ids = ["1".to_string(), "2".to_string()];
+        client.leave("1").unwrap();
+        assert_eq!(server.wait_until_left(&ids, Duration::from_millis(50)), ["2"]);
+        client.leave("2").unwrap();
+        assert!(server.wait_until_left(&ids, Duration::from_secs(5)).is_empty());
     }
 
     #[test]
