@@ -205,3 +205,17 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
 fn row_of(stdout: &str, name: &str) -> String {
     stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or("").to_string()
 }
+
+#[test]
+fn names_cannot_lead_runs_out_of_the_output_root() {
+    let root = scratch("escape").join("runs");
+    let root_arg = root.to_str().unwrap();
+    for bad in ["experiment_group=../../x", "experiment_group=/tmp/abs", "run_name=../../y"] {
+        let (ok, _, stderr) = ouro(&["run", "tiny_h16", "--dry-run", "--output-root", root_arg, bad]);
+        assert!(!ok && stderr.contains("cannot name a directory"), "{bad}: {stderr}");
+    }
+    let (ok, _, stderr) = ouro(&["report", "../../x", "--output-root", root_arg]);
+    assert!(!ok && stderr.contains("cannot name a directory"), "{stderr}");
+    // Nothing was written anywhere: not beside the root, not in it.
+    assert!(!root.exists() && !root.parent().unwrap().parent().unwrap().join("x").exists());
+}

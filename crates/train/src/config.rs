@@ -458,6 +458,23 @@ fn ema_rate() -> f64 {
     0.999
 }
 
+/// Refuses a name that becomes one path component of a run's place (its group, project or
+/// run name under an output root or a bucket prefix) unless it is one: letters, digits, `.`,
+/// `_` and `-`, not starting with `.` (so never `..`), at most 128 characters.
+pub fn check_path_name(key: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        bail!(
+            "{key} {name:?} cannot name a directory: use 1 to 128 letters, digits, '.', '_' or '-', not starting \
+             with '.' (it becomes one path component under the output root)"
+        );
+    }
+    Ok(())
+}
+
 impl TrainConfig {
     /// How to lower the run's programs: its mesh's sharding and its matmul precision.
     pub fn lower_options(&self) -> ouro_lower::LowerOptions {
@@ -487,6 +504,15 @@ impl TrainConfig {
 
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<()> {
+        for (key, name) in [
+            ("experiment_group", &self.experiment_group),
+            ("project_name", &self.project_name),
+            ("run_name", &self.run_name),
+        ] {
+            if let Some(name) = name {
+                check_path_name(key, name)?;
+            }
+        }
         if self.data_paths.is_empty() {
             bail!("data_paths is empty: name at least one dataset directory");
         }
@@ -620,6 +646,21 @@ mod tests {
         let text = SMALL.replace("lr: 1.0e-3", "lr: 1.0e-3\nlearning_rate: 3");
         let err = TrainConfig::parse(&text, "configs/x.yaml", &[]).unwrap_err().to_string();
         assert!(err.starts_with("learning_rate (configs/x.yaml:9)"), "{err}");
+    }
+
+    #[test]
+    fn names_that_become_paths_stay_one_component() {
+        for bad in ["../../x", "/abs", "a/b", "..", ".hidden", "", "sp ace", "é"] {
+            let o = vec![format!("+experiment_group={bad:?}")];
+            let err = TrainConfig::parse(SMALL, "x.yaml", &o).unwrap_err().to_string();
+            assert!(err.contains("experiment_group") && err.contains("cannot name a directory"), "{bad}: {err}");
+        }
+        let o = vec!["+run_name=../escape".to_string()];
+        assert!(TrainConfig::parse(SMALL, "x.yaml", &o).unwrap_err().to_string().contains("run_name"));
+        for good in ["exp01-model-scaling", "TRM-Scaling-Research", "exp02a_01_lcycles2", "v1.2"] {
+            let o = vec![format!("+experiment_group={good}"), format!("+project_name={good}")];
+            TrainConfig::parse(SMALL, "x.yaml", &o).unwrap();
+        }
     }
 
     #[test]

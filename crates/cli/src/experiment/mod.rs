@@ -65,6 +65,7 @@ impl Layout {
         let file = Catalog::new(&self.catalog).find(name)?;
         let mut config = load_config(&file, overrides).with_context(|| format!("experiment {name}"))?;
         let name = stem(&file.display().to_string());
+        ouro_train::config::check_path_name("the experiment's name", &name)?;
         let group = config.experiment_group.clone().unwrap_or_else(|| "ungrouped".into());
         let relative = format!("{group}/{name}");
         let run_dir = root.local().join(&group).join(&name);

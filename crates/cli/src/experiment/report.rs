@@ -26,6 +26,7 @@ pub struct ReportArgs {
 
 /// Runs `ouro report`.
 pub fn report(args: &ReportArgs) -> Result<()> {
+    ouro_train::config::check_path_name("the experiment group", &args.group)?;
     let root = ouro_lab::OutputRoot::open(&args.output_root)?;
     // A duplicate's results are those of the run it names, possibly in another group.
     root.pull("", |r| ["/run.json", "/metrics.jsonl", "/config.yaml"].iter().any(|f| r.ends_with(f)))?;
