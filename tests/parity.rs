@@ -7,11 +7,18 @@
 //! reductions and dot products vs PyTorch's kernels), which moves results by a few ulps per
 //! operation; through 2 × (2 + 1) × 2 blocks of RMSNorm-normalised activations that stays
 //! below 1e-4 relative to the tensor's largest magnitude for activations and gradients (measured:
-//! all pass). After three steps, parameters agree to 5e-6 absolute, 0.3 % of one AdamATan2 update
-//! (lr·π/2 = 1.6e-3), with fewer than 5 % of elements beyond 1e-7: the update is invariant to the
+//! all pass). After three steps, parameters agree to 3 % of one AdamATan2 update (lr·π/2 =
+//! 1.6e-3), with fewer than 5 % of elements beyond 1e-7: the update is invariant to the
 //! gradient's scale, so an element whose gradient is near zero turns a last-ulp difference into
-//! a visible angle (measured: at most 1.9e-6, and 2 % of one tensor's elements beyond 1e-7). The
-//! EMA agrees to 1e-7 (the fp32 rounding of its blend), the SignSGD rows to 1e-6.
+//! a visible angle, and XLA's exp and atan2 are approximations that differ between CPUs
+//! (measured on the machine these tests were first run on: at most 1.9e-6; on an AVX-512 one with
+//! `--xla_cpu_enable_platform_dependent_math=false`: 1.5e-5 in one element, 4 % of one tensor's
+//! elements beyond 1e-7). The EMA agrees to 1e-7 (the fp32 rounding of its blend), the SignSGD
+//! rows to 1e-6, except that an element whose gradient is within that rounding of zero may take
+//! the other sign and land exactly 2·lr away (at most 2 % of the table). After such a flip the
+//! next step sees another puzzle row, and the weights are only bound to one update (measured on
+//! the AVX-512 machine with its default math: one flip in mlp_t, weights then at most 9.9e-4
+//! apart); att and learned have none on either machine.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -213,18 +220,38 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         state = out;
     }
     let by_name = |n: &str| &state[step.layout.state.iter().position(|(s, _)| s == n).unwrap()];
+    // The puzzle table first: SignSGD moves each element by ±lr a step, so an element whose
+    // gradient is within rounding of zero can take the other sign on the other side, and then
+    // lies exactly 2·lr away; every other element agrees to rounding.
+    let puzzle_lr = cfg.puzzle_schedule.base;
+    let (ours, official) = (by_name("puzzle_emb").to_f64_vec(), get("after3/inner.puzzle_emb.weights").to_f64_vec());
+    let mut flips = 0;
+    for (i, (x, y)) in ours.iter().zip(&official).enumerate() {
+        let d = (x - y).abs();
+        if d > 1e-6 {
+            assert!((d - 2.0 * puzzle_lr).abs() < 1e-5, "{variant}: puzzle table element {i} differs by {d:e}");
+            flips += 1;
+        }
+    }
+    assert!(flips * 50 <= ours.len(), "{variant}: {flips} of {} SignSGD signs differ", ours.len());
+    // One AdamATan2 update moves a weight by at most lr·π/2. Without a flip, the weights agree
+    // to 3 % of that; after one (the step after it sees a different puzzle row) to one update.
+    let update = cfg.schedule.base * std::f64::consts::FRAC_PI_2;
+    let (bound, ema_bound) = if flips == 0 { (0.03 * update, 1e-7) } else { (update, 3.0 * (1.0 - 0.999) * update) };
     for name in &dense {
         let (ours, official) = (by_name(&format!("params/{name}")), get(&format!("after3/{name}")));
         let d = abs_diff(ours, &official);
-        assert!(d < 5e-6, "{variant}: {name} after 3 steps differs by {d:e}");
+        assert!(d < bound, "{variant}: {name} after 3 steps differs by {d:e} ({flips} SignSGD flips)");
         let (a, b) = (ours.to_f64_vec(), official.to_f64_vec());
         let loose = a.iter().zip(&b).filter(|(x, y)| (*x - *y).abs() > 1e-7).count();
-        assert!(loose * 20 < a.len(), "{variant}: {loose} of {} elements of {name} differ by over 1e-7", a.len());
+        assert!(
+            flips > 0 || loose * 20 < a.len(),
+            "{variant}: {loose} of {} elements of {name} differ by over 1e-7",
+            a.len()
+        );
         let d = abs_diff(by_name(&format!("ema/{name}")), &get(&format!("ema3/{name}")));
-        assert!(d < 1e-7, "{variant}: the EMA of {name} after 3 steps differs by {d:e}");
+        assert!(d < ema_bound, "{variant}: the EMA of {name} after 3 steps differs by {d:e}");
     }
-    let d = abs_diff(by_name("puzzle_emb"), &get("after3/inner.puzzle_emb.weights"));
-    assert!(d < 1e-6, "{variant}: the puzzle table after 3 steps differs by {d:e}");
     let halted: Vec<i64> = by_name("carry/halted").to_i64_vec();
     assert_eq!(halted, get("after3/halted").to_i64_vec(), "{variant}: halted slots");
     assert_eq!(by_name("carry/steps").to_i64_vec(), get("after3/steps").to_i64_vec(), "{variant}: steps");
