@@ -263,13 +263,7 @@ fn sigterm_stops_after_the_current_step_with_it_saved() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    let stopped: u64 = stderr
-        .split("stopped by a signal after step ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("{stderr}"))
-        .parse()
-        .unwrap();
+    let stopped = common::stopped_after(&stderr);
     let loc = ouro_store::Location::open(run.join("checkpoints").to_str().unwrap()).unwrap();
     assert_eq!(ouro_ckpt::committed(&loc).unwrap(), [stopped], "the stop's step is saved, nothing else");
     assert_eq!(train_lines() as u64, stopped, "every trained step is logged");
@@ -295,6 +289,7 @@ fn a_stop_before_the_first_step_saves_nothing_and_the_documented_commands_start_
             resume: false,
             hosts: None,
             stop: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))),
+            job_store: None,
             persist: None,
         };
         let summary = ouro_train::train(&runtime, &cfg, &options).unwrap();

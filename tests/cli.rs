@@ -133,3 +133,111 @@ const struct api* GetPjrtApi(void) { return &the_api; }
         assert!(stderr.contains("did not finish within 1 s") && stderr.contains("TPU_SKIP_MDS_QUERY"), "{stderr}");
     }
 }
+
+#[test]
+fn sizes_beyond_the_machine_are_refused_with_the_estimate_before_anything_is_allocated() {
+    let dir = scratch("sizes");
+    let out = dir.join("out");
+    let build = |num_aug: &str| {
+        let out = out.to_str().unwrap();
+        ouro(&[
+            "dataset",
+            "build",
+            "sudoku",
+            "--size",
+            "9",
+            "--generate",
+            "1",
+            "--test-generate",
+            "1",
+            "--num-aug",
+            num_aug,
+            "--out",
+            out,
+        ])
+    };
+    let (ok, _, stderr) = build("10000000000");
+    assert!(!ok && stderr.contains("1.000e10 examples") && stderr.contains("int32"), "{stderr}");
+    // 2·10^9 examples of 81 cells: ~620 GiB, more than a test machine has.
+    let (ok, _, stderr) = build("2000000000");
+    assert!(!ok && stderr.contains("GiB of memory to build, more than the"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+    // A model ten billion wide is refused before its tables are built.
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
+    let data = format!("data_paths=[{}]", dir.join("data").display());
+    let run = dir.join("run");
+    let train = |arch: &[&str]| {
+        let mut args = vec!["train", "--config", config.to_str().unwrap(), "--run-dir", run.to_str().unwrap(), &data];
+        args.extend(arch);
+        ouro(&args)
+    };
+    let (ok, _, stderr) = train(&["arch.hidden_size=10000000000"]);
+    assert!(!ok && stderr.contains("elements, beyond the") && stderr.contains("arch.hidden_size"), "{stderr}");
+    // Wide enough to index, too wide for a device: refused with the estimate and the limit.
+    let (ok, _, stderr) = train(&["arch.hidden_size=1048576", "arch.num_heads=1"]);
+    assert!(
+        !ok && stderr.contains("the training state alone needs at least") && stderr.contains("more than the"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn credentials_in_a_url_are_refused_and_never_echoed() {
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
+    let secret = "s3cr3tKEYvalue/abc+d";
+    let url = format!("s3://AKIAEXAMPLE:{secret}@bucket/runs/x");
+    let location = format!("checkpoint.location={url}");
+    let tries: [Vec<&str>; 3] = [
+        vec!["train", "--config", config.to_str().unwrap(), "--print-config", &location],
+        vec!["ckpt", "ls", &url],
+        vec!["run", "tiny_h16", "--dry-run", "--output-root", &url],
+    ];
+    for args in tries {
+        let (ok, stdout, stderr) = ouro(&args);
+        assert!(!ok, "{args:?}: {stdout}");
+        assert!(
+            stderr.contains("s3://***@bucket/runs/x") && stderr.contains("AWS_ACCESS_KEY_ID"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains(secret) && !stdout.contains(secret), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn failures_around_a_run_say_what_and_where() {
+    let dir = scratch("messages");
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
+    let data = format!("data_paths=[{}]", dir.join("data").display());
+    let train = |run: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["train", "--config", config.to_str().unwrap(), "--run-dir", run.to_str().unwrap(), &data];
+        args.extend(["--max-steps", "2", "checkpoint.every_steps=1"]);
+        args.extend(extra);
+        ouro(&args)
+    };
+    // A full disk (/dev/full answers every write with ENOSPC) names the file.
+    let full = dir.join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    std::os::unix::fs::symlink("/dev/full", full.join("config.yaml")).unwrap();
+    let (ok, _, stderr) = train(&full, &[]);
+    assert!(!ok && stderr.contains("full/config.yaml") && stderr.contains("No space left"), "{stderr}");
+    // A checkpoint location that is a file.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let location = format!("checkpoint.location={}", file.display());
+    let (ok, _, stderr) = train(&dir.join("run-file"), &[&location]);
+    assert!(!ok && stderr.contains("a-file: is a file, not a directory"), "{stderr}");
+    // Each cause once.
+    assert_eq!(stderr.matches("is a file").count(), 1, "{stderr}");
+    // A committed step whose manifest no longer parses is listed as damaged, not committed.
+    let run = dir.join("run");
+    let (ok, _, stderr) = train(&run, &[]);
+    assert!(ok, "{stderr}");
+    std::fs::write(run.join("checkpoints/step_2/manifest.json"), "{ not json").unwrap();
+    let (ok, stdout, stderr) = ouro(&["ckpt", "ls", run.join("checkpoints").to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let line = |step: &str| stdout.lines().find(|l| l.starts_with(step)).unwrap_or("").to_string();
+    assert!(line("step_1 ").ends_with("committed"), "{stdout}");
+    assert!(line("step_2 ").contains("damaged") && line("step_2 ").contains("manifest.json"), "{stdout}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

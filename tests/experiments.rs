@@ -199,6 +199,38 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
     ] {
         assert!(md.contains(text), "{text:?} missing from\n{md}");
     }
+
+    // A damaged record is reported and skipped; the rest of the root still shows and reports.
+    std::fs::write(root.join("tiny/tiny_h16/run.json"), "{\"name\": \"tiny_h1").unwrap();
+    let (ok, stdout, stderr) = ouro(&["status", "--output-root", root.to_str().unwrap()]);
+    assert!(ok && stderr.contains("tiny/tiny_h16/run.json"), "{stderr}");
+    assert!(stdout.contains("tiny_h32") && !stdout.contains("tiny_h16"), "{stdout}");
+    let (ok, _, stderr) = ouro(&["report", "tiny", "--output-root", root.to_str().unwrap()]);
+    assert!(ok && stderr.contains("left out of the report") && stderr.contains("tiny_h16/run.json"), "{stderr}");
+    // Running the damaged one reads it from its checkpoints and writes its record anew.
+    let (ok, _, stderr) = ouro(&["run", "tiny_h16", "--output-root", root.to_str().unwrap(), &set]);
+    assert!(ok && stderr.contains("reading the run from its checkpoints instead"), "{stderr}");
+    let record = std::fs::read_to_string(root.join("tiny/tiny_h16/run.json")).unwrap();
+    assert!(record.contains("\"state\": \"complete\""), "{record}");
+
+    // A record naming a live process that is not its run (pid 1) does not block the run; one
+    // naming the process that wrote it (here: this test, at its own start time) does.
+    let h32 = root.join("tiny/tiny_h32/run.json");
+    let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&h32).unwrap()).unwrap();
+    record["state"] = "running".into();
+    record["pid"] = 1.into();
+    record["process_start"] = 123_456_789.into();
+    std::fs::write(&h32, record.to_string()).unwrap();
+    let run_h32 = || ouro(&["run", "tiny_h32", "--output-root", root.to_str().unwrap(), &set]);
+    let (ok, _, stderr) = run_h32();
+    assert!(ok, "{stderr}");
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 1..].split_whitespace().nth(19).unwrap().parse().unwrap();
+    record["pid"] = std::process::id().into();
+    record["process_start"] = start.into();
+    std::fs::write(&h32, record.to_string()).unwrap();
+    let (ok, _, stderr) = run_h32();
+    assert!(!ok && stderr.contains(&format!("kill -TERM {}", std::process::id())), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

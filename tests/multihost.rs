@@ -305,3 +305,108 @@ fn two_hosts_evaluate_arc_as_one() {
         assert_eq!(got, want, "a host's evaluation equals one host's over the whole batch");
     }
 }
+
+/// One host of [`a_signal_to_any_host_stops_the_job_after_one_agreed_step_saved_by_all`]: steps
+/// in lockstep with the other (each step is a barrier, as each training step's collectives
+/// are), asking the stop agreement before each step as `ouro train` does, and on a stop saves
+/// the agreed step together with the other host.
+fn stopping_host(id: usize, port: u16, dir: &str) {
+    use ouro_ckpt::{Layout, Retention, SaveJob, TensorData, save_on_hosts};
+    use std::io::Write;
+    let cluster = join_two(id, port);
+    let flag = ouro_cli::stop_on_signals().unwrap();
+    let agreement = ouro_train::preempt::StopAgreement::in_job(flag, cluster.store(), id, 2, "ouro/stop/test");
+    let mut steps = 0u64;
+    while !agreement.stop_before(steps).unwrap() {
+        assert!(steps < 100_000, "no stop");
+        cluster.barrier(&format!("step/{steps}"), Duration::from_secs(60)).unwrap();
+        steps += 1;
+        // Host 1 is the slower one, so the hosts' views of the step differ.
+        std::thread::sleep(Duration::from_millis(if id == 1 { 3 } else { 1 }));
+        println!("STEP {steps}");
+        std::io::stdout().flush().unwrap();
+    }
+    let hosts = ouro_cli::JobHosts::new(cluster, Some(Duration::from_secs(60)));
+    let tensors = vec![TensorData {
+        name: "carry/z_H".into(),
+        dtype: "u8".into(),
+        shape: vec![2, 8],
+        bytes: 16,
+        parts: vec![(8 * id as u64, vec![steps as u8; 8])],
+    }];
+    let loc = ouro_store::Location::open(dir).unwrap();
+    let job = SaveJob { step: steps, tensors, run: serde_json::Value::Null };
+    save_on_hosts(&loc, Layout::default(), Retention { keep_last: 1, keep_every: 0 }, &hosts, job).unwrap();
+    println!("STOPPED {steps}");
+    drop(agreement);
+    drop(hosts);
+}
+
+#[test]
+fn a_signal_to_any_host_stops_the_job_after_one_agreed_step_saved_by_all() {
+    if let Ok(role) = std::env::var("OURO_TEST_STOPPING_HOST") {
+        let v: Vec<&str> = role.split(',').collect();
+        stopping_host(v[0].parse().unwrap(), v[1].parse().unwrap(), v[2]);
+        return;
+    }
+    use std::io::BufRead;
+    // (which hosts get SIGTERM, at which step of host 0's): each host alone, and both.
+    let trials: Vec<(Vec<usize>, u64)> =
+        (0..12u64).map(|t| ([vec![0], vec![1], vec![0, 1]][t as usize % 3].clone(), 3 + t * 5)).collect();
+    for (trial, (signalled, at)) in trials.iter().enumerate() {
+        let dir = common::scratch(&format!("stopping-{trial}"));
+        let port = free_port();
+        let mut children: Vec<_> = [0usize, 1]
+            .iter()
+            .map(|id| {
+                Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "a_signal_to_any_host_stops_the_job_after_one_agreed_step_saved_by_all",
+                        "--nocapture",
+                        "--test-threads",
+                        "1",
+                    ])
+                    .env("OURO_TEST_STOPPING_HOST", format!("{id},{port},{}", dir.display()))
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        // Host 0's steps, read as they come; the signal goes out once it reaches `at`.
+        let mut lines = std::io::BufReader::new(children[0].stdout.take().unwrap()).lines();
+        let mut stopped = [None, None];
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line == format!("STEP {at}") {
+                for &h in signalled {
+                    let pid = children[h].id().to_string();
+                    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+                }
+            }
+            if let Some(n) = line.strip_prefix("STOPPED ") {
+                stopped[0] = Some(n.parse::<u64>().unwrap());
+            }
+        }
+        let out1 = children.pop().unwrap().wait_with_output().unwrap();
+        let out0 = children.pop().unwrap().wait_with_output().unwrap();
+        let stdout1 = String::from_utf8_lossy(&out1.stdout);
+        stopped[1] = stdout1.lines().find_map(|l| l.strip_prefix("STOPPED ")?.parse::<u64>().ok());
+        let why = format!(
+            "trial {trial} ({signalled:?} at {at}): {stopped:?}\n{}\n{}",
+            String::from_utf8_lossy(&out0.stderr),
+            String::from_utf8_lossy(&out1.stderr)
+        );
+        assert!(out0.status.success() && out1.status.success(), "{why}");
+        let step = stopped[0].unwrap_or_else(|| panic!("{why}"));
+        assert_eq!(stopped[1], Some(step), "both hosts stop after the same step: {why}");
+        assert!(step >= *at, "{why}");
+        let loc = ouro_store::Location::open(dir.to_str().unwrap()).unwrap();
+        assert_eq!(ouro_ckpt::committed(&loc).unwrap(), [step], "{why}");
+        let saved = ouro_ckpt::Step::open(&loc, step).unwrap();
+        assert_eq!(saved.manifest.hosts, 2);
+        assert_eq!(saved.read_all("carry/z_H").unwrap(), vec![step as u8; 16], "each host's half of that step");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -183,6 +183,8 @@ fn checkpoints_and_datasets_on_an_s3_server() {
     let verify = run(ouro_s3(&["ckpt", "verify", &format!("s3://{BUCKET}/exp/killed")], &cache));
     assert!(verify.contains("step_40: ok") && verify.contains("step_36: ok"), "{verify}");
 
+    two_writers_of_one_location(&dir, &data, &cache);
+
     // gs:// on the same server: saved, resumed, listed and verified through the GCS client.
     let gcs = format!("gs://{BUCKET}/exp/gcs");
     let location = format!("checkpoint.location={gcs}");
@@ -216,6 +218,38 @@ fn checkpoints_and_datasets_on_an_s3_server() {
 
     remote_output_root(&dir, &data, &cache);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Two machines running one S3 checkpoint location (two run directories here): while the
+/// first runs, the second is refused naming it (the location's lease); once the first has
+/// stopped (SIGTERM: it saves and lets go), the second resumes from its save.
+fn two_writers_of_one_location(dir: &Path, data: &str, cache: &Path) {
+    let location = format!("checkpoint.location=s3://{BUCKET}/exp/shared");
+    let first = train_args(dir, data, "first", &["--max-steps".into(), "3000".into(), location.clone()]);
+    let child = ouro_s3(&first, cache).spawn().unwrap();
+    let started = Instant::now();
+    while train_lines(&dir.join("first")) < 5 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the first writer did not get going");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = train_args(dir, data, "second", &["--max-steps".into(), "3000".into(), location, "--resume".into()]);
+    let out = ouro_s3(&second, cache).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a second writer ran: {stderr}");
+    assert!(
+        stderr.contains(&format!("is being written by process {}", child.id())) && stderr.contains("LEASE"),
+        "{stderr}"
+    );
+    assert_eq!(train_lines(&dir.join("second")), 0, "the refused writer trained nothing");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let stopped = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    let at = common::stopped_after(&stderr);
+    let mut second = second;
+    let limit = second.iter().position(|a| a == "3000").unwrap();
+    second[limit] = (at + 2).to_string();
+    let out = run(ouro_s3(&second, cache));
+    assert!(out.contains(&format!("resumed from step {at}")), "{out}");
 }
 
 /// An experiment run into an `s3://` output root, from three "machines" (caches): the first

@@ -15,6 +15,16 @@ pub fn ouro(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// The step `ouro train` says it stopped after when a signal stopped it.
+pub fn stopped_after(stderr: &str) -> u64 {
+    stderr
+        .split("stopped by a signal after step ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no stop in {stderr}"))
+}
+
 /// A fresh directory for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ouro-test-{}-{name}", std::process::id()));

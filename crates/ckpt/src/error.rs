@@ -11,6 +11,14 @@ pub enum Error {
         /// The store's error.
         source: ouro_store::Error,
     },
+    /// A local checkpoint directory could not be read or cleaned.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// Stored bytes are not what was written (checksum, truncation, bad manifest).
     #[error("{what}: {message}")]
     Corrupt {
@@ -28,6 +36,9 @@ pub enum Error {
     /// Another host of the job failed its part of a save, or could not be reached.
     #[error("{0}")]
     Hosts(String),
+    /// Another writer holds the location's lease (or took it from this one).
+    #[error("{0}")]
+    Held(String),
     /// A save or read thread could not start or panicked.
     #[error("{0}")]
     Thread(String),

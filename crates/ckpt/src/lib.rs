@@ -12,7 +12,9 @@
 
 mod error;
 mod hosts;
+mod lease;
 mod manifest;
+pub mod process;
 mod read;
 mod saver;
 mod steps;
@@ -20,6 +22,7 @@ mod write;
 
 pub use error::{Error, Result};
 pub use hosts::{Hosts, OneHost};
+pub use lease::{LEASE, Lease};
 pub use manifest::{FORMAT, FileEntry, Manifest, Piece, TensorEntry};
 pub use read::Step;
 pub use saver::{SaveJob, SaveReport, Saver, save_now, save_on_hosts};

@@ -41,8 +41,53 @@ pub fn list(location: &Location) -> Result<Vec<StepListing>> {
         entry.bytes += size;
         entry.committed |= file == MARKER;
     }
+    for step in unlisted_local_steps(location, &steps)? {
+        steps.push(StepListing { step, committed: false, bytes: 0 });
+    }
     steps.sort_by_key(|s| s.step);
     Ok(steps)
+}
+
+/// On local disk, the step directories a listing cannot see: ones holding only staging files
+/// (a save killed mid-write) or nothing (killed between creating the folder and the file).
+fn unlisted_local_steps(location: &Location, listed: &[StepListing]) -> Result<Vec<u64>> {
+    let Some(dir) = location.local_dir() else { return Ok(Vec::new()) };
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Io { path: dir, source: e }),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+        let name = entry.file_name();
+        let Some(step) = name.to_str().and_then(|n| n.strip_prefix("step_")).and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        if entry.path().is_dir() && !listed.iter().any(|s| s.step == step) {
+            found.push(step);
+        }
+    }
+    Ok(found)
+}
+
+/// On local disk, removes the staging files (`name#N`) a killed earlier save of this step left
+/// in its directory; run before the marker is written, once every host has finished.
+pub(crate) fn sweep_staging_files(location: &Location, step: u64) -> Result<()> {
+    let Some(dir) = location.local_dir().map(|d| d.join(step_dir(step))) else { return Ok(()) };
+    let entries = std::fs::read_dir(&dir).map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Io { path: dir.clone(), source: e })?;
+        let name = entry.file_name();
+        let staging = name
+            .to_str()
+            .and_then(|n| n.rsplit_once('#'))
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if staging {
+            std::fs::remove_file(entry.path()).map_err(|e| Error::Io { path: entry.path(), source: e })?;
+        }
+    }
+    Ok(())
 }
 
 /// The committed steps, newest first.
@@ -58,9 +103,14 @@ pub fn delete(location: &Location, step: u64) -> Result<()> {
     for (path, _, _) in objects.iter().filter(|(p, _, _)| p.starts_with(&format!("{dir}/"))) {
         retry(&format!("deleting {}/{path}", location.url), || location.delete(path))?;
     }
-    if location.scheme_and_bucket.0 == "file" {
-        // Object stores have no directories; a local one keeps the emptied folder otherwise.
-        let _ = std::fs::remove_dir(std::path::Path::new(&location.url).join(location.prefix.as_ref()).join(&dir));
+    if let Some(local) = location.local_dir().map(|d| d.join(&dir)) {
+        // Object stores have no directories; a local one keeps the folder otherwise, with any
+        // staging files a killed save left in it.
+        match std::fs::remove_dir_all(&local) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Io { path: local, source: e }),
+        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use ouro_store::Location;
 
 use crate::error::{Error, Result};
 use crate::manifest::{FORMAT, FileEntry, Manifest, Piece, TensorEntry};
-use crate::steps::{MARKER, step_dir};
+use crate::steps::{MARKER, step_dir, sweep_staging_files};
 
 /// A tensor, or this host's parts of it, in host memory.
 #[derive(Clone, Debug)]
@@ -221,6 +221,7 @@ pub fn commit(location: &Location, step: u64, hosts: Vec<HostShards>, run: serde
     let dir = step_dir(step);
     // The same checks a reader makes: a step that would not load is never committed.
     Manifest::parse(&bytes, &format!("{}/{dir}/manifest.json", location.url))?;
+    sweep_staging_files(location, step)?;
     let marker = format!("crc32 {:08x}\n", crc32fast::hash(&bytes));
     retry(&format!("writing {}/{dir}/manifest.json", location.url), || {
         location.put(&format!("{dir}/manifest.json"), bytes.clone())

@@ -116,6 +116,40 @@ fn a_step_without_its_marker_does_not_exist_and_retention_keeps_what_it_should()
     assert_eq!(steps, [10, 20, 25, 35]);
 }
 
+/// What a SIGKILL mid-save leaves on local disk, where files are written to a staging name
+/// (`name#N`) and renamed: a step folder holding only staging files, an empty one, and a staging
+/// file inside a step saved again later. Listings skip staging files, so this looks at the disk.
+#[test]
+fn a_killed_local_save_leaves_nothing_behind_after_the_next_commit() {
+    let dir = std::env::temp_dir().join(format!("ouro-ckpt-killed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let loc = Location::local(&dir).unwrap();
+    let keep = Retention { keep_last: 2, keep_every: 0 };
+    let save = |step: u64| {
+        let job = SaveJob { step, tensors: vec![replicated("w", vec![step as u8; 50])], run: serde_json::Value::Null };
+        save_now(&loc, SMALL, keep, job).unwrap();
+    };
+    save(5);
+    std::fs::create_dir_all(dir.join("step_6")).unwrap();
+    std::fs::write(dir.join("step_6/host000-00000.bin#1"), [0u8; 7]).unwrap();
+    std::fs::create_dir_all(dir.join("step_7")).unwrap();
+    std::fs::create_dir_all(dir.join("step_8")).unwrap();
+    std::fs::write(dir.join("step_8/host000-00000.bin#1"), [0u8; 7]).unwrap();
+    let unfinished: Vec<u64> = list(&loc).unwrap().iter().filter(|s| !s.committed).map(|s| s.step).collect();
+    assert_eq!(unfinished, [6, 7, 8], "unfinished saves are listed even when the store's listing skips them");
+    // Step 8 is saved again (the resumed run reaching it): its leftover staging file goes.
+    save(8);
+    assert!(!dir.join("step_8/host000-00000.bin#1").exists());
+    assert!(dir.join("step_8/COMMITTED").exists());
+    let mut left: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["step_5", "step_8"], "the unfinished 6 and 7 are deleted with the commit of 8");
+    assert_eq!(committed(&loc).unwrap(), [8, 5]);
+    Step::open(&loc, 8).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn flipped_and_truncated_bytes_are_named_by_tensor_and_file() {
     let dir = std::env::temp_dir().join(format!("ouro-ckpt-damage-{}", std::process::id()));
@@ -276,4 +310,41 @@ fn hosts_write_their_own_parts_and_host_0_commits_the_union() {
     let e = commit(&loc, 5, vec![lone], serde_json::Value::Null).unwrap_err().to_string();
     assert!(e.contains("tensor carry/z: pieces cover"), "{e}");
     assert!(Step::open(&loc, 5).is_err());
+}
+
+#[test]
+fn one_writer_holds_a_location_s_lease_and_a_gone_one_s_lease_is_taken_over() {
+    use ouro_ckpt::{LEASE, Lease};
+    use std::time::{Duration, Instant};
+    let loc = memory();
+    let first = Lease::acquire(&loc, "process 11 on host-a", Duration::from_secs(60)).unwrap();
+    let e = Lease::acquire(&loc, "process 12 on host-b", Duration::from_secs(60)).unwrap_err().to_string();
+    assert!(e.contains("is being written by process 11 on host-a") && e.contains("--resume"), "{e}");
+    first.check().unwrap();
+    drop(first);
+    let second = Lease::acquire(&loc, "process 12 on host-b", Duration::from_secs(60)).unwrap();
+    // Someone else's write in between (a writer that took it after this one failed to renew):
+    // the next renewal finds it changed, and the lease says so.
+    let short = {
+        drop(second);
+        Lease::acquire(&loc, "process 13", Duration::from_millis(400)).unwrap()
+    };
+    loc.put(LEASE, br#"{"holder":"process 14","renewed_unix":0,"expires_unix":1e18}"#.to_vec()).unwrap();
+    let started = Instant::now();
+    while short.check().is_ok() {
+        assert!(started.elapsed() < Duration::from_secs(30), "the lost lease was never noticed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(short.check().unwrap_err().to_string().contains("another writer took the lease"));
+    drop(short);
+    // A holder that stopped renewing (killed): its lease is waited out, then taken over.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let stale = format!(r#"{{"holder":"process 15","renewed_unix":{},"expires_unix":{}}}"#, now - 100.0, now + 1.0);
+    loc.put(LEASE, stale.into_bytes()).unwrap();
+    let started = Instant::now();
+    let taken = Lease::acquire(&loc, "process 16", Duration::from_secs(60)).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(900), "it waited for the lease to expire");
+    let e = Lease::acquire(&loc, "process 17", Duration::from_secs(60)).unwrap_err().to_string();
+    assert!(e.contains("process 16"), "{e}");
+    drop(taken);
 }

@@ -78,7 +78,7 @@ enum CkptCommand {
 }
 
 fn open(location: &str) -> Result<Location> {
-    Location::open(location).with_context(|| format!("opening {location}"))
+    Location::open(location).with_context(|| format!("opening {}", ouro_store::redact(location)))
 }
 
 fn latest(location: &Location) -> Result<u64> {
@@ -98,7 +98,12 @@ pub fn run(backend: &crate::BackendArgs, args: &CkptArgs) -> Result<()> {
                 println!("no checkpoint under {}", loc.url);
             }
             for s in steps {
-                let state = if s.committed { "committed" } else { "unfinished (invisible to --resume)" };
+                // Committed means a marker and a manifest that matches it (`verify` reads the shards).
+                let state = match (s.committed, s.committed.then(|| Step::open(&loc, s.step))) {
+                    (true, Some(Ok(_))) => "committed".to_string(),
+                    (true, Some(Err(e))) => format!("damaged: {}", crate::error_chain(&anyhow::Error::from(e))),
+                    _ => "unfinished (invisible to --resume)".to_string(),
+                };
                 println!("step_{:<10} {:>12.1} MB  {state}", s.step, s.bytes as f64 / 1e6);
             }
         }

@@ -254,6 +254,15 @@ fn generate(g: &GenerateArgs) -> Result<()> {
 pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
     let started = Instant::now();
     let g = geometry(b.size)?;
+    let fits = |train: usize, test: usize| {
+        let train = b.subsample_size.map_or(train, |k| k.min(train));
+        let (examples, bytes) = sudoku::build_size(g, train, test, b.num_aug);
+        check_build_fits(&format!("{train} training puzzles with --num-aug {}", b.num_aug), examples, bytes)
+    };
+    // Before generating, from the counts asked for; a CSV's, once read.
+    if let (Some(train), Some(test)) = (b.source.generate, b.source.test_generate) {
+        fits(train, test)?;
+    }
     let (train, test) = b.source.rows(
         b.seed as u64,
         |path| Ok(sudoku::read_csv(path, g, b.check)?),
@@ -268,6 +277,7 @@ pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
         official_dtypes: b.official_dtypes,
         nested: b.nested,
     };
+    fits(train.len(), test.len())?;
     let files = sudoku::build(g, train, test, &options);
     write_dataset(&b.output.out, &files, b.output.force)?;
     let examples: Vec<String> =
@@ -278,6 +288,26 @@ pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
         examples.join(", "),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// Refuses a build of `examples` examples the format cannot index (int32 offsets) or whose
+/// arrays need more than the memory this machine has available.
+fn check_build_fits(what: &str, examples: f64, bytes: f64) -> Result<()> {
+    use ouro_nn::footprint::{gib, host_memory_available};
+    if examples > i32::MAX as f64 {
+        bail!(
+            "{what} make {examples:.3e} examples, more than the {} the dataset format's int32 indices number",
+            i32::MAX
+        );
+    }
+    if let Some(limit) = host_memory_available().filter(|&limit| bytes > limit) {
+        bail!(
+            "{what} need about {} of memory to build, more than the {} this machine has available",
+            gib(bytes),
+            gib(limit)
+        );
+    }
     Ok(())
 }
 

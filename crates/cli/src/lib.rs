@@ -17,7 +17,7 @@ mod train;
 
 pub use backend::BackendArgs;
 pub use job::JobHosts;
-pub use train::stopped_message;
+pub use train::{stop_on_signals, stopped_message};
 
 /// ouro: a native training engine for Tiny Recursive Models.
 #[derive(Parser, Debug)]
@@ -103,8 +103,36 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `e` and its causes, joined by ": ", each cause once: an error that prints its source in its
+/// own message (`path: Permission denied`) is not followed by that source again.
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if message.ends_with(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cause_its_error_already_prints_is_not_repeated() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let store = ouro_store::Error::Io { path: "/runs/x".into(), source: denied };
+        let e = anyhow::Error::from(store).context("saving step 5");
+        assert_eq!(super::error_chain(&e), "saving step 5: /runs/x: permission denied");
     }
 }

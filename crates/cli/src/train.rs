@@ -94,7 +94,7 @@ pub fn run(backend: &BackendArgs, args: &TrainArgs) -> Result<()> {
     }
     let config = load_config(&args.config, &args.overrides)?;
     let run_dir = args.run_dir.clone().unwrap_or_else(|| config.run_dir());
-    let how = HowToRun { max_steps: args.max_steps, force: args.force, resume: args.resume, persist: None };
+    let how = HowToRun { max_steps: args.max_steps, force: args.force, resume: args.resume, ..HowToRun::default() };
     let summary = train_config(backend, &config, &run_dir, how)
         .with_context(|| format!("training with {}", args.config.display()))?;
     print_summary(&summary, &run_dir);
@@ -161,9 +161,9 @@ pub(crate) fn train_config(
         max_steps: how.max_steps,
         force: how.force,
         resume: how.resume,
-        // Several processes would stop at different steps and hang in the next collective:
-        // there a signal keeps its default action and the run resumes from its last save.
-        stop: if job.is_none() { Some(stop_on_signals()?) } else { None },
+        // In a job, the processes agree through its store on one step to stop at and save.
+        stop: Some(stop_on_signals()?),
+        job_store: job.as_ref().map(|cluster| cluster.store()),
         hosts: job.map(|cluster| Arc::new(crate::JobHosts::new(cluster, None)) as Arc<dyn ouro_ckpt::Hosts>),
         persist: how.persist,
     };
@@ -209,7 +209,7 @@ pub(crate) fn print_summary(summary: &ouro_train::run::Summary, run_dir: &Path) 
 
 /// SIGTERM (a preempted TPU VM gets one) and Ctrl-C set the returned flag: the run stops after
 /// the current step and saves a checkpoint. A second signal ends the process at once.
-pub(crate) fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
+pub fn stop_on_signals() -> Result<Arc<std::sync::atomic::AtomicBool>> {
     let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // Registered first, so it sees the flag as the previous signal left it.

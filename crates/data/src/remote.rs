@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 const MANIFEST: &str = ".ouro-mirror.json";
 
 fn remote_err(url: &str, message: impl std::fmt::Display) -> Error {
-    Error::Remote { url: url.to_string(), message: message.to_string() }
+    Error::Remote { url: ouro_store::redact(url), message: message.to_string() }
 }
 
 /// A local directory holding `location`: the path itself if local, else a cached mirror.

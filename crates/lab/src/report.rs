@@ -34,18 +34,34 @@ pub struct GroupRun {
     pub seconds: f64,
 }
 
+/// An experiment group's runs.
+#[derive(Debug, Default)]
+pub struct Group {
+    /// Its runs, in name order.
+    pub runs: Vec<GroupRun>,
+    /// Runs left out because a record of theirs could not be read, each naming the file.
+    pub skipped: Vec<String>,
+}
+
 /// The runs in `output_root/group/`, in name order.
-pub fn load_group(output_root: &Path, group: &str) -> Result<Vec<GroupRun>> {
+pub fn load_group(output_root: &Path, group: &str) -> Result<Group> {
     let group_dir = output_root.join(group);
     if !group_dir.is_dir() {
         bail!("no experiment group {group:?} in {} (`ouro status` lists what is there)", output_root.display());
     }
-    let mut runs = Vec::new();
+    let (mut runs, mut skipped) = (Vec::new(), Vec::new());
     let mut dirs: Vec<PathBuf> =
         std::fs::read_dir(&group_dir)?.flatten().map(|e| e.path()).filter(|p| p.join("run.json").is_file()).collect();
     dirs.sort();
     for dir in dirs {
-        let record = RunRecord::read(&dir)?.context("run.json vanished")?;
+        let record = match RunRecord::read(&dir) {
+            Ok(Some(record)) => record,
+            Ok(None) => continue,
+            Err(e) => {
+                skipped.push(format!("{e:#}"));
+                continue;
+            }
+        };
         // A duplicate's results live in the run it names.
         let source = record.results_dir(&dir);
         let config_path = source.join("config.yaml");
@@ -54,15 +70,22 @@ pub fn load_group(output_root: &Path, group: &str) -> Result<Vec<GroupRun>> {
             runs.push(GroupRun { dir, record, config: None, metrics: RunMetrics::default(), seconds: 0.0 });
             continue;
         };
-        let config = TrainConfig::parse(&text, &config_path.display().to_string(), &[])?;
+        let config = match TrainConfig::parse(&text, &config_path.display().to_string(), &[]) {
+            Ok(config) => config,
+            Err(e) => {
+                skipped.push(format!("{}: {e:#}", dir.display()));
+                continue;
+            }
+        };
         let metrics = RunMetrics::read(&source)?;
-        let seconds = RunRecord::read(&source)?.map_or(record.seconds, |r| r.seconds);
+        let seconds = RunRecord::read(&source).ok().flatten().map_or(record.seconds, |r| r.seconds);
         runs.push(GroupRun { dir, record, config: Some(config), metrics, seconds });
     }
     if runs.is_empty() {
-        bail!("{} holds no runs (no */run.json)", group_dir.display());
+        let why = if skipped.is_empty() { "no */run.json".to_string() } else { skipped.join("; ") };
+        bail!("{} holds no runs that can be read ({why})", group_dir.display());
     }
-    Ok(runs)
+    Ok(Group { runs, skipped })
 }
 
 /// Keys that name or place a run rather than define it.
@@ -149,12 +172,14 @@ pub struct ReportFiles {
     pub markdown: PathBuf,
     /// The plots (SVG and PNG of each).
     pub plots: Vec<PathBuf>,
+    /// Runs left out (a record could not be read), each naming the file.
+    pub skipped: Vec<String>,
 }
 
 /// Writes the report of `group` (runs under `output_root/group/`) into `out` (default
 /// `output_root/group/report/`).
 pub fn write_report(output_root: &Path, group: &str, out: Option<&Path>) -> Result<ReportFiles> {
-    let runs = load_group(output_root, group)?;
+    let Group { runs, skipped } = load_group(output_root, group)?;
     let out = out.map_or_else(|| output_root.join(group).join("report"), Path::to_path_buf);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let measured: Vec<&GroupRun> = runs.iter().filter(|r| !r.metrics.train.is_empty()).collect();
@@ -258,9 +283,15 @@ pub fn write_report(output_root: &Path, group: &str, out: Option<&Path>) -> Resu
     )?;
 
     let markdown = out.join("report.md");
-    let text = markdown_report(group, output_root, &runs, &study, &variables)?;
+    let mut text = markdown_report(group, output_root, &runs, &study, &variables)?;
+    if !skipped.is_empty() {
+        writeln!(text, "\n## Runs left out\n")?;
+        for s in &skipped {
+            writeln!(text, "- {s}")?;
+        }
+    }
     std::fs::write(&markdown, text).with_context(|| format!("writing {}", markdown.display()))?;
-    Ok(ReportFiles { markdown, plots })
+    Ok(ReportFiles { markdown, plots, skipped })
 }
 
 /// A number as a percentage, or `-`.

@@ -45,7 +45,8 @@ impl OutputRoot {
                 pushed: Mutex::default(),
             });
         }
-        let location = Location::open(spec).with_context(|| format!("opening the output root {spec}"))?;
+        let location =
+            Location::open(spec).with_context(|| format!("opening the output root {}", ouro_store::redact(spec)))?;
         let cache = ouro_store::cache_dir()
             .ok_or_else(|| anyhow!("no cache directory for the staging copy of {spec}: set OURO_CACHE_DIR"))?;
         let (scheme, rest) = spec.split_once("://").unwrap_or(("remote", spec));
@@ -134,7 +135,7 @@ impl OutputRoot {
             if !mirrored(&join(prefix, &below)) || below.ends_with(".pulling") {
                 continue;
             }
-            let meta = std::fs::metadata(&path)?;
+            let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
             let now = (meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
             let key = join(prefix, &below);
             let unchanged = self.pushed.lock().unwrap_or_else(|p| p.into_inner()).get(&key) == Some(&now);
@@ -155,7 +156,7 @@ impl OutputRoot {
             return Ok(None);
         }
         let url = if prefix.is_empty() { self.spec.clone() } else { self.url(prefix) };
-        Ok(Some(Location::open(&url).with_context(|| format!("opening {url}"))?))
+        Ok(Some(Location::open(&url).with_context(|| format!("opening {}", ouro_store::redact(&url)))?))
     }
 }
 

@@ -56,6 +56,13 @@ pub struct RunRecord {
     /// The machine that process runs on.
     #[serde(default)]
     pub host: Option<String>,
+    /// When that process started, in clock ticks after boot (`/proc/PID/stat`): with
+    /// `boot_id`, what tells the process apart from a later one given the same pid.
+    #[serde(default)]
+    pub process_start: Option<u64>,
+    /// The boot the process ran in (`/proc/sys/kernel/random/boot_id`).
+    #[serde(default)]
+    pub boot_id: Option<String>,
     /// Seconds since the UNIX epoch when it (last) started.
     pub started: f64,
     /// When it ended.
@@ -78,14 +85,8 @@ pub struct RunRecord {
     pub same_as: Option<String>,
 }
 
-/// This machine's name (`/proc/sys/kernel/hostname`; `HOSTNAME` elsewhere).
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
+pub use ouro_ckpt::process::host_name;
+use ouro_ckpt::process::{boot_id, process_start};
 
 /// Seconds since the UNIX epoch.
 pub fn now() -> f64 {
@@ -121,6 +122,8 @@ impl RunRecord {
             state,
             pid: None,
             host: None,
+            process_start: None,
+            boot_id: None,
             started: now(),
             finished: None,
             seconds: 0.0,
@@ -151,12 +154,38 @@ impl RunRecord {
         std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
     }
 
-    /// Whether a `running` record's process still exists on this machine (a killed run leaves
-    /// `running`). A run recorded on another machine is not known to be alive.
+    /// This record, owned by the calling process (its pid, start time, boot and machine).
+    pub fn owned_by_this_process(self) -> RunRecord {
+        let pid = std::process::id();
+        RunRecord {
+            pid: Some(pid),
+            host: Some(host_name()),
+            process_start: process_start(pid),
+            boot_id: boot_id(),
+            ..self
+        }
+    }
+
+    /// Whether a `running` record's process still runs on this machine (a killed run leaves
+    /// `running`): the same pid, in the same boot, started at the same tick; a pid the kernel
+    /// has since given to another process does not count. A record without a start time (an
+    /// older ouro's) counts while a process with its pid exists that started before it. A run
+    /// recorded on another machine is not known to be alive.
     pub fn alive(&self) -> bool {
-        self.state == RunState::Running
-            && self.on_this_host()
-            && self.pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        let Some(pid) = self.pid else { return false };
+        if self.state != RunState::Running || !self.on_this_host() {
+            return false;
+        }
+        if self.boot_id.is_some() && self.boot_id != boot_id() {
+            return false;
+        }
+        match (self.process_start, process_start(pid)) {
+            (_, None) => false,
+            (Some(recorded), Some(now)) => recorded == now,
+            (None, Some(ticks)) => {
+                boot_time_unix().is_some_and(|boot| boot + ticks as f64 / 100.0 <= self.started + 1.0)
+            }
+        }
     }
 
     /// Whether the record was written on this machine (or does not say where).
@@ -170,28 +199,51 @@ impl RunRecord {
     }
 }
 
+/// When this machine booted, in seconds since the UNIX epoch (`btime` of `/proc/stat`).
+fn boot_time_unix() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    stat.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()
+}
+
+/// The run directories of an output root.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Each run directory with its record, in path order.
+    pub runs: Vec<(PathBuf, RunRecord)>,
+    /// Records that could not be read, each error naming its file: skipped, so one damaged
+    /// record does not hide the others.
+    pub damaged: Vec<anyhow::Error>,
+}
+
 /// Every run directory under `output_root` (`{group}/{name}/run.json`), in path order.
-pub fn scan(output_root: &Path) -> Result<Vec<(PathBuf, RunRecord)>> {
-    let mut runs = Vec::new();
-    let Ok(groups) = std::fs::read_dir(output_root) else { return Ok(runs) };
+pub fn scan(output_root: &Path) -> Result<Scan> {
+    let mut scan = Scan::default();
+    let Ok(groups) = std::fs::read_dir(output_root) else { return Ok(scan) };
     let mut groups: Vec<PathBuf> = groups.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
     groups.sort();
     for group in groups {
-        let mut dirs: Vec<PathBuf> =
-            std::fs::read_dir(&group)?.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&group)
+            .with_context(|| format!("listing {}", group.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
         dirs.sort();
         for dir in dirs {
-            if let Some(record) = RunRecord::read(&dir)? {
-                runs.push((dir, record));
+            match RunRecord::read(&dir) {
+                Ok(Some(record)) => scan.runs.push((dir, record)),
+                Ok(None) => {}
+                Err(e) => scan.damaged.push(e),
             }
         }
     }
-    Ok(runs)
+    Ok(scan)
 }
 
 /// A complete run of recipe `hash` under `output_root`, other than `except`.
 pub fn complete_with_hash(output_root: &Path, hash: &str, except: &Path) -> Result<Option<PathBuf>> {
     Ok(scan(output_root)?
+        .runs
         .into_iter()
         .find(|(dir, r)| r.hash == hash && r.state == RunState::Complete && dir != except)
         .map(|(dir, _)| dir))
@@ -213,7 +265,7 @@ mod tests {
         record("b", "h1", RunState::Failed).write(&root.join("g2/b")).unwrap();
         record("c", "h2", RunState::Running).write(&root.join("g2/c")).unwrap();
         assert_eq!(RunRecord::read(&root.join("g1/a")).unwrap(), Some(a));
-        assert_eq!(scan(&root).unwrap().len(), 3);
+        assert_eq!(scan(&root).unwrap().runs.len(), 3);
         assert_eq!(complete_with_hash(&root, "h1", &root.join("g2/b")).unwrap(), Some(root.join("g1/a")));
         assert_eq!(complete_with_hash(&root, "h1", &root.join("g1/a")).unwrap(), None, "not itself");
         assert_eq!(complete_with_hash(&root, "h2", &root).unwrap(), None, "running is not complete");
@@ -222,6 +274,26 @@ mod tests {
         std::fs::write(root.join("g1/a/run.json"), "{").unwrap();
         let e = RunRecord::read(&root.join("g1/a")).unwrap_err();
         assert!(format!("{e:#}").contains("g1/a/run.json"), "{e:#}");
+        // One damaged record is reported and skipped; the others are still found.
+        let found = scan(&root).unwrap();
+        assert_eq!(found.runs.len(), 2);
+        assert_eq!(found.damaged.len(), 1);
+        assert!(format!("{:#}", found.damaged[0]).contains("g1/a/run.json"));
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_pid_given_to_another_process_is_not_the_run() {
+        let mine = RunRecord::new("a", Path::new("a.yaml"), &[], "h", RunState::Running).owned_by_this_process();
+        assert!(mine.alive(), "{mine:?}");
+        // pid 1 is alive, but it is not the process that wrote the record.
+        let reused = RunRecord { pid: Some(1), ..mine.clone() };
+        assert!(!reused.alive());
+        let other_boot = RunRecord { boot_id: Some("another boot".into()), ..mine.clone() };
+        assert!(!other_boot.alive());
+        // An older ouro's record (no start time): this process started before its record did.
+        let legacy = RunRecord { process_start: None, boot_id: None, ..mine.clone() };
+        assert!(legacy.alive());
+        assert!(!RunRecord { state: RunState::Stopped, ..mine }.alive());
     }
 }

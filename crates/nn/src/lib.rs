@@ -5,6 +5,7 @@
 
 pub mod act;
 pub mod config;
+pub mod footprint;
 pub mod layers;
 pub mod loss;
 pub mod params;
@@ -12,6 +13,7 @@ pub mod trm;
 
 pub use act::{ActOutputs, Batch, Carry, Halting};
 pub use config::{DataDims, FloatType, LossConfig, LossType, PosEncoding, TrmConfig};
+pub use footprint::Footprint;
 pub use loss::{ActLoss, METRICS, act_loss};
 pub use params::{Init, ParamSpec, Role, count, init, param_specs};
 pub use trm::{InnerOutput, Trm};

@@ -5,6 +5,7 @@ use ouro_ir::tree::Named;
 use ouro_ir::{DType, Tensor, Tracer};
 
 use crate::config::{DataDims, PosEncoding, TrmConfig};
+use crate::footprint::{Footprint, MAX_TENSOR_ELEMENTS, gib};
 use crate::layers::{Rope, attention, embedding, linear, rms_norm, swiglu};
 use crate::params::{ParamSpec, param_specs};
 
@@ -42,10 +43,32 @@ pub fn weight<'t>(params: &Named<Tensor<'t>>, name: &str) -> Tensor<'t> {
     *params.get(name).unwrap_or_else(|| panic!("the TRM parameter set has no {name}"))
 }
 
+/// Refuses a model whose tensors cannot be addressed, or whose host-side tables need more than
+/// `host_available` bytes, before anything is allocated.
+fn check_sizes(f: &Footprint, host_available: Option<f64>) -> Result<(), String> {
+    if f.largest_tensor > MAX_TENSOR_ELEMENTS {
+        return Err(format!(
+            "arch: a tensor of this model would hold {:.3e} elements, beyond the {:.3e} a program can index \
+            (arch.hidden_size, arch.expansion or the data's vocabulary is too large)",
+            f.largest_tensor, MAX_TENSOR_ELEMENTS
+        ));
+    }
+    if let Some(limit) = host_available.filter(|&limit| f.host_bytes() > limit) {
+        return Err(format!(
+            "arch: building this model needs about {} of host memory (its rotary tables, arch.hidden_size / \
+            arch.num_heads wide), more than the {} this machine has available",
+            gib(f.host_bytes()),
+            gib(limit)
+        ));
+    }
+    Ok(())
+}
+
 impl Trm {
     /// A model for `dims`; the config is validated against them.
     pub fn new(cfg: TrmConfig, dims: DataDims) -> Result<Trm, String> {
         cfg.validate(&dims)?;
+        check_sizes(&Footprint::of(&cfg, &dims), crate::footprint::host_memory_available())?;
         let positions = dims.seq_len + cfg.puzzle_emb_len();
         let rope = (!cfg.mlp_t && cfg.pos_encodings == PosEncoding::Rope)
             .then(|| Rope::new(cfg.head_dim(), positions, cfg.rope_theta));
@@ -213,5 +236,24 @@ impl Trm {
             q_halt: q.slice_dim(1, 0, 1).reshape(&[b]),
             q_continue: q.slice_dim(1, 1, 2).reshape(&[b]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_refused_with_the_estimate_and_the_limit_before_anything_is_built() {
+        let dims = DataDims { batch_size: 8, seq_len: 81, vocab_size: 11, num_puzzle_identifiers: 1 };
+        let wide = TrmConfig { hidden_size: 10_000_000_000, ..TrmConfig::default() };
+        let e = Trm::new(wide, dims).err().unwrap();
+        assert!(e.contains("elements") && e.contains("arch.hidden_size"), "{e}");
+        // 2^19-wide heads over 97 positions: 0.38 GiB of rotary tables, 1.52 GiB with their copies.
+        let heads = TrmConfig { hidden_size: 1 << 20, num_heads: 2, ..TrmConfig::default() };
+        let f = Footprint::of(&heads, &dims);
+        let e = check_sizes(&f, Some(0.5 * (1u64 << 30) as f64)).unwrap_err();
+        assert!(e.contains("1.52 GiB") && e.contains("0.50 GiB"), "{e}");
+        check_sizes(&f, Some(1e12)).unwrap();
     }
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use futures::TryStreamExt;
 use object_store::ObjectStore;
+pub use object_store::UpdateVersion;
 use object_store::aws::AmazonS3Builder;
 use object_store::gcp::GoogleCloudStorageBuilder;
 use object_store::local::LocalFileSystem;
@@ -65,6 +66,33 @@ pub struct Location {
     pub scheme_and_bucket: (String, String),
 }
 
+/// `location` with a URL's user and password (`s3://KEY:SECRET@bucket/x`) replaced by `***`,
+/// for every message and file that shows it; anything else as it is.
+pub fn redact(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else { return location.to_string() };
+    // Read as text, not parsed: a secret may hold '/' or '+' and make the URL unparseable.
+    // Userinfo is what precedes the last '@', if it holds no '/' or has a ':' before the first.
+    let Some((userinfo, after)) = rest.rsplit_once('@') else { return location.to_string() };
+    let colon_first = userinfo.find(':').is_some_and(|c| userinfo.find('/').is_none_or(|s| c < s));
+    if userinfo.contains('/') && !colon_first {
+        return location.to_string();
+    }
+    format!("{scheme}://***@{after}")
+}
+
+/// Refuses a location carrying credentials in its URL: ouro never uses them (each store's
+/// credentials come from the environment), and a URL is printed and stored in run files.
+pub fn refuse_credentials(location: &str) -> Result<()> {
+    if redact(location) != location {
+        return Err(Error::Location {
+            location: redact(location),
+            message: "credentials in a URL are never used and would be written to run files and logs: remove                       them and set them in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for                       s3://, GOOGLE_APPLICATION_CREDENTIALS for gs://)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether `location` names a remote store rather than a local path.
 pub fn is_remote(location: &str) -> bool {
     location.contains("://") && !location.starts_with("file://")
@@ -73,10 +101,11 @@ pub fn is_remote(location: &str) -> bool {
 impl Location {
     /// Opens `location`: a local path, `file://`, `s3://` or `gs://`.
     pub fn open(location: &str) -> Result<Location> {
-        let err = |message: String| Error::Location { location: location.to_string(), message };
         if !location.contains("://") {
             return Location::local(Path::new(location));
         }
+        refuse_credentials(location)?;
+        let err = |message: String| Error::Location { location: location.to_string(), message };
         let url = url::Url::parse(location).map_err(|e| err(format!("not a valid URL ({e})")))?;
         let bucket = url.host_str().unwrap_or("").to_string();
         let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| err(format!("invalid path ({e})")))?;
@@ -103,6 +132,12 @@ impl Location {
 
     /// A local directory (created if missing).
     pub fn local(path: &Path) -> Result<Location> {
+        if path.exists() && !path.is_dir() {
+            return Err(Error::Location {
+                location: path.display().to_string(),
+                message: "is a file, not a directory: name a directory (it is created if missing)".into(),
+            });
+        }
         std::fs::create_dir_all(path).map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
         let root = path.canonicalize().map_err(|e| Error::Io { path: path.to_path_buf(), source: e })?;
         let store = LocalFileSystem::new_with_prefix(&root)
@@ -123,6 +158,13 @@ impl Location {
             url: url.to_string(),
             scheme_and_bucket: ("memory".into(), String::new()),
         }
+    }
+
+    /// The directory this location is, when it is on local disk. Local files are written
+    /// through a staging file (`name#N`) renamed into place, which listings skip: a write
+    /// killed midway leaves files that only a look at the directory itself finds.
+    pub fn local_dir(&self) -> Option<PathBuf> {
+        (self.scheme_and_bucket.0 == "file").then(|| Path::new(&self.url).join(self.prefix.as_ref()))
     }
 
     /// The key of `relative` (slash-separated) under this location.
@@ -223,6 +265,55 @@ impl Location {
         }
     }
 
+    /// Writes `relative` only if it does not exist: its version, or `None` when it exists.
+    pub fn put_if_absent(&self, relative: &str, bytes: Vec<u8>) -> Result<Option<UpdateVersion>> {
+        self.put_conditionally(relative, bytes, object_store::PutMode::Create)
+    }
+
+    /// Replaces `relative` only if it is still at `version` (compare-and-swap): its new
+    /// version, or `None` when another writer changed or removed it first.
+    pub fn put_if_version(
+        &self,
+        relative: &str,
+        bytes: Vec<u8>,
+        version: UpdateVersion,
+    ) -> Result<Option<UpdateVersion>> {
+        self.put_conditionally(relative, bytes, object_store::PutMode::Update(version))
+    }
+
+    fn put_conditionally(
+        &self,
+        relative: &str,
+        bytes: Vec<u8>,
+        mode: object_store::PutMode,
+    ) -> Result<Option<UpdateVersion>> {
+        let key = self.key(relative);
+        let options = object_store::PutOptions { mode, ..Default::default() };
+        match block_on(self.store.put_opts(&key, bytes.into(), options)) {
+            Ok(r) => Ok(Some(UpdateVersion { e_tag: r.e_tag, version: r.version })),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(None),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+
+    /// Reads a whole object with its version (for [`Location::put_if_version`]); `None` if
+    /// it does not exist.
+    pub fn get_versioned(&self, relative: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
+        use object_store::ObjectStoreExt;
+        let key = self.key(relative);
+        let got = block_on(async {
+            let r = self.store.get(&key).await?;
+            let version = UpdateVersion { e_tag: r.meta.e_tag.clone(), version: r.meta.version.clone() };
+            Ok::<_, object_store::Error>((r.bytes().await?.to_vec(), version))
+        });
+        match got {
+            Ok(v) => Ok(Some(v)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.store_err(e)),
+        }
+    }
+
     /// Whether an object exists.
     pub fn exists(&self, relative: &str) -> Result<bool> {
         use object_store::ObjectStoreExt;
@@ -269,6 +360,29 @@ pub fn cache_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_redacted_and_refused_and_a_file_is_no_location() {
+        for (url, shown) in [
+            ("s3://KEY:SECRET@bucket/x", "s3://***@bucket/x"),
+            ("s3://AKIA:ab/c+d@bucket/x/y", "s3://***@bucket/x/y"),
+            ("gs://token@bucket", "gs://***@bucket"),
+            ("s3://bucket/a@b", "s3://bucket/a@b"),
+            ("/local/a@b", "/local/a@b"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+        let file = std::env::temp_dir().join(format!("ouro-store-a-file-{}", std::process::id()));
+        std::fs::write(&file, b"").unwrap();
+        let e = Location::open(file.to_str().unwrap()).unwrap_err().to_string();
+        assert!(e.contains("is a file, not a directory"), "{e}");
+        std::fs::remove_file(file).unwrap();
+        let e = Location::open("s3://KEY:s3cr3tvalue@bucket/x").unwrap_err().to_string();
+        assert!(
+            e.contains("s3://***@bucket/x") && e.contains("AWS_ACCESS_KEY_ID") && !e.contains("s3cr3tvalue"),
+            "{e}"
+        );
+    }
 
     fn pieces() -> (Vec<bytes::Bytes>, Vec<u8>) {
         let parts: Vec<bytes::Bytes> =

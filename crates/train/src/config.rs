@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use ouro_nn::TrmConfig;
 use serde::{Deserialize, Serialize};
 
@@ -191,12 +191,32 @@ pub struct CheckpointConfig {
     /// flight restart from the initial state).
     #[serde(default = "yes")]
     pub save_carry: bool,
+    /// On an object store, how long the writer's lease on the location lasts past each renewal
+    /// (renewed every quarter of it): a second writer is refused while it is renewed, and a
+    /// writer that died is taken over from once it expires.
+    #[serde(default = "lease_seconds", skip_serializing_if = "is_lease_seconds")]
+    pub lease_seconds: u64,
 }
 
 impl Default for CheckpointConfig {
     fn default() -> CheckpointConfig {
-        CheckpointConfig { every_steps: 0, keep_last: 2, keep_every: 0, location: None, save_carry: true }
+        CheckpointConfig {
+            every_steps: 0,
+            keep_last: 2,
+            keep_every: 0,
+            location: None,
+            save_carry: true,
+            lease_seconds: lease_seconds(),
+        }
     }
+}
+
+fn lease_seconds() -> u64 {
+    90
+}
+
+fn is_lease_seconds(s: &u64) -> bool {
+    *s == lease_seconds()
 }
 
 fn two() -> usize {
@@ -475,6 +495,28 @@ pub fn check_path_name(key: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a config with credentials in a URL anywhere under `key` (they would be printed and
+/// written to `config.yaml`, the TensorBoard events and checkpoint manifests), naming the key.
+fn refuse_credentials(key: &str, value: &serde_json::Value) -> Result<()> {
+    match value {
+        serde_json::Value::String(s) => {
+            ouro_store::refuse_credentials(s).with_context(|| format!("config key {key}"))?;
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                refuse_credentials(&format!("{key}[{i}]"), item)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                refuse_credentials(&if key.is_empty() { k.clone() } else { format!("{key}.{k}") }, v)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 impl TrainConfig {
     /// How to lower the run's programs: its mesh's sharding and its matmul precision.
     pub fn lower_options(&self) -> ouro_lower::LowerOptions {
@@ -497,6 +539,7 @@ impl TrainConfig {
         for note in adopt_python_keys(&mut composed)? {
             tracing::info!("{note}");
         }
+        refuse_credentials("", &composed.value)?;
         let config: TrainConfig = composed.deserialize()?;
         config.check()?;
         Ok(config)
@@ -515,6 +558,9 @@ impl TrainConfig {
         }
         if self.data_paths.is_empty() {
             bail!("data_paths is empty: name at least one dataset directory");
+        }
+        if self.checkpoint.lease_seconds < 2 {
+            bail!("checkpoint.lease_seconds must be at least 2 (the lease is renewed every quarter of it)");
         }
         if self.global_batch_size == 0 {
             bail!("global_batch_size must be at least 1");

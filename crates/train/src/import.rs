@@ -35,7 +35,8 @@ pub struct Imported {
 /// model weights of `file`: both the live and, with EMA on, the EMA weights are the file's.
 pub fn import_weights(runtime: &Runtime, cfg: &TrainConfig, file: &Path, location: &str) -> Result<Imported> {
     let weights = OfficialWeights::read(file)?;
-    let loc = ouro_store::Location::open(location).with_context(|| format!("opening {location}"))?;
+    let loc =
+        ouro_store::Location::open(location).with_context(|| format!("opening {}", ouro_store::redact(location)))?;
     if let Some(step) = ouro_ckpt::committed(&loc)?.first() {
         bail!(
             "{} already holds step_{step}: import into a location without checkpoints (another run directory)",

@@ -12,6 +12,7 @@ pub mod gather;
 pub mod import;
 pub mod lock;
 pub mod metrics;
+pub mod preempt;
 pub mod run;
 pub mod state;
 pub mod step;

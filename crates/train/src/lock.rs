@@ -49,12 +49,7 @@ impl RunLock {
             Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
         }
         // Who holds it, for the message of the next one.
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .or_else(|_| std::env::var("HOSTNAME"))
-            .unwrap_or_else(|_| "this host".into());
-        let command: Vec<String> = std::env::args().collect();
-        let text = format!("process {} on {host} ({})\n", std::process::id(), command.join(" "));
+        let text = format!("{}\n", this_process());
         file.set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(text.as_bytes()))
@@ -62,6 +57,16 @@ impl RunLock {
             .with_context(|| format!("writing {}", path.display()))?;
         Ok(RunLock { _file: file })
     }
+}
+
+/// This process as the next writer is told of it: its pid, machine and command line.
+pub fn this_process() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "this host".into());
+    let command: Vec<String> = std::env::args().collect();
+    format!("process {} on {host} ({})", std::process::id(), command.join(" "))
 }
 
 #[cfg(test)]

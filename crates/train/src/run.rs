@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -43,8 +43,12 @@ pub struct RunOptions {
     /// process 0 commits once all have written.
     pub hosts: Option<Arc<dyn ouro_ckpt::Hosts>>,
     /// Set (by a signal handler) to stop after the current step: the run saves a checkpoint
-    /// and returns with [`Summary::stopped`].
+    /// and returns with [`Summary::stopped`]. In a job of several processes (with
+    /// `job_store`), a flag set on any of them stops all of them after one agreed step.
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// The job's key-value store when there are several processes: where they agree on the
+    /// step to stop at (see [`crate::preempt`]).
+    pub job_store: Option<Arc<dyn ouro_pjrt::KeyValueStore>>,
     /// Called (on process 0) whenever the run directory holds something worth keeping: after
     /// each checkpoint and each evaluation. `ouro run` copies the directory to a remote output
     /// root with it. A failure is logged and the run goes on.
@@ -229,6 +233,91 @@ pub(crate) fn model_at(cfg: &TrainConfig, dims: DataDims) -> Result<Trm> {
     Ok(model)
 }
 
+/// What keeps a checkpoint location to one writer for as long as it is held.
+enum LocationGuard {
+    /// An object store's lease.
+    Lease(Arc<ouro_ckpt::Lease>),
+    /// A local location outside the run directory: its own lock file, held while this lives.
+    Lock { _held: crate::lock::RunLock },
+    /// The run directory's `checkpoints/`: the run directory's lock covers it.
+    RunDirectory,
+}
+
+impl LocationGuard {
+    fn lease(&self) -> Option<Arc<ouro_ckpt::Lease>> {
+        match self {
+            LocationGuard::Lease(lease) => Some(lease.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Takes the checkpoint location for this run: a second writer (another machine resuming the
+/// same run, say) is refused naming the first.
+fn hold_location(
+    options: &RunOptions,
+    location: &ouro_store::Location,
+    ckpt: &crate::config::CheckpointConfig,
+) -> Result<LocationGuard> {
+    let Some(dir) = location.local_dir() else {
+        let ttl = Duration::from_secs(ckpt.lease_seconds);
+        return Ok(LocationGuard::Lease(Arc::new(ouro_ckpt::Lease::acquire(
+            location,
+            &crate::lock::this_process(),
+            ttl,
+        )?)));
+    };
+    let run_dir = options.run_dir.canonicalize().unwrap_or_else(|_| options.run_dir.clone());
+    if dir == run_dir.join("checkpoints") {
+        return Ok(LocationGuard::RunDirectory);
+    }
+    Ok(LocationGuard::Lock { _held: crate::lock::RunLock::acquire(&dir)? })
+}
+
+/// How this process learns it is to stop: its own flag, or in a job of several processes the
+/// agreement of all of them (a host stopping alone would leave the others in their next step).
+fn stop_agreement(
+    options: &RunOptions,
+    hosts: &dyn ouro_ckpt::Hosts,
+    run_key: &str,
+) -> Result<Option<crate::preempt::StopAgreement>> {
+    use crate::preempt::StopAgreement;
+    let Some(flag) = options.stop.clone() else { return Ok(None) };
+    if hosts.count() == 1 {
+        return Ok(Some(StopAgreement::alone(flag)));
+    }
+    let Some(store) = options.job_store.clone() else {
+        bail!("a job of {} processes was given a stop flag but no key-value store to agree on a stop", hosts.count())
+    };
+    let prefix = format!("ouro/stop/{run_key}");
+    Ok(Some(StopAgreement::in_job(flag, store, hosts.index(), hosts.count(), &prefix)))
+}
+
+/// Refuses a model whose state alone is more than a device's memory, before anything is
+/// compiled or allocated. CPU devices share the host's memory: their limit is what it has
+/// available.
+fn check_device_memory(model: &Trm, runtime: &Runtime, mesh: &crate::config::MeshConfig) -> Result<()> {
+    use ouro_nn::footprint::{Footprint, gib, host_memory_available};
+    let shards = if mesh.shard_optimizer_state { mesh.data } else { 1 };
+    let need = Footprint::of(&model.cfg, &model.dims).min_state_bytes(shards);
+    let client = runtime.client();
+    let device_limit = client.addressable_devices().first().and_then(|d| d.memory_stats().ok()?.bytes_limit);
+    let (limit, what) = match device_limit {
+        Some(bytes) => (Some(bytes as f64), format!("a {} device's memory", client.platform_name())),
+        None => (host_memory_available(), "the host memory available".to_string()),
+    };
+    if let Some(limit) = limit.filter(|&limit| need > limit) {
+        bail!(
+            "config: the training state alone needs at least {} per device (f32 weights, two optimizer moments and \
+            an EMA copy of {:.3e} parameters, the puzzle table and buffers), more than the {} of {what}",
+            gib(need),
+            Footprint::of(&model.cfg, &model.dims).trainable,
+            gib(limit)
+        );
+    }
+    Ok(())
+}
+
 /// The trainer's record in a checkpoint's manifest: what `--resume` needs besides the tensors.
 pub(crate) fn run_record(
     cfg: &TrainConfig,
@@ -315,6 +404,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     let started = Instant::now();
     let dp = Devices::new(runtime, cfg.mesh.data).context("placing mesh.data on the devices")?;
     let n = dp.n();
+    check_device_memory(&model, runtime, &cfg.mesh)?;
     // Process 0 writes the run directory: one writer at a time, before anything is compiled.
     let _lock = if dp.leader() { Some(crate::lock::RunLock::acquire(&options.run_dir)?) } else { None };
     let step_cfg = step_config(cfg, total);
@@ -360,8 +450,10 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     // Checkpoints: resume from the newest intact one, then save as configured.
     let ckpt = &cfg.checkpoint;
     let ckpt_url = ckpt.location.clone().unwrap_or_else(|| options.run_dir.join("checkpoints").display().to_string());
-    let ckpt_location =
-        ouro_store::Location::open(&ckpt_url).with_context(|| format!("opening the checkpoint location {ckpt_url}"))?;
+    let ckpt_location = ouro_store::Location::open(&ckpt_url)
+        .with_context(|| format!("opening the checkpoint location {}", ouro_store::redact(&ckpt_url)))?;
+    // One writer per location too (it may be shared by runs, or live outside the run directory).
+    let location_guard = if dp.leader() { Some(hold_location(options, &ckpt_location, ckpt)?) } else { None };
     let place = MeshPlace { devices: cfg.mesh.data, first: host * n, leader: dp.leader() };
     let mut steps = 0u64;
     let mut first_iteration = 0;
@@ -392,6 +484,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             }
         }
     }
+    let stop = stop_agreement(options, saving_hosts.as_ref(), &ckpt_url)?;
     let mut checkpoints = Checkpoints {
         cfg,
         layout: &step.layout,
@@ -403,6 +496,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             ouro_ckpt::Retention { keep_last: ckpt.keep_last, keep_every: ckpt.keep_every },
         )
         .on_hosts(saving_hosts.clone()),
+        lease: location_guard.as_ref().and_then(LocationGuard::lease),
         held: Vec::new(),
         reports: Vec::new(),
         last_saved: steps,
@@ -413,6 +507,10 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         let metrics_path = options.run_dir.join("metrics.jsonl");
         if let Some(step) = summary.resumed_from {
             truncate_metrics(&metrics_path, step)?;
+        } else if options.resume {
+            // Nothing committed to resume from (killed during the first save): the run starts
+            // over, and records no checkpoint backs are dropped as on any resume.
+            truncate_metrics(&metrics_path, 0)?;
         } else if trained_steps_logged(&metrics_path) > 0 && !options.force {
             // A log without a step (a run stopped while it compiled) is no run to keep.
             bail!(
@@ -423,7 +521,8 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
         std::fs::create_dir_all(&options.run_dir)
             .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
         let yaml = cfg.to_yaml()?;
-        std::fs::write(options.run_dir.join("config.yaml"), &yaml)?;
+        let config_path = options.run_dir.join("config.yaml");
+        std::fs::write(&config_path, &yaml).with_context(|| format!("writing {}", config_path.display()))?;
         let mut log = MetricsLog::open(&options.run_dir, summary.resumed_from.is_none())?;
         log.text(steps, "config", &format!("```yaml\n{yaml}```"))?;
         log
@@ -505,7 +604,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
             if steps >= limit {
                 break 'outer;
             }
-            if options.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            if stop.as_ref().map_or(Ok(false), |s| s.stop_before(steps))? {
                 tracing::warn!(step = steps, "stopping on request; saving a checkpoint first");
                 summary.stopped = true;
                 break 'outer;
@@ -775,6 +874,8 @@ struct Checkpoints<'a> {
     parallel: Option<&'a DataParallel>,
     place: MeshPlace,
     saver: ouro_ckpt::Saver,
+    /// The location's lease on an object store: a save checks it is still this run's.
+    lease: Option<Arc<ouro_ckpt::Lease>>,
     /// Seconds each save held the loop.
     held: Vec<f64>,
     /// Saves committed so far.
@@ -798,6 +899,9 @@ impl Checkpoints<'_> {
         // the save's (the loop waits for it anyway when it reads that step's metrics).
         for buffer in state.iter().flatten() {
             buffer.block_until_ready()?;
+        }
+        if let Some(lease) = &self.lease {
+            lease.check()?;
         }
         let started = Instant::now();
         let (cfg, layout) = (self.cfg, self.layout);
@@ -847,7 +951,10 @@ fn truncate_metrics(path: &std::path::Path, step: u64) -> Result<()> {
             kept.push('\n');
         }
     }
-    std::fs::write(path, kept).with_context(|| format!("rewriting {}", path.display()))
+    // Whole or not at all: a kill mid-rewrite must not lose the records kept.
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, kept).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
 }
 
 /// Steps whose median rate the progress bar shows.

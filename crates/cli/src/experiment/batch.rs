@@ -86,7 +86,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
             Ok(p) => planned.push(p),
             Err(e) => outcomes.push(Outcome {
                 name: stem(name),
-                result: format!("failed: {}", first_line(&format!("{e:#}"))),
+                result: format!("failed: {}", first_line(&crate::error_chain(&e))),
                 ok: false,
                 run_dir: None,
                 seconds: 0.0,
@@ -102,7 +102,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
         println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
         for (i, p) in planned.iter().enumerate() {
             let would = match (leader[i], next_step(&root, p, false)) {
-                (_, Err(e)) => format!("fail: {}", first_line(&format!("{e:#}"))),
+                (_, Err(e)) => format!("fail: {}", first_line(&crate::error_chain(&e))),
                 (_, Ok(Next::Complete)) => "skip (complete)".into(),
                 (_, Ok(Next::SameAs(d))) => format!("skip (same as {})", d.display()),
                 (Some(l), _) => format!("skip (same recipe as {})", planned[l].name),
@@ -182,7 +182,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
                     done[i] = Some(false);
                     outcomes.push(Outcome {
                         name: p.name.clone(),
-                        result: format!("failed to start: {e:#}"),
+                        result: format!("failed to start: {}", crate::error_chain(&e)),
                         ok: false,
                         run_dir: Some(p.run_dir.clone()),
                         seconds: 0.0,

@@ -207,10 +207,22 @@ enum Next {
 }
 
 fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
-    let record = RunRecord::read(&p.run_dir)?;
+    let record = RunRecord::read(&p.run_dir).unwrap_or_else(|e| {
+        // Records are written whole (renamed into place), so this is outside damage; the run's
+        // checkpoints and metrics say where it stands, and its record is rewritten when it runs.
+        eprintln!("warning: {}; reading the run from its checkpoints instead", crate::error_chain(&e));
+        None
+    });
     if let Some(r) = &record {
         if r.alive() {
-            bail!("{} is being run by process {} right now", p.run_dir.display(), r.pid.unwrap_or(0));
+            bail!(
+                "{} is being run by process {} on this machine right now (started {} ago); wait for it, or stop it \
+                with `kill -TERM {}` (it saves a checkpoint) and run again to continue",
+                p.run_dir.display(),
+                r.pid.unwrap_or(0),
+                hours(ouro_lab::runs::now() - r.started),
+                r.pid.unwrap_or(0),
+            );
         }
         if r.hash != p.hash && !force {
             bail!(

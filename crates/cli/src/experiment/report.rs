@@ -37,6 +37,9 @@ pub fn report(args: &ReportArgs) -> Result<()> {
             println!("copied to {}", root.url(&format!("{}/report", args.group)));
         }
     }
+    for s in &files.skipped {
+        eprintln!("warning: left out of the report: {s}");
+    }
     println!("{}", files.markdown.display());
     for p in &files.plots {
         println!("{}", p.display());

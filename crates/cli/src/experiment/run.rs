@@ -1,10 +1,11 @@
 //! `ouro run NAME`: one experiment of the catalog.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ouro_lab::runs::{RunState, host_name, now};
+use ouro_lab::runs::{RunState, now};
 use ouro_lab::{OutputRoot, RunRecord};
 use ouro_train::run::Persist;
 
@@ -81,7 +82,10 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
         Next::Resume(_) | Next::Start => {}
     }
     let resume = matches!(next, Next::Resume(_));
-    if let Some(r) = RunRecord::read(&p.run_dir)?.filter(|r| r.state == RunState::Running && !r.on_this_host()) {
+    // A damaged record was reported by `next_step`; the run rewrites it.
+    if let Some(r) =
+        RunRecord::read(&p.run_dir).ok().flatten().filter(|r| r.state == RunState::Running && !r.on_this_host())
+    {
         eprintln!(
             "{}: last recorded as running on {} (pid {}); continuing it here: stop that machine's run if it still goes",
             p.name,
@@ -94,12 +98,18 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
         root.pull(&p.relative, |r| !r.ends_with("/ouro.log"))
             .with_context(|| format!("reading {}", root.url(&p.relative)))?;
     }
-    let previous = RunRecord::read(&p.run_dir)?.filter(|r| r.hash == p.hash);
+    // Checkpoints on an object store are leased to one writer: a run going on another machine
+    // is refused here, before this one writes the run's record.
+    if let Some(url) = p.config.checkpoint.location.as_deref().filter(|u| ouro_store::is_remote(u)) {
+        let location = ouro_store::Location::open(url)?;
+        ouro_ckpt::Lease::refuse_if_held(&location, Duration::from_secs(p.config.checkpoint.lease_seconds))
+            .with_context(|| format!("experiment {}", p.name))?;
+    }
+    let prior = RunRecord::read(&p.run_dir).ok().flatten();
+    let previous = prior.clone().filter(|r| r.hash == p.hash);
     let mut record = RunRecord {
-        pid: Some(std::process::id()),
-        host: Some(host_name()),
         seconds: if resume { previous.as_ref().map_or(0.0, |r| r.seconds) } else { 0.0 },
-        ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running)
+        ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running).owned_by_this_process()
     };
     record.write(&p.run_dir)?;
     root.push(&p.relative)?;
@@ -133,9 +143,17 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             }
             Ok(())
         }
+        Err(e) if held_by_another(&e) => {
+            // Lost the race for the lease to another machine: the record is that run's.
+            if let Some(prior) = prior {
+                prior.write(&p.run_dir)?;
+                root.push(&p.relative)?;
+            }
+            Err(e.context(format!("experiment {}", p.name)))
+        }
         Err(e) => {
             record.state = RunState::Failed;
-            record.error = Some(format!("{e:#}"));
+            record.error = Some(crate::error_chain(&e));
             record.write(&p.run_dir)?;
             if let Err(copy) = root.push(&p.relative) {
                 eprintln!("{}: copying the failed run to {} failed too: {copy:#}", p.name, root.url(&p.relative));
@@ -143,6 +161,11 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             Err(e.context(format!("experiment {}", p.name)))
         }
     }
+}
+
+/// Whether `e` is the refusal of a second writer of the run's checkpoint location.
+fn held_by_another(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| matches!(c.downcast_ref::<ouro_ckpt::Error>(), Some(ouro_ckpt::Error::Held(_))))
 }
 
 /// A persist hook that copies the run directory up on a thread of its own, so a slow or

@@ -21,8 +21,12 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     let root = ouro_lab::OutputRoot::open(&args.output_root)?;
     // Records and metrics only: no weights, no checkpoints.
     root.pull("", |r| r.ends_with("/run.json") || r.ends_with("/metrics.jsonl"))?;
-    let runs = ouro_lab::scan(root.local())?;
-    let runs: Vec<_> = runs
+    let scan = ouro_lab::scan(root.local())?;
+    for damaged in &scan.damaged {
+        eprintln!("warning: skipped {}", crate::error_chain(damaged));
+    }
+    let runs: Vec<_> = scan
+        .runs
         .into_iter()
         .filter(|(d, _)| {
             args.group.as_ref().is_none_or(|g| d.parent().and_then(|p| p.file_name()).is_some_and(|n| n == g.as_str()))
