@@ -109,8 +109,18 @@ impl Lease {
                     if current.is_renewed(ttl) {
                         return Err(current.refusal(location, ttl));
                     }
-                    // Not renewed for two renewal periods: its holder is gone; wait out the rest.
+                    // Not renewed for two renewal periods: its holder is gone; wait out the rest,
+                    // but never longer than a lease of this run lasts (a record that claims more
+                    // is someone else's setting, or damage: the holder is named instead).
                     let wait = current.expires_unix - now + 0.5;
+                    if wait > ttl.as_secs_f64() + 1.0 {
+                        return Err(Error::Held(format!(
+                            "{url} is held by {}, not renewed for {since:.0} s but said to last {wait:.0} s more, \
+                             longer than this run's lease ({} s): if that writer is gone, delete {url}",
+                            current.holder,
+                            ttl.as_secs()
+                        )));
+                    }
                     tracing::warn!(
                         "{url} is held by {}, not renewed for {since:.0} s: waiting {wait:.0} s for it to expire",
                         current.holder

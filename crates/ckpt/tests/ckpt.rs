@@ -347,4 +347,8 @@ fn one_writer_holds_a_location_s_lease_and_a_gone_one_s_lease_is_taken_over() {
     let e = Lease::acquire(&loc, "process 17", Duration::from_secs(60)).unwrap_err().to_string();
     assert!(e.contains("process 16"), "{e}");
     drop(taken);
+    // A stale record claiming to last far longer than a lease does: named, not waited for.
+    loc.put(LEASE, br#"{"holder":"process 18","renewed_unix":0,"expires_unix":1e18}"#.to_vec()).unwrap();
+    let e = Lease::acquire(&loc, "process 19", Duration::from_secs(60)).unwrap_err().to_string();
+    assert!(e.contains("held by process 18") && e.contains("delete"), "{e}");
 }
