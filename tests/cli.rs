@@ -162,6 +162,32 @@ fn sizes_beyond_the_machine_are_refused_with_the_estimate_before_anything_is_all
     let (ok, _, stderr) = build("2000000000");
     assert!(!ok && stderr.contains("GiB of memory to build, more than the"), "{stderr}");
     assert!(!out.exists(), "nothing written");
+    let csv = dir.join("x.csv");
+    let (ok, _, stderr) = ouro(&[
+        "dataset",
+        "generate",
+        "sudoku",
+        "--size",
+        "4",
+        "--count",
+        "100000000000",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("TiB of memory to build") && !csv.exists(), "{stderr}");
+    let arc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/data/tests/fixtures/arc-agi/arc-agi");
+    let (ok, _, stderr) = ouro(&[
+        "dataset",
+        "build",
+        "arc",
+        "--input-prefix",
+        arc.to_str().unwrap(),
+        "--num-aug",
+        "100000000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("at most 2903040 distinct augmentations"), "{stderr}");
     // A model ten billion wide is refused before its tables are built.
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/sudoku4-tiny.yaml");
     let data = format!("data_paths=[{}]", dir.join("data").display());

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ouro_data::build::arc::ArcOptions;
+use ouro_data::build::build_size;
 use ouro_data::build::maze::{self, MazeOptions};
 use ouro_data::build::sudoku::{self, SudokuOptions};
 use ouro_data::build::sudoku_solver::Geometry;
@@ -236,13 +237,18 @@ fn generate(g: &GenerateArgs) -> Result<()> {
     let started = Instant::now();
     match g.kind {
         Kind::Sudoku => {
-            let rows = sudoku::generate(geometry(g.size)?, g.count, g.candidates, g.seed);
+            let geometry = geometry(g.size)?;
+            let (_, bytes) = build_size(geometry.cells(), g.count, 0.0, 0);
+            check_build_fits(&format!("{} puzzles", g.count), 0.0, bytes)?;
+            let rows = sudoku::generate(geometry, g.count, g.candidates, g.seed);
             sudoku::write_csv(&g.out, &rows)?;
         }
         Kind::Maze => {
             if g.side < 7 {
                 bail!("--side must be at least 7");
             }
+            let (_, bytes) = build_size(g.side.saturating_mul(g.side), g.count, 0.0, 0);
+            check_build_fits(&format!("{} puzzles", g.count), 0.0, bytes)?;
             let rows = maze::generate(g.count, g.side, g.min_path, g.loops, g.seed);
             maze::write_csv(&g.out, &rows)?;
         }
@@ -256,7 +262,7 @@ pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
     let g = geometry(b.size)?;
     let fits = |train: usize, test: usize| {
         let train = b.subsample_size.map_or(train, |k| k.min(train));
-        let (examples, bytes) = sudoku::build_size(g, train, test, b.num_aug);
+        let (examples, bytes) = build_size(g.cells(), train, 1.0 + b.num_aug as f64, test);
         check_build_fits(&format!("{train} training puzzles with --num-aug {}", b.num_aug), examples, bytes)
     };
     // Before generating, from the counts asked for; a CSV's, once read.
@@ -313,11 +319,21 @@ fn check_build_fits(what: &str, examples: f64, bytes: f64) -> Result<()> {
 
 fn build_maze(b: &MazeBuildArgs) -> Result<()> {
     let started = Instant::now();
+    // 30x30 mazes; with --aug each becomes its 8 dihedral images.
+    let fits = |train: usize, test: usize| {
+        let train = b.subsample_size.map_or(train, |k| k.min(train));
+        let (examples, bytes) = build_size(900, train, if b.aug { 8.0 } else { 1.0 }, test);
+        check_build_fits(&format!("{train} training mazes"), examples, bytes)
+    };
+    if let (Some(train), Some(test)) = (b.source.generate, b.source.test_generate) {
+        fits(train, test)?;
+    }
     let (train, test) = b.source.rows(
         b.seed as u64,
         |path| Ok(maze::read_csv(path)?),
         |n, seed| maze::generate(n, 30, 110, 40, seed),
     )?;
+    fits(train.len(), test.len())?;
     let files =
         maze::build(&train, &test, &MazeOptions { subsample_size: b.subsample_size, augment: b.aug, seed: b.seed });
     write_dataset(&b.output.out, &files, b.output.force)?;

@@ -233,11 +233,14 @@ pub struct DataDims {
     pub num_puzzle_identifiers: usize,
 }
 
+/// The most reasoning-module calls one step may make: `H_cycles × (L_cycles + 1)`.
+pub const MAX_MODULE_CALLS: usize = 10_000;
+
 /// The SwiGLU intermediate size of the official code: `round(E·h·2/3)` (ties to even, as
 /// Python's `round`) rounded up to a multiple of 256.
 pub fn swiglu_intermediate(hidden: usize, expansion: f64) -> usize {
     let raw = (expansion * hidden as f64 * 2.0 / 3.0).round_ties_even() as usize;
-    raw.div_ceil(256) * 256
+    raw.div_ceil(256).saturating_mul(256)
 }
 
 impl TrmConfig {
@@ -282,6 +285,24 @@ impl TrmConfig {
         }
         if self.expansion.is_nan() || self.expansion <= 0.0 {
             return Err(format!("arch.expansion must be positive, got {}", self.expansion));
+        }
+        // The FLOP count traces every cycle unrolled (about 150 KB of host memory a call).
+        let calls = self.h_cycles as f64 * (self.l_cycles as f64 + 1.0);
+        if calls > MAX_MODULE_CALLS as f64 {
+            return Err(format!(
+                "arch.H_cycles × (arch.L_cycles + 1) = {calls:.0} reasoning-module calls a step, more than the \
+                 {MAX_MODULE_CALLS} ouro traces (the paper's 3 × (6 + 1) is 21)"
+            ));
+        }
+        // The widest SwiGLU (over the width, or over positions in mlp_t), in f64: past 2^40
+        // its weight's element count no longer fits the index types.
+        let widest = (self.hidden_size.max(dims.seq_len + self.puzzle_emb_len())) as f64;
+        let intermediate = self.expansion * widest * 2.0 / 3.0;
+        if intermediate > (1u64 << 40) as f64 {
+            return Err(format!(
+                "arch.expansion ({}) × a width of {widest} gives a SwiGLU of {intermediate:.3e} units, beyond 2^40",
+                self.expansion
+            ));
         }
         if self.puzzle_emb_ndim() > self.puzzle_emb_len() * self.hidden_size {
             return Err(format!(

@@ -72,7 +72,7 @@ pub fn host_memory_available() -> Option<f64> {
 /// `bytes` for a message: GiB, or TiB past a thousand of them.
 pub fn gib(bytes: f64) -> String {
     let g = bytes / (1u64 << 30) as f64;
-    if g >= 1000.0 { format!("{:.3e} TiB", g / 1024.0) } else { format!("{g:.2} GiB") }
+    if g >= 1000.0 { format!("{:.1} TiB", g / 1024.0) } else { format!("{g:.2} GiB") }
 }
 
 #[cfg(test)]

@@ -55,8 +55,9 @@ fn check_sizes(f: &Footprint, host_available: Option<f64>) -> Result<(), String>
     }
     if let Some(limit) = host_available.filter(|&limit| f.host_bytes() > limit) {
         return Err(format!(
-            "arch: building this model needs about {} of host memory (its rotary tables, arch.hidden_size / \
-            arch.num_heads wide), more than the {} this machine has available",
+            "arch: building this model needs about {} of host memory (its rotary tables: arch.hidden_size / \
+             arch.num_heads wide, over the data's positions and arch.puzzle_emb_len), more than the {} this \
+             machine has available",
             gib(f.host_bytes()),
             gib(limit)
         ));
@@ -249,6 +250,10 @@ mod tests {
         let wide = TrmConfig { hidden_size: 10_000_000_000, ..TrmConfig::default() };
         let e = Trm::new(wide, dims).err().unwrap();
         assert!(e.contains("elements") && e.contains("arch.hidden_size"), "{e}");
+        let e = Trm::new(TrmConfig { h_cycles: 1_000_000_000, ..TrmConfig::default() }, dims).err().unwrap();
+        assert!(e.contains("arch.H_cycles") && e.contains("reasoning-module calls"), "{e}");
+        let e = Trm::new(TrmConfig { expansion: 1e30, ..TrmConfig::default() }, dims).err().unwrap();
+        assert!(e.contains("arch.expansion") && e.contains("beyond 2^40"), "{e}");
         // 2^19-wide heads over 97 positions: 0.38 GiB of rotary tables, 1.52 GiB with their copies.
         let heads = TrmConfig { hidden_size: 1 << 20, num_heads: 2, ..TrmConfig::default() };
         let f = Footprint::of(&heads, &dims);

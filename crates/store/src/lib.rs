@@ -86,7 +86,9 @@ pub fn refuse_credentials(location: &str) -> Result<()> {
     if redact(location) != location {
         return Err(Error::Location {
             location: redact(location),
-            message: "credentials in a URL are never used and would be written to run files and logs: remove                       them and set them in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for                       s3://, GOOGLE_APPLICATION_CREDENTIALS for gs://)"
+            message: "credentials in a URL are never used and would be written to run files and logs: remove them \
+                      and set them in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for \
+                      s3://, GOOGLE_APPLICATION_CREDENTIALS for gs://)"
                 .into(),
         });
     }
@@ -108,6 +110,9 @@ impl Location {
         let err = |message: String| Error::Location { location: location.to_string(), message };
         let url = url::Url::parse(location).map_err(|e| err(format!("not a valid URL ({e})")))?;
         let bucket = url.host_str().unwrap_or("").to_string();
+        if bucket.is_empty() && url.scheme() != "file" {
+            return Err(err("names no bucket: write scheme://bucket/prefix".into()));
+        }
         let prefix = ObjectPath::from_url_path(url.path()).map_err(|e| err(format!("invalid path ({e})")))?;
         let store: Arc<dyn ObjectStore> = match url.scheme() {
             "file" => return Location::local(Path::new(url.path())),
@@ -372,6 +377,8 @@ mod tests {
         ] {
             assert_eq!(redact(url), shown, "{url}");
         }
+        let e = Location::open("s3://").unwrap_err().to_string();
+        assert!(e.contains("names no bucket"), "{e}");
         let file = std::env::temp_dir().join(format!("ouro-store-a-file-{}", std::process::id()));
         std::fs::write(&file, b"").unwrap();
         let e = Location::open(file.to_str().unwrap()).unwrap_err().to_string();

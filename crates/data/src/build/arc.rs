@@ -34,6 +34,10 @@ use crate::writer::{AtomicDir, python_json, write_identifiers};
 /// The canvas side.
 pub const MAX_GRID: usize = 30;
 const RETRIES_FACTOR: usize = 5;
+
+/// The distinct augmentations a task has at most: 8 dihedral transforms × 9! permutations of
+/// the colours other than black.
+pub const MAX_AUGMENTATIONS: usize = 8 * 362_880;
 const SEPARATOR: &str = "|||";
 
 /// Options of the official builder.
@@ -201,6 +205,13 @@ const SPLITS: [&str; 2] = ["train", "test"];
 /// Builds the dataset into `out` (atomically; an existing `out` needs `force`). Returns the
 /// number of examples of each split.
 pub fn build(options: &ArcOptions, out: &Path, force: bool) -> Result<[usize; 2]> {
+    if options.num_aug > MAX_AUGMENTATIONS {
+        return Err(Error::Config(format!(
+            "--num-aug {}: a task has at most {MAX_AUGMENTATIONS} distinct augmentations (8 dihedral transforms × \
+             9! colour permutations)",
+            options.num_aug
+        )));
+    }
     let mut rng = NumpyLegacy::new(options.seed);
     let mut task_names: Vec<String> = Vec::new();
     // groups[split] = list of (routed part, augmentations of its task)
@@ -329,6 +340,14 @@ pub fn build(options: &ArcOptions, out: &Path, force: bool) -> Result<[usize; 2]
         let split_dir = dir.path().join(SPLITS[s]);
         std::fs::create_dir_all(&split_dir).map_err(|e| Error::io(&split_dir, e))?;
         let examples: usize = split.iter().map(|(p, t)| p.pairs.len() * task_augs[*t].len()).sum();
+        if examples > i32::MAX as usize {
+            return Err(Error::Config(format!(
+                "the {} split would hold {examples} examples, more than the {} the format's int32 indices number: \
+                 use a smaller --num-aug",
+                ["train", "test"][s],
+                i32::MAX
+            )));
+        }
         let cells = MAX_GRID * MAX_GRID;
         let mut inputs = NpyWriter::create_u8(&split_dir.join("all__inputs.npy"), &[examples, cells])?;
         let mut labels = NpyWriter::create_u8(&split_dir.join("all__labels.npy"), &[examples, cells])?;

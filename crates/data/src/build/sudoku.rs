@@ -201,17 +201,6 @@ fn convert(
     split
 }
 
-/// The examples and host bytes a build of `train_rows` training puzzles (after subsampling)
-/// with `num_aug` shuffles each and `test_rows` test puzzles needs, counted in f64 so that no
-/// request overflows: the puzzles, the splits' token arrays, and the writer's copy of them.
-pub fn build_size(g: Geometry, train_rows: usize, test_rows: usize, num_aug: usize) -> (f64, f64) {
-    let cells = g.cells() as f64;
-    let examples = train_rows as f64 * (1.0 + num_aug as f64) + test_rows as f64;
-    let puzzles = (train_rows + test_rows) as f64 * (2.0 * cells + 64.0);
-    // inputs and labels (u8) twice, an identifier and an index (i32) each.
-    (examples, puzzles + examples * (4.0 * cells + 8.0))
-}
-
 /// Builds the train and test splits as `build_sudoku_dataset.py` does.
 pub fn build(g: Geometry, train: Vec<SudokuRow>, test: Vec<SudokuRow>, options: &SudokuOptions) -> DatasetFiles {
     let mut rng = NumpyLegacy::new(options.seed);
