@@ -239,16 +239,22 @@ impl BackendArgs {
         Ok(self.client_in_job(cpu_devices)?.0)
     }
 
-    /// [`BackendArgs::client`], and the job it joined when this process is one of several.
-    pub fn client_in_job(&self, cpu_devices: usize) -> Result<(Client, Option<Arc<ouro_cluster::Cluster>>)> {
-        let (location, platform) = self.locate()?;
+    /// This process's place in a job of several, from the flags and the environment (`None`
+    /// alone); `tpu_vm` reads a TPU VM's environment too.
+    pub fn process_spec(&self, tpu_vm: bool) -> Result<Option<ouro_cluster::ProcessSpec>> {
         let flags = ouro_cluster::Flags {
             process_id: self.process_id,
             num_processes: self.num_processes,
             coordinator: self.coordinator.clone(),
             slurm: self.slurm,
         };
-        let spec = ouro_cluster::discover(&flags, &|name| std::env::var(name).ok(), platform == Platform::Tpu)?;
+        Ok(ouro_cluster::discover(&flags, &|name| std::env::var(name).ok(), tpu_vm)?)
+    }
+
+    /// [`BackendArgs::client`], and the job it joined when this process is one of several.
+    pub fn client_in_job(&self, cpu_devices: usize) -> Result<(Client, Option<Arc<ouro_cluster::Cluster>>)> {
+        let (location, platform) = self.locate()?;
+        let spec = self.process_spec(platform == Platform::Tpu)?;
         let mut options = self.client_options(platform, cpu_devices, spec.as_ref())?;
         // Refused or bounded before any process waits for this one.
         let api = plugin::load(&location, Purpose::Run).with_context(|| {
