@@ -145,6 +145,24 @@ fn mesh_device_ids(topology: &Topology, n: usize) -> Result<Vec<i64>> {
     Ok(devices[..n].iter().map(|d| i64::from(d.2)).collect())
 }
 
+/// The `kind` step of `cfg` on data of `dims` (at `cfg`'s global batch), as the StableHLO text
+/// a plugin compiles (the learning-rate schedule spans one step: only its constants differ from
+/// a real run's).
+pub fn step_program(cfg: &TrainConfig, dims: &DataDims, kind: StepKind) -> Result<String> {
+    let gbs = cfg.global_batch_size;
+    let model = model_at(cfg, DataDims { batch_size: gbs, ..*dims })?;
+    let step_cfg = step_config(cfg, 1);
+    let func = match kind {
+        StepKind::Train => train_step(&model, &step_cfg, gbs)?.func,
+        StepKind::Init => {
+            let layout = train_step(&model, &step_cfg, gbs)?.layout;
+            init_state(&model, &layout, gbs, step_cfg.parallel.as_ref())?
+        }
+        StepKind::Eval => eval_step(&model, gbs, step_cfg.parallel.as_ref())?.func,
+    };
+    Ok(ouro_lower::lower(&func, &cfg.lower_options())?.text)
+}
+
 /// Compiles the `kind` step of `cfg` (already [`placed`]) for `topology`, on data of `dims`,
 /// with the plugin's own compile `overrides` (XLA options by name). `unrolled_bytes` also
 /// compiles the train step with unrolled cycles for its bytes.
@@ -159,20 +177,6 @@ pub fn compile_step(
     let gbs = cfg.global_batch_size;
     let dims = DataDims { batch_size: gbs, ..*dims };
     let n = cfg.mesh.data;
-    let program = |cfg: &TrainConfig| -> Result<String> {
-        let model = model_at(cfg, dims)?;
-        let step_cfg = step_config(cfg, 1);
-        let func = match kind {
-            StepKind::Train => train_step(&model, &step_cfg, gbs)?.func,
-            StepKind::Init => {
-                let layout = train_step(&model, &step_cfg, gbs)?.layout;
-                init_state(&model, &layout, gbs, step_cfg.parallel.as_ref())?
-            }
-            StepKind::Eval => eval_step(&model, gbs, step_cfg.parallel.as_ref())?.func,
-        };
-        let lowered = ouro_lower::lower(&func, &cfg.lower_options())?;
-        Ok(lowered.text)
-    };
     let mut options = match n {
         1 => CompileOptions::single_device(),
         _ => CompileOptions::spmd(
@@ -181,7 +185,7 @@ pub fn compile_step(
         ),
     };
     options.env_option_overrides.extend(overrides.iter().cloned());
-    let text = program(cfg)?;
+    let text = step_program(cfg, &dims, kind)?;
     let started = Instant::now();
     let exe = match topology.compile(&Program::text(text), &options) {
         Ok(exe) => exe,
@@ -202,9 +206,10 @@ pub fn compile_step(
     if unrolled_bytes && kind == StepKind::Train && !cfg.unroll_cycles {
         let mut unrolled = cfg.clone();
         unrolled.unroll_cycles = true;
-        let exe = topology.compile(&Program::text(program(&unrolled)?), &options).with_context(|| {
-            format!("compiling the train step with unrolled cycles (for its bytes) for {}", topology.name())
-        })?;
+        let exe =
+            topology.compile(&Program::text(step_program(&unrolled, &dims, kind)?), &options).with_context(|| {
+                format!("compiling the train step with unrolled cycles (for its bytes) for {}", topology.name())
+            })?;
         bytes = cost_of(&exe)?.bytes_accessed().map(|b| (b, BytesSource::Unrolled)).or(bytes);
     } else if cfg.unroll_cycles && kind == StepKind::Train {
         bytes = bytes.map(|(b, _)| (b, BytesSource::Unrolled));

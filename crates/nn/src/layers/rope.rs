@@ -10,16 +10,22 @@ pub struct Rope {
 }
 
 impl Rope {
-    /// Tables for `positions` positions and head width `dim`, computed in f32 like PyTorch.
+    /// Tables for `positions` positions and head width `dim`, computed in f32 like PyTorch:
+    /// every f32 operation as it does, except that `pow`, `cos` and `sin` are taken in f64 and
+    /// rounded. The f32 ones of the C library differ by an ulp between its versions; these give
+    /// the same tables on every machine (the program's constants, and its goldens, with them).
     pub fn new(dim: usize, positions: usize, base: f64) -> Rope {
         let half = dim / 2;
-        let inv_freq: Vec<f32> = (0..half).map(|i| 1.0f32 / (base as f32).powf((2 * i) as f32 / dim as f32)).collect();
+        let round = |x: f64| x as f32;
+        let inv_freq: Vec<f32> = (0..half)
+            .map(|i| 1.0f32 / round(f64::from(base as f32).powf(f64::from((2 * i) as f32 / dim as f32))))
+            .collect();
         let (mut cos, mut sin) = (Vec::with_capacity(positions * dim), Vec::with_capacity(positions * dim));
         for t in 0..positions {
             for j in 0..dim {
-                let angle = t as f32 * inv_freq[j % half];
-                cos.push(angle.cos());
-                sin.push(angle.sin());
+                let angle = f64::from(t as f32 * inv_freq[j % half]);
+                cos.push(round(angle.cos()));
+                sin.push(round(angle.sin()));
             }
         }
         Rope { cos: HostArray::from_f32(&[positions, dim], &cos), sin: HostArray::from_f32(&[positions, dim], &sin) }
