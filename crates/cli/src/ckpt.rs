@@ -152,8 +152,7 @@ pub fn run(backend: &crate::BackendArgs, args: &CkptArgs) -> Result<()> {
         CkptCommand::Import { file, config, overrides, run_dir } => {
             let cfg = crate::train::load_config(config, overrides)?;
             let run_dir = run_dir.clone().unwrap_or_else(|| cfg.run_dir());
-            let location =
-                cfg.checkpoint.location.clone().unwrap_or_else(|| run_dir.join("checkpoints").display().to_string());
+            let location = cfg.checkpoint_location(&run_dir);
             let runtime = ouro_runtime::Runtime::new(backend.client(1)?)?;
             let imported = ouro_train::import_weights(&runtime, &cfg, file, &location)
                 .with_context(|| format!("importing {}", file.display()))?;

@@ -427,11 +427,10 @@ fn markdown_report(
     }
     writeln!(md, "## Results Storage\n")?;
     for r in runs {
-        let ckpt = r
-            .config
-            .as_ref()
-            .and_then(|c| c.checkpoint.location.clone())
-            .unwrap_or_else(|| r.dir.join("checkpoints").display().to_string());
+        let ckpt = r.config.as_ref().map_or_else(
+            || r.dir.join(ouro_train::config::CHECKPOINTS_DIR).display().to_string(),
+            |c| c.checkpoint_location(&r.dir),
+        );
         writeln!(md, "- `{}`: `{}` (checkpoints `{ckpt}`)", r.record.name, r.dir.display())?;
     }
     writeln!(md, "\nTensorBoard: `tensorboard --logdir {}`\n", output_root.join(group).display())?;

@@ -478,6 +478,9 @@ fn ema_rate() -> f64 {
     0.999
 }
 
+/// The run directory's folder of checkpoints, unless `checkpoint.location` names another place.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+
 /// Refuses a name that becomes one path component of a run's place (its group, project or
 /// run name under an output root or a bucket prefix) unless it is one: letters, digits, `.`,
 /// `_` and `-`, not starting with `.` (so never `..`), at most 128 characters.
@@ -621,6 +624,12 @@ impl TrainConfig {
                 PathBuf::from("runs").join(project).join(run)
             }
         }
+    }
+
+    /// Where a run in `run_dir` keeps its checkpoints: `checkpoint.location`, else
+    /// [`CHECKPOINTS_DIR`] in the run directory.
+    pub fn checkpoint_location(&self, run_dir: &Path) -> String {
+        self.checkpoint.location.clone().unwrap_or_else(|| run_dir.join(CHECKPOINTS_DIR).display().to_string())
     }
 
     /// The config as YAML (what the run directory keeps).

@@ -268,7 +268,7 @@ fn hold_location(
         )?)));
     };
     let run_dir = options.run_dir.canonicalize().unwrap_or_else(|_| options.run_dir.clone());
-    if dir == run_dir.join("checkpoints") {
+    if dir == run_dir.join(crate::config::CHECKPOINTS_DIR) {
         return Ok(LocationGuard::RunDirectory);
     }
     Ok(LocationGuard::Lock { _held: crate::lock::RunLock::acquire(&dir)? })
@@ -449,7 +449,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
 
     // Checkpoints: resume from the newest intact one, then save as configured.
     let ckpt = &cfg.checkpoint;
-    let ckpt_url = ckpt.location.clone().unwrap_or_else(|| options.run_dir.join("checkpoints").display().to_string());
+    let ckpt_url = cfg.checkpoint_location(&options.run_dir);
     let ckpt_location = ouro_store::Location::open(&ckpt_url)
         .with_context(|| format!("opening the checkpoint location {}", ouro_store::redact(&ckpt_url)))?;
     // One writer per location too (it may be shared by runs, or live outside the run directory).

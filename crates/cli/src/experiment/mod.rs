@@ -244,10 +244,9 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
         return Ok(Next::SameAs(other));
     }
     if record.is_some() {
-        let url =
-            p.config.checkpoint.location.clone().unwrap_or_else(|| p.run_dir.join("checkpoints").display().to_string());
+        let url = p.config.checkpoint_location(&p.run_dir);
         let location = ouro_store::Location::open(&url)?;
-        if let Some(&step) = ouro_ckpt::committed(&location).unwrap_or_default().last() {
+        if let Some(&step) = ouro_ckpt::committed(&location).unwrap_or_default().first() {
             return Ok(Next::Resume(step));
         }
     }

@@ -62,7 +62,7 @@ pub fn validate(backend: &BackendArgs, args: &ValidateArgs) -> Result<()> {
         let metrics = ouro_lab::metrics::RunMetrics::read(&run_dir);
         checks
             .push(("loss decreases", metrics.as_ref().map_err(|e| anyhow::anyhow!("{e:#}")).and_then(loss_decreases)));
-        checks.push(("a checkpoint is written", checkpoint_written(&run_dir)));
+        checks.push(("a checkpoint is written", checkpoint_written(&config.checkpoint_location(&run_dir))));
         checks.push((
             "metrics appear",
             metrics.map_err(|e| anyhow::anyhow!("{e:#}")).and_then(|m| metrics_appear(&m, &run_dir)),
@@ -101,12 +101,12 @@ fn loss_decreases(m: &ouro_lab::metrics::RunMetrics) -> Result<String> {
     }
 }
 
-fn checkpoint_written(run_dir: &Path) -> Result<String> {
-    let location = ouro_store::Location::open(&run_dir.join("checkpoints").display().to_string())?;
-    let steps = ouro_ckpt::committed(&location)?;
-    match steps.last() {
+fn checkpoint_written(location: &str) -> Result<String> {
+    let steps = ouro_ckpt::committed(&ouro_store::Location::open(location)?)?;
+    // Newest first.
+    match steps.first() {
         Some(s) => Ok(format!("committed steps {steps:?}, the newest step_{s}")),
-        None => bail!("no committed checkpoint in {}", run_dir.join("checkpoints").display()),
+        None => bail!("no committed checkpoint in {location}"),
     }
 }
 
