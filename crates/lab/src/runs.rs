@@ -86,7 +86,7 @@ pub struct RunRecord {
 }
 
 pub use ouro_ckpt::process::host_name;
-use ouro_ckpt::process::{boot_id, process_start};
+use ouro_ckpt::process::{ProcessId, process_start};
 
 /// Seconds since the UNIX epoch.
 pub fn now() -> f64 {
@@ -156,14 +156,8 @@ impl RunRecord {
 
     /// This record, owned by the calling process (its pid, start time, boot and machine).
     pub fn owned_by_this_process(self) -> RunRecord {
-        let pid = std::process::id();
-        RunRecord {
-            pid: Some(pid),
-            host: Some(host_name()),
-            process_start: process_start(pid),
-            boot_id: boot_id(),
-            ..self
-        }
+        let me = ProcessId::this();
+        RunRecord { pid: Some(me.pid), host: Some(me.host), process_start: me.start, boot_id: me.boot_id, ..self }
     }
 
     /// Whether a `running` record's process still runs on this machine (a killed run leaves
@@ -176,16 +170,15 @@ impl RunRecord {
         if self.state != RunState::Running || !self.on_this_host() {
             return false;
         }
-        if self.boot_id.is_some() && self.boot_id != boot_id() {
+        let process = ProcessId { host: host_name(), pid, start: self.process_start, boot_id: self.boot_id.clone() };
+        if process.has_ended() {
             return false;
         }
-        match (self.process_start, process_start(pid)) {
-            (_, None) => false,
-            (Some(recorded), Some(now)) => recorded == now,
-            (None, Some(ticks)) => {
-                boot_time_unix().is_some_and(|boot| boot + ticks as f64 / 100.0 <= self.started + 1.0)
-            }
-        }
+        // Without a start time, the process with the pid must have started before the record.
+        self.process_start.is_some()
+            || process_start(pid)
+                .zip(boot_time_unix())
+                .is_some_and(|(ticks, boot)| boot + ticks as f64 / 100.0 <= self.started + 1.0)
     }
 
     /// Whether the record was written on this machine (or does not say where).

@@ -61,12 +61,8 @@ impl RunLock {
 
 /// This process as the next writer is told of it: its pid, machine and command line.
 pub fn this_process() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "this host".into());
     let command: Vec<String> = std::env::args().collect();
-    format!("process {} on {host} ({})", std::process::id(), command.join(" "))
+    format!("process {} on {} ({})", std::process::id(), ouro_ckpt::process::host_name(), command.join(" "))
 }
 
 #[cfg(test)]

@@ -299,7 +299,8 @@ fn stop_agreement(
 fn check_device_memory(model: &Trm, runtime: &Runtime, mesh: &crate::config::MeshConfig) -> Result<()> {
     use ouro_nn::footprint::{Footprint, gib, host_memory_available};
     let shards = if mesh.shard_optimizer_state { mesh.data } else { 1 };
-    let need = Footprint::of(&model.cfg, &model.dims).min_state_bytes(shards);
+    let footprint = Footprint::of(&model.cfg, &model.dims);
+    let need = footprint.min_state_bytes(shards);
     let client = runtime.client();
     let device_limit = client.addressable_devices().first().and_then(|d| d.memory_stats().ok()?.bytes_limit);
     let (limit, what) = match device_limit {
@@ -311,7 +312,7 @@ fn check_device_memory(model: &Trm, runtime: &Runtime, mesh: &crate::config::Mes
             "config: the training state alone needs at least {} per device (f32 weights, two optimizer moments and \
             an EMA copy of {:.3e} parameters, the puzzle table and buffers), more than the {} of {what}",
             gib(need),
-            Footprint::of(&model.cfg, &model.dims).trainable,
+            footprint.trainable,
             gib(limit)
         );
     }
