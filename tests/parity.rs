@@ -23,13 +23,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use ouro::ir::tree::Named;
+use ouro::ir::tree::{Named, Tree};
 use ouro::ir::{DType, HostArray, Tensor, TensorType, Tracer};
 use ouro::lower::LowerOptions;
 use ouro::runtime::Runtime;
 use ouro_nn::{DataDims, FloatType, LossConfig, PosEncoding, Role, Trm, TrmConfig};
 use ouro_optim::Schedule;
-use ouro_train::{OptimizerKind, StepConfig, StepWeights, forward_backward, train_step};
+use ouro_train::{Key, OptimizerConfig, OptimizerKind, StepConfig, StepWeights, forward_backward, train_step};
 
 const B: usize = 6;
 
@@ -166,10 +166,7 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
     // Three official steps through the compiled train step.
     let schedule = Schedule { base: 1e-3, warmup_steps: 2, total_steps: 1000, min_ratio: 1.0 };
     let cfg = StepConfig {
-        optimizer: OptimizerKind::AdamAtan2,
-        beta1: 0.9,
-        beta2: 0.95,
-        weight_decay: 0.1,
+        optimizer: OptimizerConfig { kind: OptimizerKind::AdamAtan2, beta1: 0.9, beta2: 0.95, weight_decay: 0.1 },
         schedule,
         puzzle_schedule: Schedule { base: 1e-2, ..schedule },
         puzzle_weight_decay: 0.1,
@@ -186,27 +183,23 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
     let mut state: Vec<HostArray> = step
         .layout
         .state
-        .iter()
-        .map(|(name, ty)| {
-            if let Some(w) = name.strip_prefix("params/").or_else(|| name.strip_prefix("ema/")) {
-                get(&format!("w/{w}"))
-            } else if name == "puzzle_emb" {
-                get("w/inner.puzzle_emb.weights")
-            } else if name == "carry/halted" || name == "healthy" {
-                HostArray::full(ty, 1.0)
-            } else {
-                HostArray::full(ty, 0.0)
-            }
+        .map(|key, ty| match key {
+            Key::Param(w) | Key::Ema(w) => get(&format!("w/{w}")),
+            Key::Table => get("w/inner.puzzle_emb.weights"),
+            Key::Carry("halted") | Key::Healthy => HostArray::full(ty, 1.0),
+            _ => HostArray::full(ty, 0.0),
         })
-        .collect();
+        .into_leaves();
     let constants: Vec<HostArray> = step
         .layout
         .constants
-        .iter()
-        .map(|(name, ty)| match name.strip_prefix("fixed/") {
-            Some(w) => get(&format!("w/{w}")),
-            None => HostArray::full(ty, 0.0),
+        .map(|key, ty| match key {
+            Key::Fixed(w) => get(&format!("w/{w}")),
+            _ => HostArray::full(ty, 0.0),
         })
+        .leaves()
+        .into_iter()
+        .cloned()
         .collect();
     for k in 1..=3 {
         let mut args = state.clone();
@@ -219,7 +212,8 @@ fn check(variant: &str, mlp_t: bool, pos: PosEncoding) {
         assert_eq!(*metrics.last().unwrap(), 1.0, "{variant}: step {k} finite");
         state = out;
     }
-    let by_name = |n: &str| &state[step.layout.state.iter().position(|(s, _)| s == n).unwrap()];
+    let names = step.layout.state.names();
+    let by_name = |n: &str| &state[names.iter().position(|s| s == n).unwrap()];
     // The puzzle table first: SignSGD moves each element by ±lr a step, so an element whose
     // gradient is within rounding of zero can take the other sign on the other side, and then
     // lies exactly 2·lr away; every other element agrees to rounding.

@@ -159,6 +159,12 @@ macro_rules! tree_struct {
         }
 
         impl<$t> $name<$t> {
+            /// The fields' names, in order.
+            #[allow(dead_code)]
+            pub fn fields() -> &'static [&'static str] {
+                &[$(stringify!($field)),*]
+            }
+
             /// The same fields with leaves mapped by `f` (given each field's name).
             #[allow(dead_code)]
             pub fn map<U>(&self, mut f: impl FnMut(&str, &$t) -> U) -> $name<U> {

@@ -14,6 +14,6 @@ pub mod trm;
 pub use act::{ActOutputs, Batch, Carry, Halting};
 pub use config::{DataDims, FloatType, LossConfig, LossType, PosEncoding, TrmConfig};
 pub use footprint::Footprint;
-pub use loss::{ActLoss, METRICS, act_loss};
+pub use loss::{ActLoss, METRICS, Metrics, act_loss};
 pub use params::{Init, ParamSpec, Role, count, init, param_specs};
 pub use trm::{InnerOutput, Trm};

@@ -13,6 +13,27 @@ pub const IGNORE_LABEL_ID: i64 = -100;
 pub const METRICS: [&str; 8] =
     ["count", "accuracy", "exact_accuracy", "q_halt_accuracy", "steps", "lm_loss", "q_halt_loss", "q_continue_loss"];
 
+ouro_ir::tree_struct! {
+    /// One step's metrics by name, as read back from [`ActLoss::metrics`]: sums over the slots
+    /// that halted at the step (the losses over every slot); `count` is how many halted.
+    pub struct Metrics<T> {
+        count, accuracy, exact_accuracy, q_halt_accuracy, steps, lm_loss, q_halt_loss, q_continue_loss
+    }
+}
+
+impl<T: Copy> Metrics<T> {
+    /// The metrics from the first [`METRICS`]`.len()` values of `values`, in that order; `None`
+    /// if there are fewer.
+    pub fn from_slice(values: &[T]) -> Option<Metrics<T>> {
+        let &[count, accuracy, exact_accuracy, q_halt_accuracy, steps, lm_loss, q_halt_loss, q_continue_loss, ..] =
+            values
+        else {
+            return None;
+        };
+        Some(Metrics { count, accuracy, exact_accuracy, q_halt_accuracy, steps, lm_loss, q_halt_loss, q_continue_loss })
+    }
+}
+
 /// `s(x) = 1/(1 − x + 1e-30)` for `x < 0`, `x + 1` otherwise; `log(s(x)/Σ s(x))` over `axis`.
 ///
 /// The reciprocal branch is evaluated on `min(x, 0)`: the same values where it is selected,
@@ -99,4 +120,20 @@ pub fn act_loss<'t>(cfg: &LossConfig, carry: &Carry<Tensor<'t>>, out: &ActOutput
     ];
     let metrics = tr.concatenate(&metrics.map(|m| m.reshape(&[1])), 0).stop_gradient();
     ActLoss { total, metrics, preds }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ouro_ir::tree::Tree;
+
+    #[test]
+    fn named_metrics_follow_the_output_order() {
+        let values: Vec<f64> = (0..METRICS.len()).map(|i| i as f64).collect();
+        let m = Metrics::from_slice(&values).unwrap();
+        assert_eq!(m.names(), METRICS);
+        assert_eq!(m.leaves().into_iter().copied().collect::<Vec<_>>(), values);
+        assert_eq!(m.lm_loss, 5.0);
+        assert!(Metrics::from_slice(&values[1..]).is_none());
+    }
 }

@@ -1,6 +1,6 @@
 use ouro_ir::Tensor;
 
-use crate::{DenseRule, adam_parts};
+use crate::{ADAM_SLOTS, DenseRule, adam_parts, adam_state};
 
 /// Adam as `torch.optim.Adam`: weight decay is an L2 term added to the gradient (`g + wd·p`,
 /// coupled, unlike AdamW's), then `p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + ε)`.
@@ -17,17 +17,21 @@ pub struct Adam {
 }
 
 impl DenseRule for Adam {
+    fn slots(&self) -> &'static [&'static str] {
+        &ADAM_SLOTS
+    }
+
     fn update<'t>(
         &self,
         p: Tensor<'t>,
         g: Tensor<'t>,
-        m: Tensor<'t>,
-        v: Tensor<'t>,
+        state: &[Tensor<'t>],
         lr: Tensor<'t>,
         t: Tensor<'t>,
-    ) -> (Tensor<'t>, Tensor<'t>, Tensor<'t>) {
+    ) -> (Tensor<'t>, Vec<Tensor<'t>>) {
+        let (m, v) = adam_state(state);
         let g = g + p * self.weight_decay;
         let a = adam_parts((self.beta1, self.beta2, 0.0), p, g, m, v, lr, t);
-        (p - a.m / (a.root_v + self.eps) * a.step_size, a.m, a.v)
+        (p - a.m / (a.root_v + self.eps) * a.step_size, vec![a.m, a.v])
     }
 }

@@ -4,34 +4,52 @@
 mod adam;
 mod adam_atan2;
 mod adamw;
+mod config;
 mod ema;
 mod lion;
+mod moments;
 mod schedule;
 mod sign_sgd;
 
 pub use adam::Adam;
 pub use adam_atan2::AdamAtan2;
 pub use adamw::AdamW;
+pub use config::{OptimizerConfig, OptimizerKind};
 pub use ema::ema_update;
 pub use lion::Lion;
+pub use moments::Moments;
 pub use schedule::{Schedule, lr_traced};
 pub use sign_sgd::sparse_sign_sgd;
 
 use ouro_ir::Tensor;
 
-/// A dense per-parameter rule with Adam-shaped state (`m`, `v`).
+/// A dense per-parameter rule that owns its state: the slots it keeps for every parameter
+/// (Adam's `m` and `v`, Lion's `m`), each a tensor of the parameter's type.
 pub trait DenseRule {
-    /// `(p', m', v')` from the parameter, its gradient, the moments, the learning rate and the
-    /// 1-based step `t` (both f32 scalars).
+    /// The names of the slots, in the order `update` takes and returns them.
+    fn slots(&self) -> &'static [&'static str];
+
+    /// `(p', state')` from the parameter, its gradient, its state (one tensor per slot), the
+    /// learning rate and the 1-based step `t` (both f32 scalars).
     fn update<'t>(
         &self,
         p: Tensor<'t>,
         g: Tensor<'t>,
-        m: Tensor<'t>,
-        v: Tensor<'t>,
+        state: &[Tensor<'t>],
         lr: Tensor<'t>,
         t: Tensor<'t>,
-    ) -> (Tensor<'t>, Tensor<'t>, Tensor<'t>);
+    ) -> (Tensor<'t>, Vec<Tensor<'t>>);
+}
+
+/// The Adam family's slots: the first and second moments.
+const ADAM_SLOTS: [&str; 2] = ["m", "v"];
+
+/// Adam's `(m, v)` from its state.
+fn adam_state<'t>(state: &[Tensor<'t>]) -> (Tensor<'t>, Tensor<'t>) {
+    match state {
+        &[m, v] => (m, v),
+        _ => panic!("the Adam family keeps two slots (m, v), was given {}", state.len()),
+    }
 }
 
 /// `1 − β^t` for a traced `t`.
@@ -139,8 +157,11 @@ mod tests {
                 let ins: Vec<_> = ["p", "g", "m", "v"].iter().map(|n| tr.param(n, vec.clone())).collect();
                 let lr_t = tr.param("lr", TensorType::scalar(DType::F32));
                 let t_t = tr.param("t", TensorType::scalar(DType::F32));
-                let (p2, m2, v2) = rule.update(ins[0], ins[1], ins[2], ins[3], lr_t, t_t);
-                let func = tr.finish(&[p2, m2, v2]).unwrap();
+                let slots = rule.slots().len();
+                let (p2, state) = rule.update(ins[0], ins[1], &ins[2..2 + slots], lr_t, t_t);
+                let mut outputs = vec![p2];
+                outputs.extend(state);
+                let func = tr.finish(&outputs).unwrap();
                 let host = |x: &[f64]| HostArray::from_f64(DType::F32, &[4], x);
                 let args = [
                     host(&p),
@@ -153,8 +174,10 @@ mod tests {
                 let out = interp::eval(&func, &args).unwrap();
                 for i in 0..4 {
                     let want = reference(p[i], g[i], m[i], v[i], lr, t);
-                    let got = (out[0].to_f64_vec()[i], out[1].to_f64_vec()[i], out[2].to_f64_vec()[i]);
-                    for (w, o, what) in [(want.0, got.0, "p"), (want.1, got.1, "m"), (want.2, got.2, "v")] {
+                    let got: Vec<f64> = out.iter().map(|o| o.to_f64_vec()[i]).collect();
+                    let want = [want.0, want.1, want.2];
+                    // Lion keeps no `v`: its reference passes `v` through, and there is none to compare.
+                    for ((w, o), what) in want.iter().zip(&got).zip(["p", "m", "v"]) {
                         assert!(
                             (w - o).abs() <= 1e-6 * w.abs().max(1e-3),
                             "{name} lr {lr} t {t} [{i}] {what}: {o} vs {w}"

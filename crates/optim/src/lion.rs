@@ -3,8 +3,8 @@ use ouro_ir::Tensor;
 use crate::DenseRule;
 
 /// Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"):
-/// `p ← p·(1 − lr·wd) − lr·sign(β1 m + (1−β1) g)`, then `m ← β2 m + (1−β2) g`. One moment: the
-/// second state slot passes through unchanged, so checkpoints keep the Adam-shaped layout.
+/// `p ← p·(1 − lr·wd) − lr·sign(β1 m + (1−β1) g)`, then `m ← β2 m + (1−β2) g`. Its one slot is
+/// the momentum `m`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Lion {
     /// Interpolation of the update direction.
@@ -16,17 +16,21 @@ pub struct Lion {
 }
 
 impl DenseRule for Lion {
+    fn slots(&self) -> &'static [&'static str] {
+        &["m"]
+    }
+
     fn update<'t>(
         &self,
         p: Tensor<'t>,
         g: Tensor<'t>,
-        m: Tensor<'t>,
-        v: Tensor<'t>,
+        state: &[Tensor<'t>],
         lr: Tensor<'t>,
         _t: Tensor<'t>,
-    ) -> (Tensor<'t>, Tensor<'t>, Tensor<'t>) {
+    ) -> (Tensor<'t>, Vec<Tensor<'t>>) {
+        let &[m] = state else { panic!("Lion keeps one slot, was given {}", state.len()) };
         let direction = (m * self.beta1 + g * (1.0 - self.beta1)).sign();
         let p = p * (1.0 - lr * self.weight_decay) - direction * lr;
-        (p, m * self.beta2 + g * (1.0 - self.beta2), v)
+        (p, vec![m * self.beta2 + g * (1.0 - self.beta2)])
     }
 }

@@ -11,8 +11,8 @@ use ouro_nn::DataDims;
 use ouro_pjrt::{CompileOptions, CompiledMemoryStats, CostAnalysis, OptionOverrideValue, Program, Topology};
 
 use crate::config::TrainConfig;
+use crate::init::init_state;
 use crate::run::{model_at, step_config};
-use crate::state::init_state;
 use crate::step::{eval_step, train_step};
 use crate::target::{Chip, Target};
 

@@ -8,17 +8,17 @@ use std::time::Instant;
 
 use anyhow::Result;
 use ouro_data::sampler::Batch as HostBatch;
-use ouro_ir::TensorType;
-use ouro_ir::tree::Named;
-use ouro_nn::DataDims;
+use ouro_ir::tree::Tree;
+use ouro_nn::{Batch, DataDims, ParamSpec};
 use ouro_pjrt::Buffer;
 use ouro_runtime::{Executable, Runtime};
 
 use crate::config::TrainConfig;
-use crate::run::{Devices, model_at, step_config};
-use crate::state::init_state;
-use crate::step::{StateLayout, eval_step, train_step};
-use crate::weights::eval_weights;
+use crate::devices::{DeviceState, Devices};
+use crate::init::init_state;
+use crate::run::{model_at, step_config};
+use crate::state::StateLayout;
+use crate::step::{eval_step, train_step};
 
 /// Which step is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,14 +36,11 @@ pub struct StepBench {
     which: Which,
     layout: StateLayout,
     /// The eval step's weight arguments, read from the state.
-    eval_weights: Option<Named<TensorType>>,
+    eval_weights: Option<Vec<ParamSpec>>,
     ema: bool,
-    /// Per device: the state (donated to each train step).
-    state: Vec<Vec<Buffer>>,
-    /// Per device: constants and key (train only).
-    constants: Vec<Vec<Buffer>>,
-    keys: Vec<Buffer>,
-    batch: Vec<[Buffer; 3]>,
+    /// The state (donated to each train step) and constants on the devices.
+    values: DeviceState,
+    batch: Vec<Batch<Buffer>>,
     /// The outputs of the last eval step (what `sync` waits for).
     last_eval: Vec<Vec<Buffer>>,
     /// Seconds the step took to compile.
@@ -67,7 +64,7 @@ impl StepBench {
         let step = train_step(&model, &step_cfg, gbs)?;
         let init = runtime.compile(&init_state(&model, &step.layout, gbs, parallel)?, &options)?;
         let devices = Devices::new(runtime, cfg.mesh.data)?;
-        let (keys, state, constants) = devices.initial_state(runtime.client(), &init, &step.layout, cfg.seed)?;
+        let values = devices.initial_state(runtime.client(), &init, &step.layout, cfg.seed)?;
         let started = Instant::now();
         let (exe, eval_weights, flops) = match which {
             Which::Train => {
@@ -90,9 +87,7 @@ impl StepBench {
             layout: step.layout,
             eval_weights,
             ema: cfg.ema,
-            state,
-            constants,
-            keys,
+            values,
             batch,
             last_eval: Vec::new(),
             compile_seconds,
@@ -103,38 +98,27 @@ impl StepBench {
 
     /// Dispatches one step (the train state is donated and replaced; eval outputs dropped).
     pub fn step(&mut self) -> Result<()> {
-        let n = self.state.len();
-        let mut args: Vec<Vec<&Buffer>> = Vec::with_capacity(n);
-        for d in 0..n {
-            let mut a: Vec<&Buffer> = match &self.eval_weights {
-                Some(weights) => eval_weights(self.ema, weights, &self.layout, &self.state[d], &self.constants[d])?,
-                None => {
-                    let mut a: Vec<&Buffer> = self.state[d].iter().collect();
-                    a.extend(self.constants[d].iter());
-                    a.push(&self.keys[d]);
-                    a
-                }
-            };
-            a.extend(self.batch[d].iter());
+        let Some(weights) = &self.eval_weights else {
+            self.devices.train(&self.exe, &self.layout, &mut self.values, &self.batch)?;
+            return Ok(());
+        };
+        let mut args: Vec<Vec<&Buffer>> = Vec::with_capacity(self.devices.n());
+        for (d, batch) in self.batch.iter().enumerate() {
+            let mut a = self.values.eval_weights(d, weights, self.ema)?;
+            a.extend(batch.leaves());
             args.push(a);
         }
-        let mut out = self.devices.exec(&self.exe, &args)?;
-        match self.which {
-            Which::Train => {
-                for o in &mut out {
-                    o.pop(); // the metrics
-                }
-                self.state = out;
-            }
-            Which::Eval => self.last_eval = out,
-        }
+        self.last_eval = self.devices.exec(&self.exe, &args)?;
         Ok(())
     }
 
     /// Waits until every dispatched step has finished.
     pub fn sync(&self) -> Result<()> {
-        let outputs = if self.which == Which::Eval { &self.last_eval } else { &self.state };
-        for b in outputs.iter().flatten() {
+        let outputs: Vec<&Buffer> = match self.which {
+            Which::Eval => self.last_eval.iter().flatten().collect(),
+            Which::Train => self.values.state.iter().flat_map(|s| s.leaves()).collect(),
+        };
+        for b in outputs {
             b.block_until_ready()?;
         }
         Ok(())

@@ -626,6 +626,19 @@ impl TrainConfig {
         }
     }
 
+    /// The dense optimizer the config's flat keys (`optimizer`, `adam_eps`, `beta1`, `beta2`,
+    /// `weight_decay`) describe.
+    pub fn optimizer_config(&self) -> ouro_optim::OptimizerConfig {
+        use ouro_optim::OptimizerKind;
+        let kind = match self.optimizer {
+            OptimizerName::AdamAtan2 => OptimizerKind::AdamAtan2,
+            OptimizerName::Adamw => OptimizerKind::AdamW { eps: self.adam_eps },
+            OptimizerName::Adam => OptimizerKind::Adam { eps: self.adam_eps },
+            OptimizerName::Lion => OptimizerKind::Lion,
+        };
+        ouro_optim::OptimizerConfig { kind, beta1: self.beta1, beta2: self.beta2, weight_decay: self.weight_decay }
+    }
+
     /// Where a run in `run_dir` keeps its checkpoints: `checkpoint.location`, else
     /// [`CHECKPOINTS_DIR`] in the run directory.
     pub fn checkpoint_location(&self, run_dir: &Path) -> String {

@@ -13,9 +13,11 @@ use ouro_runtime::Runtime;
 
 use crate::checkpoint::{MeshPlace, snapshot};
 use crate::config::TrainConfig;
-use crate::run::{Devices, model_of, run_record, step_config};
-use crate::state::init_state;
-use crate::step::{official_name, train_step};
+use crate::devices::Devices;
+use crate::init::init_state;
+use crate::run::{model_of, run_record, step_config};
+use crate::state::Key;
+use crate::step::train_step;
 use crate::weights::OfficialWeights;
 
 /// What an import wrote.
@@ -53,13 +55,13 @@ pub fn import_weights(runtime: &Runtime, cfg: &TrainConfig, file: &Path, locatio
     let step = train_step(&model, &step_config(&single, total), gbs)?;
     let init = runtime.compile(&init_state(&model, &step.layout, gbs, None)?, &single.lower_options())?;
     let dp = Devices::new(runtime, 1)?;
-    let (_, state, constants) = dp.initial_state(runtime.client(), &init, &step.layout, cfg.seed)?;
+    let values = dp.initial_state(runtime.client(), &init, &step.layout, cfg.seed)?;
     let place = MeshPlace { devices: 1, first: 0, leader: true };
-    let mut tensors = snapshot(&step.layout.state, &step.layout.constants, &state, &constants, None, place, false)?;
+    let mut tensors = snapshot(&step.layout, &values, None, place, false)?;
     let mut used = Vec::new();
     let mut from_file = 0;
     for t in &mut tensors {
-        let Some(official) = official_name(&t.name) else { continue };
+        let Some(official) = Key::parse(&t.name).and_then(|k| k.official()) else { continue };
         t.parts = vec![(0, weights.get(official, &t.dtype, &t.shape)?)];
         used.push(official);
         from_file += 1;

@@ -7,23 +7,27 @@ pub mod checkpoint;
 pub mod config;
 pub mod cost;
 pub mod curriculum;
+pub(crate) mod devices;
 pub mod flops;
 pub mod gather;
+pub mod grads;
 pub mod import;
+pub mod init;
 pub mod lock;
 pub mod metrics;
 pub mod preempt;
 pub mod run;
 pub mod state;
 pub mod step;
+pub mod step_metrics;
 pub mod target;
 pub mod weights;
 
 pub use config::TrainConfig;
+pub use grads::{StepGrads, StepWeights, forward_backward};
 pub use import::{Imported, import_weights};
+pub use init::{init_state, seed_key};
+pub use ouro_optim::{OptimizerConfig, OptimizerKind};
 pub use run::{RunOptions, Summary, train};
-pub use state::{init_state, seed_key};
-pub use step::{
-    DataParallel, EvalStep, LossScale, OptimizerKind, StateLayout, StepConfig, StepGrads, StepWeights, TrainStep,
-    eval_step, forward_backward, train_step,
-};
+pub use state::{Constants, Key, StateLayout, TrainState};
+pub use step::{DataParallel, EvalStep, LossScale, StepConfig, TrainStep, eval_step, train_step};

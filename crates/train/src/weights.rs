@@ -5,37 +5,36 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow};
-use ouro_ir::tree::Named;
+use anyhow::{Context, Result, anyhow, bail};
+use ouro_nn::{ParamSpec, Role};
 use ouro_pjrt::Buffer;
 use ouro_runtime::to_host;
 
-use crate::step::{StateLayout, official_name};
+use crate::state::{Constants, Key, TrainState};
 
-/// The buffers of the eval step's weight arguments (`params/…` read from `ema/…` when `ema`).
-pub fn eval_weights<'a>(
+/// The buffers of the eval step's weight arguments `specs` in `state` and `constants`.
+pub fn eval_weights<'a, T>(
+    specs: &[ParamSpec],
     ema: bool,
-    weights: &Named<ouro_ir::TensorType>,
-    layout: &StateLayout,
-    state: &'a [Buffer],
-    constants: &'a [Buffer],
-) -> Result<Vec<&'a Buffer>> {
-    let find = |name: &str| -> Result<&'a Buffer> {
-        let source = match name.strip_prefix("params/") {
-            Some(rest) if ema => format!("ema/{rest}"),
-            _ => name.to_string(),
-        };
-        if let Some(i) = layout.state.iter().position(|(n, _)| n == source) {
-            return Ok(&state[i]);
-        }
-        layout
-            .constants
-            .iter()
-            .position(|(n, _)| n == source)
-            .map(|i| &constants[i])
-            .ok_or_else(|| anyhow!("no buffer for eval weight {name}"))
+    state: &'a TrainState<T>,
+    constants: &'a Constants<T>,
+) -> Result<Vec<&'a T>> {
+    let params = match (ema, &state.ema) {
+        (true, Some(ema)) => ema,
+        (true, None) => bail!("the run keeps no EMA of its weights to evaluate"),
+        (false, _) => &state.params,
     };
-    weights.iter().map(|(n, _)| find(n)).collect()
+    specs
+        .iter()
+        .map(|s| {
+            let found = match s.role {
+                Role::Trainable => params.get(&s.name),
+                Role::PuzzleTable => state.table.as_ref(),
+                Role::Fixed => constants.fixed.get(&s.name),
+            };
+            found.ok_or_else(|| anyhow!("the state holds no model tensor {}", s.name))
+        })
+        .collect()
 }
 
 /// The safetensors dtype of an ouro dtype name (`f32`, `bf16`, ...).
@@ -65,13 +64,12 @@ fn write_safetensors(path: &Path, tensors: &[(String, String, Vec<usize>, Vec<u8
     Ok(())
 }
 
-/// Writes the weights to `path` with the official names.
-pub fn save_weights(path: &Path, weights: &Named<ouro_ir::TensorType>, buffers: &[&Buffer]) -> Result<()> {
+/// Writes the model tensors `specs` (their `buffers`) to `path` with the official names.
+pub fn save_weights(path: &Path, specs: &[ParamSpec], buffers: &[&Buffer]) -> Result<()> {
     let mut tensors = Vec::new();
-    for ((name, ty), buffer) in weights.iter().zip(buffers) {
+    for (spec, buffer) in specs.iter().zip(buffers) {
         let host = to_host(buffer)?;
-        let official = official_name(name).ok_or_else(|| anyhow!("{name} holds no model tensor"))?;
-        tensors.push((official.to_string(), ty.dtype.to_string(), ty.shape.clone(), host.to_bytes()));
+        tensors.push((spec.name.clone(), spec.ty.dtype.to_string(), spec.ty.shape.clone(), host.to_bytes()));
     }
     write_safetensors(path, &tensors)
 }
@@ -80,17 +78,19 @@ pub fn save_weights(path: &Path, weights: &Named<ouro_ir::TensorType>, buffers: 
 /// when `ema` (the weights the official code evaluates and saves), else the live ones, plus the
 /// puzzle table and the fixed initial states. Returns the number of tensors written.
 pub fn export_checkpoint(step: &ouro_ckpt::Step, ema: bool, path: &Path) -> Result<usize> {
-    let has_ema = step.manifest.tensors.iter().any(|t| t.name.starts_with("ema/"));
+    let keys = step.manifest.tensors.iter().filter_map(|t| Some((Key::parse(&t.name)?, t)));
+    let has_ema = keys.clone().any(|(key, _)| matches!(key, Key::Ema(_)));
     if ema && !has_ema {
-        anyhow::bail!("{} holds no EMA weights (the run had ema: false); export the live ones", step.url());
+        bail!("{} holds no EMA weights (the run had ema: false); export the live ones", step.url());
     }
-    let skipped = if ema { "params/" } else { "ema/" };
     let mut tensors = Vec::new();
-    for t in &step.manifest.tensors {
-        if t.name.starts_with(skipped) {
-            continue;
-        }
-        let Some(official) = official_name(&t.name) else { continue };
+    for (key, t) in keys {
+        let official = match key {
+            Key::Param(name) if !ema => name,
+            Key::Ema(name) if ema => name,
+            Key::Table | Key::Fixed(_) => key.official().unwrap_or_default(),
+            _ => continue,
+        };
         tensors.push((official.to_string(), t.dtype.clone(), t.shape.clone(), step.read_all(&t.name)?));
     }
     write_safetensors(path, &tensors)?;

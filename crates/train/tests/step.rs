@@ -1,11 +1,14 @@
 //! The compiled train and eval steps of a tiny TRM on the CPU plugin.
 
+use ouro_ir::tree::Tree;
 use ouro_ir::{DType, HostArray};
 use ouro_lower::LowerOptions;
 use ouro_nn::{DataDims, FloatType, PosEncoding, Trm, TrmConfig};
 use ouro_optim::Schedule;
 use ouro_runtime::{Runtime, to_host};
-use ouro_train::{LossScale, OptimizerKind, StepConfig, eval_step, init_state, seed_key, train_step};
+use ouro_train::{
+    Constants, LossScale, OptimizerConfig, OptimizerKind, StepConfig, eval_step, init_state, seed_key, train_step,
+};
 
 const BATCH: usize = 16;
 
@@ -33,10 +36,7 @@ fn tiny_config() -> TrmConfig {
 fn step_config(lr: f64) -> StepConfig {
     let schedule = Schedule { base: lr, warmup_steps: 10, total_steps: 10_000, min_ratio: 1.0 };
     StepConfig {
-        optimizer: OptimizerKind::AdamAtan2,
-        beta1: 0.9,
-        beta2: 0.95,
-        weight_decay: 0.01,
+        optimizer: OptimizerConfig { kind: OptimizerKind::AdamAtan2, beta1: 0.9, beta2: 0.95, weight_decay: 0.01 },
         schedule,
         puzzle_schedule: Schedule { base: 1e-2, ..schedule },
         puzzle_weight_decay: 0.01,
@@ -95,10 +95,10 @@ fn run_steps_with(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64, read_p
     let init = init_state(model, &step.layout, BATCH, None).unwrap();
     let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(seed).map(i64::from)), 0).unwrap();
     let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
-    let constants = state.split_off(step.layout.state.len());
+    let constants = state.split_off(step.layout.state.leaves().len());
     let exe = rt.compile(&step.func, &options).unwrap();
-    let dense: Vec<usize> =
-        step.layout.state.iter().enumerate().filter(|(_, (n, _))| n.starts_with("params/")).map(|(i, _)| i).collect();
+    // The dense parameters are the state's first leaves.
+    let dense: Vec<usize> = (0..step.layout.state.params.len()).collect();
     let read = |state: &[ouro_pjrt::Buffer]| -> Vec<f64> {
         dense.iter().flat_map(|&i| to_host(&state[i]).unwrap().to_f64_vec()).collect()
     };
@@ -122,9 +122,9 @@ fn run_steps_with(model: &Trm, cfg: &StepConfig, steps: usize, seed: u64, read_p
         }
     }
     let rows = metrics.iter().map(|m| to_host(m).unwrap().to_f64_vec()).collect();
-    let step_index = step.layout.state.iter().position(|(n, _)| n == "step").unwrap();
+    let step_index = step.layout.state.names().iter().position(|n| n == "step").unwrap();
     let counter = to_host(&state[step_index]).unwrap().to_f64_vec();
-    Steps { rows, names: step.layout.metrics.clone(), counter, params }
+    Steps { rows, names: step.layout.metrics.names(), counter, params }
 }
 
 #[test]
@@ -156,7 +156,11 @@ fn q_continue_softmax_adamw_and_f64_loss_train() {
         },
         ..tiny_config()
     });
-    let cfg = StepConfig { optimizer: OptimizerKind::AdamW { eps: 1e-8 }, ..step_config(3e-3) };
+    let base = step_config(3e-3);
+    let cfg = StepConfig {
+        optimizer: OptimizerConfig { kind: OptimizerKind::AdamW { eps: 1e-8 }, ..base.optimizer },
+        ..base
+    };
     let (rows, names, _) = run_steps(&model, &cfg, 100, 2);
     let col = |name: &str| names.iter().position(|n| n == name).unwrap();
     assert!(rows.iter().all(|m| m[col("finite")] == 1.0));
@@ -176,9 +180,17 @@ fn the_eval_step_runs_every_slot_to_the_last_act_step() {
     let options = LowerOptions::default();
     let key = rt.to_device(&HostArray::from_i64(DType::U32, &[2], &seed_key(1).map(i64::from)), 0).unwrap();
     let mut state = rt.compile(&init, &options).unwrap().run(&[&key]).unwrap();
-    let constants = state.split_off(step.layout.state.len());
+    let constants = state.split_off(step.layout.state.leaves().len());
     let eval = eval_step(&model, BATCH, None).unwrap();
-    let mut args = ouro_train::weights::eval_weights(false, &eval.weights, &step.layout, &state, &constants).unwrap();
+    let trained = step.layout.state.with_leaves(state.iter().collect()).unwrap();
+    let fixed = step.layout.constants.fixed.iter().map(|(n, _)| n.to_string()).zip(constants.iter()).collect();
+    let read_only = Constants { fixed, key: &key };
+    let mut args: Vec<&ouro_pjrt::Buffer> =
+        ouro_train::weights::eval_weights(&eval.weights, false, &trained, &read_only)
+            .unwrap()
+            .into_iter()
+            .copied()
+            .collect();
     let mut rng = 3u64;
     let b = batch(&rt, &mut rng);
     args.extend(b.iter());
@@ -190,6 +202,7 @@ fn the_eval_step_runs_every_slot_to_the_last_act_step() {
     assert_eq!(metrics[4], (BATCH * 4) as f64);
     let preds = to_host(&out[0]).unwrap();
     assert_eq!(preds.shape(), &[BATCH, 8]);
+    drop(trained);
     state.clear();
 }
 
