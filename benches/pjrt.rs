@@ -6,6 +6,11 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ouro_pjrt::{ClientOptions, CompileOptions, PluginChoice, Program, open_client};
 
+// The allocator the `ouro` binary runs with (see `ouro_pjrt::host_allocator`).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static GLOBAL: ouro_pjrt::host_allocator::HostAllocator = ouro_pjrt::host_allocator::HostAllocator;
+
 const TINY: &str = "func.func public @main(%x: tensor<f32>) -> tensor<f32> {
   %one = stablehlo.constant dense<1.0> : tensor<f32>
   %y = stablehlo.add %x, %one : tensor<f32>

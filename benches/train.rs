@@ -18,6 +18,11 @@ use ouro_runtime::Runtime;
 use ouro_train::TrainConfig;
 use ouro_train::bench::{StepBench, Which};
 
+// The allocator the `ouro` binary runs with (see `ouro_pjrt::host_allocator`).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static GLOBAL: ouro_pjrt::host_allocator::HostAllocator = ouro_pjrt::host_allocator::HostAllocator;
+
 /// A config of a given size: `tiny` is `configs/sudoku4-tiny.yaml`'s model on 4x4 boards, `small`
 /// a 9x9-board model four times wider.
 struct Size {

@@ -12,10 +12,20 @@
 //! is built unprefixed (`unprefixed_malloc_on_supported_platforms`): it is `malloc` for the
 //! whole process, C code included, not only Rust's global allocator. The `MALLOC_CONF`
 //! environment variable still overrides these options. Linux only; the `jemalloc` feature
-//! (default) turns it off for programs that bring their own global allocator.
+//! (default) turns it off for programs that bring their own allocator.
+//!
+//! Which allocator Rust's own allocations use is the program's choice: a binary that loads a
+//! plugin installs [`HostAllocator`] as its global allocator (`ouro`'s `main.rs` and the
+//! benchmarks do), so Rust and C share one heap.
 
+/// jemalloc as a Rust global allocator:
+/// `#[global_allocator] static GLOBAL: HostAllocator = HostAllocator;`.
+pub use tikv_jemallocator::Jemalloc as HostAllocator;
+
+// This crate's own tests measure the allocator as the binary installs it.
+#[cfg(test)]
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: HostAllocator = HostAllocator;
 
 /// jemalloc's compile-in configuration: it reads the C string that the symbol `malloc_conf`
 /// points to at its first allocation (its own definition is weak; this one wins).
