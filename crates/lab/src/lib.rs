@@ -8,11 +8,13 @@
 //! TensorBoard events, the evaluated weights and (by default) `checkpoints/`.
 
 pub mod catalog;
+pub mod lifecycle;
 pub mod metrics;
 pub mod recipe;
 pub mod report;
 pub mod root;
 pub mod runs;
+pub mod schedule;
 
 pub use catalog::Catalog;
 pub use recipe::{data_fingerprint, recipe_hash};

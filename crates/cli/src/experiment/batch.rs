@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use ouro_lab::runs::RunState;
+use ouro_lab::schedule::{Event, Launcher, Schedule, leaders};
 use ouro_lab::{Catalog, OutputRoot, RunRecord};
 
 use super::{CostArgs, Layout, Next, Planned, cost_line, first_line, hours, next_step, pull_records, stem};
@@ -94,155 +95,23 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
         }
     }
     // A recipe shared by several names runs once: the others wait for it, then find it complete.
-    let leader: Vec<Option<usize>> =
-        planned.iter().enumerate().map(|(i, p)| planned[..i].iter().position(|q| q.hash == p.hash)).collect();
-
+    let leader = leaders(&planned.iter().map(|p| &p.hash).collect::<Vec<_>>());
     if args.dry_run {
-        let mut memory = super::MemoryPlan::new(&args.cost, backend);
-        println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
-        for (i, p) in planned.iter().enumerate() {
-            let would = match (leader[i], next_step(&root, p, false)) {
-                (_, Err(e)) => format!("fail: {}", first_line(&crate::error_chain(&e))),
-                (_, Ok(Next::Complete)) => "skip (complete)".into(),
-                (_, Ok(Next::SameAs(d))) => format!("skip (same as {})", d.display()),
-                (Some(l), _) => format!("skip (same recipe as {})", planned[l].name),
-                (None, Ok(Next::Resume(s))) => format!("resume from step {s}"),
-                (None, Ok(Next::Start)) => "run".into(),
-            };
-            let group = p.config.experiment_group.clone().unwrap_or_default();
-            println!(
-                "{:<24} {:<30} {:<16} {:<34} {}",
-                p.name,
-                group,
-                p.hash,
-                would,
-                cost_line(p, &args.cost, &mut memory)
-            );
-        }
+        print_plan(backend, args, &root, &planned, &leader);
         for o in &outcomes {
             println!("{:<24} {}", o.name, o.result);
         }
         return Ok(());
     }
-
     let per_run = args.devices.unwrap_or(args.parallel) / args.parallel;
     if per_run == 0 {
         bail!("--devices ({}) is fewer than --parallel ({})", args.devices.unwrap_or(0), args.parallel);
     }
     let stop = crate::train::stop_on_signals()?;
-    let mut done: Vec<Option<bool>> = vec![None; planned.len()];
-    let mut running: Vec<(usize, usize, std::process::Child, std::time::Instant)> = Vec::new();
-    let mut free_slots: Vec<usize> = (0..args.parallel).rev().collect();
-    let mut next = 0usize;
-    let mut waiting: Vec<usize> = Vec::new();
-    let mut stopping = false;
-    loop {
-        if !stopping && stop.load(std::sync::atomic::Ordering::Relaxed) {
-            stopping = true;
-            eprintln!("batch: stopping; each running experiment saves a checkpoint and ends");
-            for (_, _, child, _) in &running {
-                terminate(child);
-            }
-        }
-        // Start what can start: in order, a follower only once its leader has ended.
-        while !stopping && !free_slots.is_empty() {
-            let ready = waiting.iter().position(|&i| leader[i].is_none_or(|l| done[l].is_some()));
-            let i = match ready {
-                Some(k) => waiting.remove(k),
-                None if next < planned.len() => {
-                    next += 1;
-                    if leader[next - 1].is_some_and(|l| done[l].is_none()) {
-                        waiting.push(next - 1);
-                        continue;
-                    }
-                    next - 1
-                }
-                None => break,
-            };
-            let p = &planned[i];
-            if let Ok(Next::Complete) = next_step(&root, p, false) {
-                done[i] = Some(true);
-                outcomes.push(Outcome {
-                    name: p.name.clone(),
-                    result: "skipped: complete".into(),
-                    ok: true,
-                    run_dir: Some(p.run_dir.clone()),
-                    seconds: 0.0,
-                });
-                continue;
-            }
-            let slot = free_slots.pop().expect("a free slot");
-            match spawn(backend, args, &root, p, slot, per_run) {
-                Ok(child) => {
-                    eprintln!("batch: started {} (log {})", p.name, p.run_dir.join("ouro.log").display());
-                    running.push((i, slot, child, std::time::Instant::now()));
-                }
-                Err(e) => {
-                    free_slots.push(slot);
-                    done[i] = Some(false);
-                    outcomes.push(Outcome {
-                        name: p.name.clone(),
-                        result: format!("failed to start: {}", crate::error_chain(&e)),
-                        ok: false,
-                        run_dir: Some(p.run_dir.clone()),
-                        seconds: 0.0,
-                    });
-                }
-            }
-        }
-        if running.is_empty() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        let mut k = 0;
-        while k < running.len() {
-            let status = running[k].2.try_wait().context("waiting for a run")?;
-            let Some(status) = status else {
-                k += 1;
-                continue;
-            };
-            let (i, slot, _, started) = running.remove(k);
-            free_slots.push(slot);
-            let p = &planned[i];
-            // The log's last lines were written after the run's own last copy.
-            if let Err(e) = root.push(&p.relative) {
-                eprintln!("batch: copying {} to {} failed: {e:#}", p.name, root.url(&p.relative));
-            }
-            let record = RunRecord::read(&p.run_dir).ok().flatten();
-            let result = match (&record, status.success()) {
-                (Some(r), true) if r.state == RunState::Duplicate => {
-                    format!("same recipe as {}", r.same_as.as_deref().unwrap_or("?"))
-                }
-                (Some(r), true) if r.state == RunState::Stopped => {
-                    format!("stopped at step {}/{}", r.steps, r.total_steps)
-                }
-                (_, true) => "complete".into(),
-                (Some(r), false) if r.state == RunState::Stopped => {
-                    format!("stopped at step {}/{} (resumable)", r.steps, r.total_steps)
-                }
-                (Some(r), false) => {
-                    format!("failed: {}", first_line(r.error.as_deref().unwrap_or("see its ouro.log")))
-                }
-                (None, false) => format!("failed ({status}); see {}", p.run_dir.join("ouro.log").display()),
-            };
-            done[i] = Some(status.success());
-            outcomes.push(Outcome {
-                name: p.name.clone(),
-                result,
-                ok: status.success(),
-                run_dir: Some(p.run_dir.clone()),
-                seconds: started.elapsed().as_secs_f64(),
-            });
-        }
-    }
-    for &i in waiting.iter().chain(&(next..planned.len()).collect::<Vec<_>>()) {
-        outcomes.push(Outcome {
-            name: planned[i].name.clone(),
-            result: "not started (batch stopped)".into(),
-            ok: false,
-            run_dir: Some(planned[i].run_dir.clone()),
-            seconds: 0.0,
-        });
+    let mut processes = Processes { backend, args, root: &root, planned: &planned, per_run, stopping: false };
+    let schedule = Schedule { leader, slots: args.parallel, poll_every: std::time::Duration::from_millis(200) };
+    for event in schedule.run(&mut processes, &stop)? {
+        outcomes.push(processes.outcome(event));
     }
     print_batch_summary(&names, &outcomes);
     let failed = outcomes.iter().filter(|o| !o.ok).count();
@@ -250,6 +119,104 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
         bail!("{failed} of {} experiments did not complete", outcomes.len());
     }
     Ok(())
+}
+
+/// The dry run's table: what each experiment would do, and its cost.
+fn print_plan(
+    backend: &BackendArgs,
+    args: &BatchArgs,
+    root: &OutputRoot,
+    planned: &[Planned],
+    leader: &[Option<usize>],
+) {
+    let mut memory = super::MemoryPlan::new(&args.cost, backend);
+    println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
+    for (i, p) in planned.iter().enumerate() {
+        let would = match (leader[i], next_step(root, p, false)) {
+            (_, Err(e)) => format!("fail: {}", first_line(&crate::error_chain(&e))),
+            (_, Ok(Next::Complete)) => "skip (complete)".into(),
+            (_, Ok(Next::SameAs(d))) => format!("skip (same as {})", d.display()),
+            (Some(l), _) => format!("skip (same recipe as {})", planned[l].name),
+            (None, Ok(Next::Resume(s))) => format!("resume from step {s}"),
+            (None, Ok(Next::Start)) => "run".into(),
+        };
+        let group = p.config.experiment_group.clone().unwrap_or_default();
+        println!("{:<24} {:<30} {:<16} {:<34} {}", p.name, group, p.hash, would, cost_line(p, &args.cost, &mut memory));
+    }
+}
+
+/// The batch's experiments as `ouro run` processes.
+struct Processes<'a> {
+    backend: &'a BackendArgs,
+    args: &'a BatchArgs,
+    root: &'a OutputRoot,
+    planned: &'a [Planned],
+    per_run: usize,
+    /// Whether the batch was asked to stop (said once).
+    stopping: bool,
+}
+
+impl Launcher for Processes<'_> {
+    type Job = std::process::Child;
+
+    fn is_complete(&mut self, i: usize) -> bool {
+        matches!(next_step(self.root, &self.planned[i], false), Ok(Next::Complete))
+    }
+
+    fn start(&mut self, i: usize, slot: usize) -> Result<std::process::Child> {
+        let p = &self.planned[i];
+        let child = spawn(self.backend, self.args, self.root, p, slot, self.per_run)?;
+        eprintln!("batch: started {} (log {})", p.name, p.run_dir.join("ouro.log").display());
+        Ok(child)
+    }
+
+    fn poll(&mut self, child: &mut std::process::Child) -> Result<Option<bool>> {
+        Ok(child.try_wait().context("waiting for a run")?.map(|status| status.success()))
+    }
+
+    fn stop(&mut self, child: &std::process::Child) {
+        if !self.stopping {
+            self.stopping = true;
+            eprintln!("batch: stopping; each running experiment saves a checkpoint and ends");
+        }
+        terminate(child);
+    }
+}
+
+impl Processes<'_> {
+    /// The summary line of what became of an experiment.
+    fn outcome(&self, event: Event) -> Outcome {
+        let (i, ok, seconds, result) = match event {
+            Event::Skipped(i) => (i, true, 0.0, "skipped: complete".to_string()),
+            Event::NotStarted(i, e) => (i, false, 0.0, format!("failed to start: {e}")),
+            Event::Stopped(i) => (i, false, 0.0, "not started (batch stopped)".to_string()),
+            Event::Ended { index, success, seconds } => (index, success, seconds, self.ended(index, success)),
+        };
+        let p = &self.planned[i];
+        Outcome { name: p.name.clone(), result, ok, run_dir: Some(p.run_dir.clone()), seconds }
+    }
+
+    /// How experiment `i`'s process ended, from its run record.
+    fn ended(&self, i: usize, success: bool) -> String {
+        let p = &self.planned[i];
+        // The log's last lines were written after the run's own last copy.
+        if let Err(e) = self.root.push(&p.relative) {
+            eprintln!("batch: copying {} to {} failed: {e:#}", p.name, self.root.url(&p.relative));
+        }
+        let record = RunRecord::read(&p.run_dir).ok().flatten();
+        match (&record, success) {
+            (Some(r), true) if r.state == RunState::Duplicate => {
+                format!("same recipe as {}", r.same_as.as_deref().unwrap_or("?"))
+            }
+            (Some(r), true) if r.state == RunState::Stopped => format!("stopped at step {}/{}", r.steps, r.total_steps),
+            (_, true) => "complete".into(),
+            (Some(r), false) if r.state == RunState::Stopped => {
+                format!("stopped at step {}/{} (resumable)", r.steps, r.total_steps)
+            }
+            (Some(r), false) => format!("failed: {}", first_line(r.error.as_deref().unwrap_or("see its ouro.log"))),
+            (None, false) => format!("failed; see {}", p.run_dir.join("ouro.log").display()),
+        }
+    }
 }
 
 /// Starts `ouro run` for `p` in its own process (a failure or crash ends only that run), its

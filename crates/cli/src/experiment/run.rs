@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ouro_lab::runs::{RunState, now};
-use ouro_lab::{OutputRoot, RunRecord};
-use ouro_train::run::Persist;
+use ouro_lab::RunRecord;
+use ouro_lab::lifecycle::{Ended, Lifecycle, RunPlace, record_duplicate};
+use ouro_lab::runs::RunState;
 
 use super::{CostArgs, Layout, Next, cost_line, next_step, pull_records};
 use crate::BackendArgs;
@@ -44,6 +44,8 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
     pull_records(&root)?;
     let p = args.layout.plan(&root, &args.name, &args.overrides)?;
     let next = next_step(&root, &p, args.force)?;
+    let place = RunPlace { dir: p.run_dir.clone(), relative: p.relative.clone() };
+    let identity = RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running);
     if args.dry_run {
         print!("{}", p.config.to_yaml()?);
         println!("# experiment {} ({}), recipe {}", p.name, p.file.display(), p.hash);
@@ -66,33 +68,14 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             return Ok(());
         }
         Next::SameAs(other) => {
-            let previous = RunRecord::read(&other)?.context("the complete run's record vanished")?;
-            let record = RunRecord {
-                finished: Some(now()),
-                steps: previous.steps,
-                total_steps: previous.total_steps,
-                same_as: Some(other.display().to_string()),
-                ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Duplicate)
-            };
-            record.write(&p.run_dir)?;
-            root.push(&p.relative)?;
+            record_duplicate(&root, &place, identity, &other)?;
             println!("{}: the same recipe ({}) is complete in {}; not run again", p.name, p.hash, other.display());
             return Ok(());
         }
         Next::Resume(_) | Next::Start => {}
     }
     let resume = matches!(next, Next::Resume(_));
-    // A damaged record was reported by `next_step`; the run rewrites it.
-    if let Some(r) =
-        RunRecord::read(&p.run_dir).ok().flatten().filter(|r| r.state == RunState::Running && !r.on_this_host())
-    {
-        eprintln!(
-            "{}: last recorded as running on {} (pid {}); continuing it here: stop that machine's run if it still goes",
-            p.name,
-            r.host.as_deref().unwrap_or("?"),
-            r.pid.unwrap_or(0)
-        );
-    }
+    warn_if_running_elsewhere(&p.name, &p.run_dir);
     if resume {
         // The metrics so far continue where the checkpoint is (the log is the batch parent's).
         root.pull(&p.relative, |r| !r.ends_with("/ouro.log"))
@@ -107,35 +90,13 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
         ouro_ckpt::Lease::refuse_if_held(&location, Duration::from_secs(p.config.checkpoint.lease_seconds))
             .with_context(|| format!("experiment {}", p.name))?;
     }
-    let prior = RunRecord::read(&p.run_dir).ok().flatten();
-    let previous = prior.clone().filter(|r| r.hash == p.hash);
-    let mut record = RunRecord {
-        seconds: if resume { previous.as_ref().map_or(0.0, |r| r.seconds) } else { 0.0 },
-        ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running).owned_by_this_process()
-    };
-    record.write(&p.run_dir)?;
-    root.push(&p.relative)?;
-    let started = std::time::Instant::now();
-    let root = Arc::new(root);
-    let persist: Option<Persist> = root.is_remote().then(|| background_push(root.clone(), p.relative.clone()));
+    let run = Lifecycle::begin(Arc::new(root), place, identity, resume)?;
     // The runner owns the directory: a fresh start replaces what a failed attempt left.
-    let how = HowToRun { max_steps: args.max_steps, force: true, resume, persist };
-    let result = train_config(backend, &p.config, &p.run_dir, how);
-    record.seconds += started.elapsed().as_secs_f64();
-    record.finished = Some(now());
-    record.pid = None;
-    match result {
+    let how = HowToRun { max_steps: args.max_steps, force: true, resume, persist: run.persist() };
+    match train_config(backend, &p.config, &p.run_dir, how) {
         Ok(summary) => {
-            record.steps = summary.steps;
-            record.total_steps = summary.total_steps;
-            // The sampler may end a run a step short of `total_steps` (whole batches only):
-            // a run is cut short only by a signal or by --max-steps.
-            let cut = summary.stopped
-                || args.max_steps.is_some_and(|m| summary.steps >= m && summary.steps < summary.total_steps);
-            record.state = if cut { RunState::Stopped } else { RunState::Complete };
-            record.write(&p.run_dir)?;
+            run.end(Ended::Trained { summary: &summary, max_steps: args.max_steps })?;
             print_summary(&summary, &p.run_dir);
-            root.push(&p.relative).with_context(|| format!("copying the run to {}", root.url(&p.relative)))?;
             if summary.stopped {
                 bail!(
                     "stopped by a signal after step {} with that step saved; `ouro run {}` continues",
@@ -145,47 +106,34 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             }
             Ok(())
         }
+        // Lost the race for the lease to another machine: the record is that run's.
         Err(e) if held_by_another(&e) => {
-            // Lost the race for the lease to another machine: the record is that run's.
-            if let Some(prior) = prior {
-                prior.write(&p.run_dir)?;
-                root.push(&p.relative)?;
-            }
+            run.end(Ended::HeldElsewhere)?;
             Err(e.context(format!("experiment {}", p.name)))
         }
         Err(e) => {
-            record.state = RunState::Failed;
-            record.error = Some(crate::error_chain(&e));
-            record.write(&p.run_dir)?;
-            if let Err(copy) = root.push(&p.relative) {
-                eprintln!("{}: copying the failed run to {} failed too: {copy:#}", p.name, root.url(&p.relative));
+            if let Err(copy) = run.end(Ended::Failed(crate::error_chain(&e))) {
+                eprintln!("{}: recording the failed run failed too: {copy:#}", p.name);
             }
             Err(e.context(format!("experiment {}", p.name)))
         }
     }
 }
 
+/// Says so when the run was last recorded as running on another machine (a damaged record was
+/// reported by `next_step`; the run rewrites it).
+fn warn_if_running_elsewhere(name: &str, run_dir: &std::path::Path) {
+    let Some(r) = RunRecord::read(run_dir).ok().flatten() else { return };
+    if r.state == RunState::Running && !r.on_this_host() {
+        eprintln!(
+            "{name}: last recorded as running on {} (pid {}); continuing it here: stop that machine's run if it still goes",
+            r.host.as_deref().unwrap_or("?"),
+            r.pid.unwrap_or(0)
+        );
+    }
+}
+
 /// Whether `e` is the refusal of a second writer of the run's checkpoint location.
 fn held_by_another(e: &anyhow::Error) -> bool {
     e.chain().any(|c| matches!(c.downcast_ref::<ouro_ckpt::Error>(), Some(ouro_ckpt::Error::Held(_))))
-}
-
-/// A persist hook that copies the run directory up on a thread of its own, so a slow or
-/// unreachable store never holds training; a copy asked for while one is under way is skipped
-/// (the next one, or the final copy, takes the files as they are then).
-fn background_push(root: Arc<OutputRoot>, relative: String) -> Persist {
-    let busy = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    Arc::new(move || {
-        if busy.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            return Ok(());
-        }
-        let (root, relative, busy) = (root.clone(), relative.clone(), busy.clone());
-        std::thread::spawn(move || {
-            if let Err(e) = root.push(&relative) {
-                tracing::warn!("copying the run to {} failed (the run goes on): {e:#}", root.url(&relative));
-            }
-            busy.store(false, std::sync::atomic::Ordering::Release);
-        });
-        Ok(())
-    })
 }
