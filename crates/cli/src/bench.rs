@@ -83,6 +83,19 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
     }
     windows.sort_by(f64::total_cmp);
 
+    print_figures(args, (&config, &dims), &bench, &runtime, &windows)
+}
+
+/// Prints what was measured: the config and batch, compile time, step times, throughput, MFU
+/// and memory (and with `--json` the same as one JSON line).
+fn print_figures(
+    args: &BenchArgs,
+    (config, dims): (&ouro_train::TrainConfig, &ouro_nn::DataDims),
+    bench: &StepBench,
+    runtime: &ouro_runtime::Runtime,
+    windows: &[f64],
+) -> Result<()> {
+    let n = config.mesh.data;
     let client = runtime.client();
     let kind = client.devices().first().map(|d| d.description().map(|d| d.kind)).transpose()?.unwrap_or_default();
     let a = &config.arch;
@@ -108,7 +121,7 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
         dims.vocab_size
     );
     println!("compile: {:.2} s (no compile cache)", bench.compile_seconds);
-    let median = print_steps(&windows, args.steps);
+    let median = print_steps(windows, args.steps);
     println!("throughput: {:.0} examples/s", bench.rows as f64 / median);
     let achieved = bench.flops / median;
     let peak = args.peak_tflops.map(|t| t * 1e12).or_else(|| ouro_train::target::peak_flops(&kind));
@@ -172,36 +185,7 @@ fn program(backend: &BackendArgs, args: &BenchArgs, file: &Path) -> Result<()> {
         .cloned()
         .ok_or_else(|| anyhow!("{}: cannot read the parameter types of its @main", file.display()))?;
     let aliases = aliased_outputs(&text, signature.parameters.len());
-    let device = client.device(0)?;
-    let tensors = match &args.args {
-        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => Vec::new(),
-    };
-    let given = if tensors.is_empty() {
-        None
-    } else {
-        Some(safetensors::SafeTensors::deserialize(&tensors).with_context(|| "reading the --args safetensors")?)
-    };
-    let mut inputs: Vec<Option<Buffer>> = Vec::with_capacity(signature.parameters.len());
-    for (i, ty) in signature.parameters.iter().enumerate() {
-        let name = format!("arg{i}");
-        let dims = &ty.dims;
-        let bytes = match given.as_ref().map(|g| g.tensor(&name)) {
-            Some(Ok(t)) => {
-                let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
-                if shape != *dims || element_type(t.dtype()) != Some(ty.element_type) {
-                    bail!("--args {name} is {:?}{:?}, the program's parameter {i} is {ty}", t.dtype(), t.shape());
-                }
-                t.data().to_vec()
-            }
-            Some(Err(_)) => bail!("--args has no tensor {name} for the program's parameter {i} ({ty})"),
-            None => {
-                let count: i64 = dims.iter().product();
-                vec![0u8; count as usize * ty.element_type.size_in_bytes()]
-            }
-        };
-        inputs.push(Some(client.buffer_from_bytes(&bytes, ty.element_type, dims, &device)?));
-    }
+    let mut inputs = program_inputs(&client, &signature, args.args.as_deref())?;
     let donated: Vec<usize> = (0..inputs.len()).filter(|&i| aliases[i].is_some()).collect();
     let mut last: Vec<Buffer> = Vec::new();
     let step = |inputs: &mut Vec<Option<Buffer>>| -> Result<Vec<Buffer>> {
@@ -265,6 +249,46 @@ fn program(backend: &BackendArgs, args: &BenchArgs, file: &Path) -> Result<()> {
         println!("{figures}");
     }
     Ok(())
+}
+
+/// The program's arguments on device 0: the tensors `arg0`, `arg1`, … of the safetensors file
+/// `args_file` (checked against the parameters' types), or zeros.
+fn program_inputs(
+    client: &ouro_pjrt::Client,
+    signature: &ouro_pjrt::Signature,
+    args_file: Option<&Path>,
+) -> Result<Vec<Option<Buffer>>> {
+    let device = client.device(0)?;
+    let tensors = match args_file {
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => Vec::new(),
+    };
+    let given = if tensors.is_empty() {
+        None
+    } else {
+        Some(safetensors::SafeTensors::deserialize(&tensors).with_context(|| "reading the --args safetensors")?)
+    };
+    let mut inputs: Vec<Option<Buffer>> = Vec::with_capacity(signature.parameters.len());
+    for (i, ty) in signature.parameters.iter().enumerate() {
+        let name = format!("arg{i}");
+        let dims = &ty.dims;
+        let bytes = match given.as_ref().map(|g| g.tensor(&name)) {
+            Some(Ok(t)) => {
+                let shape: Vec<i64> = t.shape().iter().map(|&d| d as i64).collect();
+                if shape != *dims || element_type(t.dtype()) != Some(ty.element_type) {
+                    bail!("--args {name} is {:?}{:?}, the program's parameter {i} is {ty}", t.dtype(), t.shape());
+                }
+                t.data().to_vec()
+            }
+            Some(Err(_)) => bail!("--args has no tensor {name} for the program's parameter {i} ({ty})"),
+            None => {
+                let count: i64 = dims.iter().product();
+                vec![0u8; count as usize * ty.element_type.size_in_bytes()]
+            }
+        };
+        inputs.push(Some(client.buffer_from_bytes(&bytes, ty.element_type, dims, &device)?));
+    }
+    Ok(inputs)
 }
 
 /// For each of `@main`'s `n` parameters, the output it is aliased to (`tf.aliasing_output = k`,

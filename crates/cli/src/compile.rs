@@ -103,47 +103,19 @@ impl TargetCompiler {
 
 /// Runs `ouro compile`.
 pub fn run(backend: &BackendArgs, args: &CompileArgs) -> Result<()> {
-    let kinds = args
-        .steps
-        .iter()
-        .map(|s| match s.trim() {
-            "train" => Ok(StepKind::Train),
-            "init" => Ok(StepKind::Init),
-            "eval" => Ok(StepKind::Eval),
-            other => bail!("unknown step {other:?} in --steps: expected init, train or eval"),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let kinds = step_kinds(&args.steps)?;
     let (config, dims) = args.shape.load()?;
     let file = args.shape.file()?.display().to_string();
     let Some(name) = args.target.clone().or_else(|| config.target.clone()) else {
         bail!("{file} names no target: give --target (v4-64, v5e-256, h100-8, ...) or set `target:` in the config");
     };
     let compiler = TargetCompiler::open(backend, &name)?;
-    let TargetCompiler { target, api, topology, overrides, hbm } = &compiler;
+    let TargetCompiler { target, topology, overrides, hbm, .. } = &compiler;
     let hbm = *hbm;
     let config = placed(&config, target).map_err(|e| anyhow::anyhow!("{file} on {}: {e:#}", target.name))?;
     let kind = topology.devices().first().map(|d| d.kind.clone()).unwrap_or_default();
-    let (major, minor) = api.version();
     let n = config.mesh.data;
-    println!(
-        "{file} for {} ({}, {} x {kind}{}), {} {} (PJRT {major}.{minor})",
-        target.name,
-        target.topology,
-        topology.devices().len(),
-        hbm.map_or_else(String::new, |b| format!(", {:.2} GiB HBM each", b as f64 / GIB)),
-        topology.platform_name(),
-        topology.platform_version().lines().next().unwrap_or_default(),
-    );
-    println!(
-        "mesh.data {n}, global batch {} ({} rows per chip{})",
-        config.global_batch_size,
-        config.global_batch_size / n,
-        if config.grad_accum_steps > 1 {
-            format!(", {} micro-batches", config.grad_accum_steps)
-        } else {
-            String::new()
-        }
-    );
+    print_setup(&file, &compiler, &config);
     let chip = target.chip();
     let mut results = Vec::new();
     let mut refused = Vec::new();
@@ -192,6 +164,46 @@ pub fn run(backend: &BackendArgs, args: &CompileArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The steps `--steps` names.
+fn step_kinds(steps: &[String]) -> Result<Vec<StepKind>> {
+    steps
+        .iter()
+        .map(|s| match s.trim() {
+            "train" => Ok(StepKind::Train),
+            "init" => Ok(StepKind::Init),
+            "eval" => Ok(StepKind::Eval),
+            other => bail!("unknown step {other:?} in --steps: expected init, train or eval"),
+        })
+        .collect()
+}
+
+/// The target, its compiler and the config's placement on it.
+fn print_setup(file: &str, compiler: &TargetCompiler, config: &ouro_train::TrainConfig) {
+    let TargetCompiler { target, api, topology, hbm, .. } = compiler;
+    let kind = topology.devices().first().map(|d| d.kind.clone()).unwrap_or_default();
+    let (major, minor) = api.version();
+    let n = config.mesh.data;
+    println!(
+        "{file} for {} ({}, {} x {kind}{}), {} {} (PJRT {major}.{minor})",
+        target.name,
+        target.topology,
+        topology.devices().len(),
+        hbm.map_or_else(String::new, |b| format!(", {:.2} GiB HBM each", b as f64 / GIB)),
+        topology.platform_name(),
+        topology.platform_version().lines().next().unwrap_or_default(),
+    );
+    println!(
+        "mesh.data {n}, global batch {} ({} rows per chip{})",
+        config.global_batch_size,
+        config.global_batch_size / n,
+        if config.grad_accum_steps > 1 {
+            format!(", {} micro-batches", config.grad_accum_steps)
+        } else {
+            String::new()
+        }
+    );
 }
 
 /// The memory each device of the topology has, as libtpu reports it.

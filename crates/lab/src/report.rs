@@ -186,6 +186,23 @@ pub fn write_report(output_root: &Path, group: &str, out: Option<&Path>) -> Resu
     let study = runs.iter().find_map(|r| r.config.as_ref()?.study.clone()).unwrap_or_default();
     let variables = if study.variables.is_empty() { varied_keys(&measured) } else { study.variables.clone() };
 
+    let plots = write_plots(&out, group, &measured, &variables)?;
+
+    let markdown = out.join("report.md");
+    let mut text = markdown_report(group, output_root, &runs, &study, &variables)?;
+    if !skipped.is_empty() {
+        writeln!(text, "\n## Runs left out\n")?;
+        for s in &skipped {
+            writeln!(text, "- {s}")?;
+        }
+    }
+    std::fs::write(&markdown, text).with_context(|| format!("writing {}", markdown.display()))?;
+    Ok(ReportFiles { markdown, plots, skipped })
+}
+
+/// The report's plots, each as SVG and PNG in `out`: the curves, the final accuracy against
+/// the varied variable, throughput and wall time.
+fn write_plots(out: &Path, group: &str, measured: &[&GroupRun], variables: &[String]) -> Result<Vec<PathBuf>> {
     let mut plots = Vec::new();
     let mut save = |name: &str, chart: &dyn Chart| -> Result<()> {
         for (ext, bytes) in [("svg", chart.to_svg(900, 520).into_bytes()), ("png", chart.to_png(900, 520))] {
@@ -226,37 +243,8 @@ pub fn write_report(output_root: &Path, group: &str, out: Option<&Path>) -> Resu
             series: curves(PRIMARY, |m| &m.eval),
         },
     )?;
-    // Final accuracy against the (first) varied variable: a curve when it is numeric.
     let variable = variables.first().cloned().unwrap_or_else(|| "config".into());
-    let finals: Vec<(String, Option<f64>, Option<f64>)> = measured
-        .iter()
-        .map(|r| (r.record.name.clone(), value_text(r, &variable).parse::<f64>().ok(), r.metrics.last(PRIMARY)))
-        .collect();
-    if finals.iter().all(|(_, x, _)| x.is_some()) && !finals.is_empty() {
-        let mut points: Vec<(f64, f64)> = finals.iter().filter_map(|(_, x, y)| Some(((*x)?, (*y)?))).collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
-        save(
-            "final_accuracy",
-            &LineChart {
-                title: format!("{group}: final test exact accuracy vs {variable}"),
-                x_label: variable.clone(),
-                y_label: PRIMARY.into(),
-                x_log: lo > 0.0 && hi / lo >= 8.0,
-                y_log: false,
-                series: vec![Series { name: "final".into(), points }],
-            },
-        )?;
-    } else {
-        save(
-            "final_accuracy",
-            &BarChart {
-                title: format!("{group}: final test exact accuracy"),
-                y_label: PRIMARY.into(),
-                bars: finals.iter().map(|(n, _, y)| (n.clone(), y.unwrap_or(f64::NAN))).collect(),
-            },
-        )?;
-    }
+    save("final_accuracy", final_accuracy(group, measured, &variable).as_ref())?;
     save(
         "throughput",
         &BarChart {
@@ -282,16 +270,36 @@ pub fn write_report(output_root: &Path, group: &str, out: Option<&Path>) -> Resu
         },
     )?;
 
-    let markdown = out.join("report.md");
-    let mut text = markdown_report(group, output_root, &runs, &study, &variables)?;
-    if !skipped.is_empty() {
-        writeln!(text, "\n## Runs left out\n")?;
-        for s in &skipped {
-            writeln!(text, "- {s}")?;
-        }
+    Ok(plots)
+}
+
+/// The final test accuracy against `variable`: a curve when it is numeric, else bars.
+fn final_accuracy(group: &str, measured: &[&GroupRun], variable: &str) -> Box<dyn Chart> {
+    let finals: Vec<(String, Option<f64>, Option<f64>)> = measured
+        .iter()
+        .map(|r| (r.record.name.clone(), value_text(r, variable).parse::<f64>().ok(), r.metrics.last(PRIMARY)))
+        .collect();
+    if finals.iter().all(|(_, x, _)| x.is_some()) && !finals.is_empty() {
+        let mut points: Vec<(f64, f64)> = finals.iter().filter_map(|(_, x, y)| Some(((*x)?, (*y)?))).collect();
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (lo, hi) = points.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), p| (lo.min(p.0), hi.max(p.0)));
+        let chart = LineChart {
+            title: format!("{group}: final test exact accuracy vs {variable}"),
+            x_label: variable.to_string(),
+            y_label: PRIMARY.into(),
+            x_log: lo > 0.0 && hi / lo >= 8.0,
+            y_log: false,
+            series: vec![Series { name: "final".into(), points }],
+        };
+        Box::new(chart)
+    } else {
+        let chart = BarChart {
+            title: format!("{group}: final test exact accuracy"),
+            y_label: PRIMARY.into(),
+            bars: finals.iter().map(|(n, _, y)| (n.clone(), y.unwrap_or(f64::NAN))).collect(),
+        };
+        Box::new(chart)
     }
-    std::fs::write(&markdown, text).with_context(|| format!("writing {}", markdown.display()))?;
-    Ok(ReportFiles { markdown, plots, skipped })
 }
 
 /// A number as a percentage, or `-`.
@@ -309,9 +317,21 @@ fn markdown_report(
 ) -> Result<String> {
     let mut md = String::new();
     let title = if study.title.is_empty() { group.to_string() } else { study.title.clone() };
-    let or_dash = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
     writeln!(md, "# Experiment {group}: {title}\n")?;
     writeln!(md, "Generated by `ouro report {group}` from the runs in `{}`.\n", output_root.join(group).display())?;
+    overview(&mut md, study, variables)?;
+    configuration(&mut md, runs, variables)?;
+    how_to_run(&mut md, runs)?;
+    results(&mut md, runs)?;
+    criteria(&mut md, runs, study)?;
+    time_and_plots(&mut md, runs)?;
+    storage_and_status(&mut md, group, output_root, runs)?;
+    Ok(md)
+}
+
+/// The hypothesis, the variables and the expected outcome.
+fn overview(md: &mut String, study: &Study, variables: &[String]) -> std::fmt::Result {
+    let or_dash = |s: &str| if s.is_empty() { "-".to_string() } else { s.to_string() };
     writeln!(md, "## Overview\n")?;
     writeln!(md, "**Hypothesis:** {}\n", or_dash(&study.hypothesis))?;
     writeln!(
@@ -323,11 +343,16 @@ fn markdown_report(
             variables.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
         }
     )?;
-    let measured: Vec<&GroupRun> = runs.iter().filter(|r| !r.metrics.train.is_empty()).collect();
-    let fixed = common_settings(&measured, variables);
     writeln!(md, "**Fixed:** everything else (common settings below)\n")?;
     writeln!(md, "**Expected Outcome:** {}\n", or_dash(&study.expected))?;
 
+    Ok(())
+}
+
+/// The configs table and the settings they share.
+fn configuration(md: &mut String, runs: &[GroupRun], variables: &[String]) -> std::fmt::Result {
+    let measured: Vec<&GroupRun> = runs.iter().filter(|r| !r.metrics.train.is_empty()).collect();
+    let fixed = common_settings(&measured, variables);
     writeln!(md, "## Configuration\n")?;
     writeln!(md, "| Config | {} | State | Steps | Notes |", variables.join(" | "))?;
     writeln!(md, "|---|{}---|---|---|", "---|".repeat(variables.len()))?;
@@ -350,6 +375,11 @@ fn markdown_report(
     }
     writeln!(md, "\n### Common Settings\n\n```yaml\n{fixed}```\n")?;
 
+    Ok(())
+}
+
+/// The commands that run the group.
+fn how_to_run(md: &mut String, runs: &[GroupRun]) -> std::fmt::Result {
     writeln!(md, "## How to Run\n")?;
     let pattern = runs.first().map(|r| r.record.name.clone()).unwrap_or_default();
     writeln!(
@@ -362,6 +392,11 @@ fn markdown_report(
         "# one config, with overrides\nouro run {pattern} epochs=10000\n\n# what would run, with the estimated time\nouro batch --dry-run {pattern}\n```\n"
     )?;
 
+    Ok(())
+}
+
+/// Each config's measured results.
+fn results(md: &mut String, runs: &[GroupRun]) -> std::fmt::Result {
     writeln!(md, "## Results\n")?;
     writeln!(
         md,
@@ -382,6 +417,11 @@ fn markdown_report(
             if r.seconds > 0.0 { format!("{:.2} h", r.seconds / 3600.0) } else { "-".into() },
         )?;
     }
+    Ok(())
+}
+
+/// The success criteria, checked against the measurements.
+fn criteria(md: &mut String, runs: &[GroupRun], study: &Study) -> std::fmt::Result {
     writeln!(md, "\n### Success Criteria\n")?;
     if study.criteria.is_empty() {
         writeln!(md, "No criteria stated (the configs' `study.criteria`).")?;
@@ -409,6 +449,11 @@ fn markdown_report(
         let who = run.map_or_else(|| c.config.clone().unwrap_or_default(), |r| r.record.name.clone());
         writeln!(md, "- [{mark}] {}: `{}` of `{who}` {bound}; measured {measured}", c.text, c.metric)?;
     }
+    Ok(())
+}
+
+/// The training time and the plots.
+fn time_and_plots(md: &mut String, runs: &[GroupRun]) -> std::fmt::Result {
     writeln!(md, "\n### Training Time\n")?;
     let total: f64 = runs.iter().filter(|r| r.record.same_as.is_none()).map(|r| r.seconds).sum();
     writeln!(md, "- **Measured, all configs (duplicates counted once):** {:.2} h", total / 3600.0)?;
@@ -425,6 +470,11 @@ fn markdown_report(
     ] {
         writeln!(md, "### {what}\n\n![{what}]({name}.png) ([SVG]({name}.svg))\n")?;
     }
+    Ok(())
+}
+
+/// Where the results are, and the group's status.
+fn storage_and_status(md: &mut String, group: &str, output_root: &Path, runs: &[GroupRun]) -> std::fmt::Result {
     writeln!(md, "## Results Storage\n")?;
     for r in runs {
         let ckpt = r.config.as_ref().map_or_else(
@@ -444,7 +494,7 @@ fn markdown_report(
         "⏸️ Not finished"
     };
     writeln!(md, "---\n\n**Status:** {status}\n")?;
-    Ok(md)
+    Ok(())
 }
 
 /// The recipe keys every measured run shares, as YAML lines (the variables left out).

@@ -133,6 +133,21 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     run.finish()
 }
 
+/// This host's samplers of the training split (`epochs_per_iter` a pass) and of the test split.
+fn samplers(
+    cfg: &TrainConfig,
+    splits: Splits,
+    epochs_per_iter: usize,
+    (host, hosts): (usize, usize),
+) -> Result<(Sampler, Option<Sampler>)> {
+    let sampler_of = |data: ouro_data::PuzzleDataset, epochs_per_iter: usize| -> Result<Sampler> {
+        let config = SamplerConfig { seed: cfg.seed, global_batch_size: cfg.global_batch_size, epochs_per_iter };
+        Ok(Sampler::new(Arc::new(data), config)?.for_host(host, hosts)?)
+    };
+    let train = sampler_of(splits.train, epochs_per_iter)?;
+    Ok((train, splits.test.map(|d| sampler_of(d, 1)).transpose()?))
+}
+
 /// What every part of a run reads.
 #[derive(Clone, Copy)]
 struct Setup<'a> {
@@ -186,13 +201,7 @@ impl<'a> Run<'a> {
         mut summary: Summary,
     ) -> Result<Run<'a>> {
         let Setup { cfg, options, .. } = setup;
-        let (host, hosts) = dp.host;
-        let sampler_of = |data: ouro_data::PuzzleDataset, epochs_per_iter: usize| -> Result<Sampler> {
-            let config = SamplerConfig { seed: cfg.seed, global_batch_size: cfg.global_batch_size, epochs_per_iter };
-            Ok(Sampler::new(Arc::new(data), config)?.for_host(host, hosts)?)
-        };
-        let mut sampler = sampler_of(splits.train, plan.epochs_per_iter)?;
-        let test_sampler = splits.test.map(|d| sampler_of(d, 1)).transpose()?;
+        let (mut sampler, test_sampler) = samplers(cfg, splits, plan.epochs_per_iter, dp.host)?;
 
         // Checkpoints: resume from the newest intact one, then save as configured.
         let ckpt_url = cfg.checkpoint_location(&options.run_dir);
@@ -200,18 +209,11 @@ impl<'a> Run<'a> {
             .with_context(|| format!("opening the checkpoint location {}", ouro_store::redact(&ckpt_url)))?;
         // One writer per location too (it may be shared by runs, or live outside the run directory).
         let guard = if dp.leader() { Some(resume::hold_location(options, &location, &cfg.checkpoint)?) } else { None };
-        let place = MeshPlace { devices: cfg.mesh.data, first: host * dp.n(), leader: dp.leader() };
+        let place = MeshPlace { devices: cfg.mesh.data, first: dp.host.0 * dp.n(), leader: dp.leader() };
         let saving_hosts = resume::saving_hosts(options, dp.host)?;
         let (mut steps, mut first_iteration) = (0, 0);
         if options.resume {
-            let target = resume::Target {
-                layout: setup.layout,
-                devices: &dp,
-                client: setup.runtime.client(),
-                parallel: setup.step_cfg.parallel.as_ref(),
-                place,
-                global_batch_size: cfg.global_batch_size,
-            };
+            let target = Self::restore_target(setup, &dp, place);
             let restored = resume::resume(&location, &target, &mut values)?;
             resume::agree_on_resumed_step(saving_hosts.as_ref(), &ckpt_url, restored.as_ref().map_or(0, |r| r.step))?;
             match restored {
@@ -268,6 +270,18 @@ impl<'a> Run<'a> {
         };
         run.compile_curriculum()?;
         Ok(run)
+    }
+
+    /// Where a resumed checkpoint's tensors go.
+    fn restore_target<'d>(setup: Setup<'d>, dp: &'d Devices, place: MeshPlace) -> resume::Target<'d> {
+        resume::Target {
+            layout: setup.layout,
+            devices: dp,
+            client: setup.runtime.client(),
+            parallel: setup.step_cfg.parallel.as_ref(),
+            place,
+            global_batch_size: setup.cfg.global_batch_size,
+        }
     }
 
     /// The log of the train steps, with the progress bar and the peak FLOP/s for MFU.
