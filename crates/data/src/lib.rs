@@ -21,4 +21,4 @@ pub mod writer;
 pub use dataset::{PuzzleDataset, SetArrays, total_steps, total_steps_of};
 pub use error::{Error, Result};
 pub use metadata::Metadata;
-pub use sampler::{Batch, BatchShard, IGNORE_LABEL, Prefetcher, Sampler, SamplerConfig, SamplerState};
+pub use sampler::{Batch, BatchShard, IGNORE_LABEL, Sampler, SamplerConfig, SamplerState};

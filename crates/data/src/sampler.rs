@@ -15,8 +15,6 @@
 //! same next batch.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -342,48 +340,5 @@ fn assemble(dataset: &PuzzleDataset, set: &SetArrays, examples: &[usize], puzzle
         effective: examples.len(),
         puzzles: puzzles.iter().map(|&p| p as u32).collect(),
         state_after: None,
-    }
-}
-
-/// Produces training batches on a background thread, `depth` ahead of the consumer, so the
-/// training loop never waits for data.
-pub struct Prefetcher {
-    receiver: Receiver<Option<Batch>>,
-    worker: Option<JoinHandle<Sampler>>,
-}
-
-impl Prefetcher {
-    /// Starts prefetching from `sampler`'s position. Each pass ends with a `None`.
-    pub fn spawn(mut sampler: Sampler, depth: usize) -> Prefetcher {
-        let (sender, receiver): (SyncSender<Option<Batch>>, _) = sync_channel(depth.max(1));
-        let worker = std::thread::Builder::new()
-            .name("ouro-prefetch".into())
-            .spawn(move || {
-                loop {
-                    let batch = sampler.next_train();
-                    if sender.send(batch).is_err() {
-                        // The consumer is gone.
-                        return sampler;
-                    }
-                }
-            })
-            .ok();
-        Prefetcher { receiver, worker }
-    }
-
-    /// The next batch (`None` at the end of a pass); `Err` if the producer died.
-    pub fn next(&self) -> Result<Option<Batch>> {
-        self.receiver.recv().map_err(|_| Error::Config("the prefetch thread stopped".into()))
-    }
-}
-
-impl Drop for Prefetcher {
-    fn drop(&mut self) {
-        // Unblock the producer (its next send fails) and let it finish.
-        let (_, dead) = sync_channel(0);
-        drop(std::mem::replace(&mut self.receiver, dead));
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
     }
 }
