@@ -57,6 +57,11 @@ impl<T> Named<T> {
         self.entries.iter().map(|(n, t)| (n.as_str(), t))
     }
 
+    /// The leaves in order, to replace in place.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().map(|(_, t)| t)
+    }
+
     /// Number of leaves.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -41,6 +41,11 @@ impl<T> Moments<T> {
         }
     }
 
+    /// The leaves in [`Moments::visit`] order, to replace in place.
+    pub fn leaves_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.slots.iter_mut().flat_map(|(_, named)| named.values_mut())
+    }
+
     /// The leaves by value, in [`Moments::visit`] order.
     pub fn into_leaves(self) -> Vec<T> {
         self.slots.into_iter().flat_map(|(_, named)| named.into_entries().into_iter().map(|(_, t)| t)).collect()

@@ -138,24 +138,7 @@ impl RestoreError {
             e => RestoreError::Damaged(e.into()),
         }
     }
-
-    /// The error, whatever the kind.
-    pub fn into_inner(self) -> anyhow::Error {
-        match self {
-            RestoreError::Damaged(e) | RestoreError::Refused(e) => e,
-        }
-    }
 }
-
-impl std::fmt::Display for RestoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RestoreError::Damaged(e) | RestoreError::Refused(e) => write!(f, "{e:#}"),
-        }
-    }
-}
-
-impl std::error::Error for RestoreError {}
 
 /// Replaces the buffers of `values` (fresh from the init step) by the checkpoint's. A tensor
 /// the checkpoint lacks keeps its initial value only if it is the carry (saved optionally); any
@@ -217,29 +200,23 @@ pub(crate) fn restore(
         }
     }
     drop(on_device);
-    replace(layout, values, replacements).map_err(RestoreError::Refused)
+    replace(values, replacements);
+    Ok(())
 }
 
 /// Puts `replacements` in place of the buffers they name.
-fn replace(layout: &StateLayout, values: &mut DeviceState, replacements: Vec<(Slot, usize, Buffer)>) -> Result<()> {
-    let mut state: Vec<Vec<Buffer>> = std::mem::take(&mut values.state).into_iter().map(|s| s.into_leaves()).collect();
-    let mut fixed: Vec<Vec<(String, Buffer)>> = values
-        .constants
+fn replace(values: &mut DeviceState, replacements: Vec<(Slot, usize, Buffer)>) {
+    let mut slots: Vec<(Vec<&mut Buffer>, Vec<&mut Buffer>)> = values
+        .state
         .iter_mut()
-        .map(|c| std::mem::replace(&mut c.fixed, ouro_ir::Named::new()).into_entries())
+        .zip(&mut values.constants)
+        .map(|(s, c)| (s.leaves_mut(), c.fixed.values_mut().collect()))
         .collect();
     for (slot, d, buffer) in replacements {
+        let (state, fixed) = &mut slots[d];
         match slot {
-            Slot::State(i) => state[d][i] = buffer,
-            Slot::Fixed(i) => fixed[d][i].1 = buffer,
+            Slot::State(i) => *state[i] = buffer,
+            Slot::Fixed(i) => *fixed[i] = buffer,
         }
     }
-    for (c, entries) in values.constants.iter_mut().zip(fixed) {
-        c.fixed = entries.into_iter().collect();
-    }
-    for leaves in state {
-        let tree = layout.state.with_leaves(leaves);
-        values.state.push(tree.context("the restored state has the layout's leaves")?);
-    }
-    Ok(())
 }

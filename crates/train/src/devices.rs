@@ -101,15 +101,14 @@ impl Devices {
             .collect();
         let out = self.exec(exe, &args)?;
         let mut metrics = None;
-        values.state.clear();
-        for mut leaves in out {
+        for (mut leaves, state) in out.into_iter().zip(&mut values.state) {
             let m = leaves.pop().ok_or_else(|| anyhow!("the train step returned nothing"))?;
             metrics.get_or_insert(m);
             let count = leaves.len();
-            let state = layout.state.with_leaves(leaves).ok_or_else(|| {
-                anyhow!("the train step returned {count} state values, the state has {}", layout.state.leaves().len())
-            })?;
-            values.state.push(state);
+            // In place: the tree's names and structure stay, the buffers are the step's.
+            if !state.replace_leaves(leaves) {
+                bail!("the train step returned {count} state values, the state has {}", layout.state.leaves().len());
+            }
         }
         metrics.ok_or_else(|| anyhow!("no device ran the train step"))
     }

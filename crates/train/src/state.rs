@@ -201,6 +201,33 @@ impl<T> TrainState<T> {
         with_leaves(self.leaves().len(), leaves, |next| self.map(|_, _| next()))
     }
 
+    /// The leaves in order, to replace in place.
+    pub fn leaves_mut(&mut self) -> Vec<&mut T> {
+        let mut out: Vec<&mut T> = self.params.values_mut().collect();
+        out.extend(self.opt.leaves_mut());
+        out.extend(self.ema.iter_mut().flat_map(|e| e.values_mut()));
+        out.extend(self.table.as_mut());
+        let Carry { z_h, z_l, steps, halted, inputs, labels, puzzle_ids } = &mut self.carry;
+        out.extend([z_h, z_l, steps, halted, inputs, labels, puzzle_ids, &mut self.step, &mut self.healthy]);
+        if let Some(LossScaleState { scale, good_steps, skipped }) = &mut self.loss_scale {
+            out.extend([scale, good_steps, skipped]);
+        }
+        out
+    }
+
+    /// Replaces every leaf by `leaves` (in order), the names and structure kept; `false`, and
+    /// nothing replaced, unless there are exactly as many.
+    pub fn replace_leaves(&mut self, leaves: Vec<T>) -> bool {
+        let mut slots = self.leaves_mut();
+        if slots.len() != leaves.len() {
+            return false;
+        }
+        for (slot, leaf) in slots.iter_mut().zip(leaves) {
+            **slot = leaf;
+        }
+        true
+    }
+
     /// The leaves, in order, by value.
     pub fn into_leaves(self) -> Vec<T> {
         let mut out: Vec<T> = self.params.into_entries().into_iter().map(|(_, t)| t).collect();

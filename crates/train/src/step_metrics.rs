@@ -46,9 +46,14 @@ impl MetricsLayout {
         names
     }
 
+    /// The number of values the output holds (as many as [`MetricsLayout::names`]).
+    pub fn count(&self) -> usize {
+        METRICS.len() + 1 + self.halt_max_steps + if self.loss_scale { 2 } else { 0 } + 1
+    }
+
     /// The values of an output of this layout; `None` if it has another length.
     pub fn read(&self, values: &[f64]) -> Option<TrainMetrics> {
-        if values.len() != self.names().len() {
+        if values.len() != self.count() {
             return None;
         }
         let model = Metrics::from_slice(values)?;
@@ -97,6 +102,7 @@ mod tests {
     fn metrics_read_by_name_and_log_as_official() {
         let layout = MetricsLayout { halt_max_steps: 2, loss_scale: true };
         assert_eq!(layout.names().len(), 8 + 1 + 2 + 2 + 1);
+        assert_eq!(layout.count(), layout.names().len());
         // count 4, accuracy 2, exact 1, q_halt 3, steps 8, losses 16/32/64 (a batch of 8).
         let values = [4.0, 2.0, 1.0, 3.0, 8.0, 16.0, 32.0, 64.0, 0.01, 3.0, 1.0, 128.0, 0.0, 1.0];
         let m = layout.read(&values).unwrap();
