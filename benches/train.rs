@@ -97,8 +97,8 @@ fn step_throughput(c: &mut Criterion) {
 fn compile_time(c: &mut Criterion) {
     let size = &SIZES[0];
     let cfg = config(size, false, "bfloat16");
-    let model = ouro_nn::Trm::new(cfg.arch.clone(), size.dims).unwrap();
-    let step_cfg = ouro_train::run::step_config(&cfg, 1000);
+    let model = ouro_nn::Trm::new(cfg.recipe.arch.clone(), size.dims).unwrap();
+    let step_cfg = ouro_train::run::step_config(&cfg.recipe, 1000);
     let options = ouro_lower::LowerOptions::default();
     let mut group = c.benchmark_group("compile_train_step");
     group.sample_size(10);

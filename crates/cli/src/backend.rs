@@ -253,57 +253,11 @@ impl BackendArgs {
 
     /// [`BackendArgs::client`], and the job it joined when this process is one of several.
     pub fn client_in_job(&self, cpu_devices: usize) -> Result<(Client, Option<Arc<ouro_cluster::Cluster>>)> {
-        let (location, platform) = self.locate()?;
-        let spec = self.process_spec(platform == Platform::Tpu)?;
-        let mut options = self.client_options(platform, cpu_devices, spec.as_ref())?;
-        // Refused or bounded before any process waits for this one.
-        let api = plugin::load(&location, Purpose::Run).with_context(|| {
-            format!("loading the PJRT plugin {} (from {})", location.path.display(), location.source)
-        })?;
-        if platform == Platform::Tpu {
-            let (limit, advice) = plugin::tpu_init_timeout();
-            options = options.create_timeout(limit, advice);
-        }
-        let mut joined = None;
-        if let Some(spec) = spec {
-            tracing::info!(process = spec.process_id, of = spec.num_processes, coordinator = %spec.coordinator, from = spec.source, "joining a multi-process job");
-            let cluster = ouro_cluster::Cluster::join(spec, Duration::from_secs(self.join_timeout))?;
-            let spec = cluster.spec();
-            if platform == Platform::Cpu {
-                bail!(
-                    "process {} of {} joined the job, but the XLA CPU plugin cannot run one program across \
-                     processes (no cross-process collectives; see docs/training.md, \"Several hosts\"); on one \
-                     machine run a single process with mesh.data=N instead",
-                    spec.process_id,
-                    spec.num_processes
-                );
-            }
-            options = match platform {
-                // The CUDA plugin takes its place from node_id/num_nodes; libtpu from its own
-                // environment. Both exchange the rest through the store.
-                Platform::Gpu => {
-                    options.gpu_node(spec.process_id, spec.num_processes).key_value_store(cluster.store(), "gpu:")
-                }
-                _ => options.key_value_store(cluster.store(), "tpu:"),
-            };
-            joined = Some(Arc::new(cluster));
-        }
-        let client = Client::create(&api, &options)
-            .with_context(|| format!("creating a {platform} client of {}", location.path.display()))?;
-        if let Some(cluster) = &joined {
-            let (all, local) = (client.devices().len(), client.addressable_devices().len());
-            if all == local {
-                bail!(
-                    "process {} of {} joined the job, but the {} client sees only this process's {local} devices: \
-                     the plugin did not join the others",
-                    cluster.spec().process_id,
-                    cluster.spec().num_processes,
-                    client.platform_name()
-                );
-            }
-            tracing::info!(devices = all, here = local, "the client spans the job");
-        }
-        Ok((client, joined))
+        let (plugin, platform) = self.locate()?;
+        let job = self.process_spec(platform == Platform::Tpu)?;
+        let options = self.client_options(platform, cpu_devices, job.as_ref())?;
+        let join_timeout = Duration::from_secs(self.join_timeout);
+        Ok(ouro_runtime::ClientStart { plugin, platform, options, job, join_timeout }.start()?)
     }
 
     /// The plugin that compiles for `platform` without its devices (`--plugin`, which must be

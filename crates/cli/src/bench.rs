@@ -66,7 +66,7 @@ pub fn run(backend: &BackendArgs, args: &BenchArgs) -> Result<()> {
         return program(backend, args, file);
     }
     let (config, dims) = args.shape.load()?;
-    let n = config.mesh.data;
+    let n = config.recipe.mesh.data;
     let runtime = ouro_runtime::Runtime::new(backend.client(n)?)?;
     let which = if args.eval { Which::Eval } else { Which::Train };
     let mut bench = StepBench::new(&runtime, &config, dims, which)?;
@@ -95,10 +95,10 @@ fn print_figures(
     runtime: &ouro_runtime::Runtime,
     windows: &[f64],
 ) -> Result<()> {
-    let n = config.mesh.data;
+    let n = config.recipe.mesh.data;
     let client = runtime.client();
     let kind = client.devices().first().map(|d| d.description().map(|d| d.kind)).transpose()?.unwrap_or_default();
-    let a = &config.arch;
+    let a = &config.recipe.arch;
     println!(
         "{} step of {} ({}, D {}, H_cycles {} x L_cycles {}, {}{}) on {} x {} ({})",
         if args.eval { "eval" } else { "train" },
@@ -108,7 +108,7 @@ fn print_figures(
         a.h_cycles,
         a.l_cycles,
         a.forward_dtype.dtype(),
-        if config.remat && !args.eval { ", remat" } else { "" },
+        if config.run.remat && !args.eval { ", remat" } else { "" },
         n,
         if kind.is_empty() { "device" } else { kind.as_str() },
         client.platform_name()

@@ -173,7 +173,7 @@ fn import(
 ) -> Result<()> {
     let cfg = crate::train::load_config(config, overrides)?;
     let run_dir = run_dir.map_or_else(|| cfg.run_dir(), std::path::Path::to_path_buf);
-    let location = cfg.checkpoint_location(&run_dir);
+    let location = cfg.run.checkpoint_location(&run_dir);
     let runtime = ouro_runtime::Runtime::new(backend.client(1)?)?;
     let imported = ouro_train::import_weights(&runtime, &cfg, file, &location)
         .with_context(|| format!("importing {}", file.display()))?;

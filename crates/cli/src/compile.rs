@@ -69,7 +69,7 @@ impl TargetCompiler {
     pub(crate) fn train_memory(&self, config: &ouro_train::TrainConfig, dims: &ouro_nn::DataDims) -> Result<String> {
         let t = &self.target;
         let config = placed(config, t)?;
-        let rows = config.global_batch_size / config.mesh.data;
+        let rows = config.recipe.global_batch_size / config.recipe.mesh.data;
         Ok(match compile_step(&self.topology, &config, dims, StepKind::Train, false, &self.overrides)? {
             Ok(step) => {
                 let total = step.memory.device_bytes();
@@ -106,7 +106,7 @@ pub fn run(backend: &BackendArgs, args: &CompileArgs) -> Result<()> {
     let kinds = step_kinds(&args.steps)?;
     let (config, dims) = args.shape.load()?;
     let file = args.shape.file()?.display().to_string();
-    let Some(name) = args.target.clone().or_else(|| config.target.clone()) else {
+    let Some(name) = args.target.clone().or_else(|| config.run.target.clone()) else {
         bail!("{file} names no target: give --target (v4-64, v5e-256, h100-8, ...) or set `target:` in the config");
     };
     let compiler = TargetCompiler::open(backend, &name)?;
@@ -114,7 +114,7 @@ pub fn run(backend: &BackendArgs, args: &CompileArgs) -> Result<()> {
     let hbm = *hbm;
     let config = placed(&config, target).map_err(|e| anyhow::anyhow!("{file} on {}: {e:#}", target.name))?;
     let kind = topology.devices().first().map(|d| d.kind.clone()).unwrap_or_default();
-    let n = config.mesh.data;
+    let n = config.recipe.mesh.data;
     print_setup(&file, &compiler, &config);
     let chip = target.chip();
     let mut results = Vec::new();
@@ -184,7 +184,7 @@ fn print_setup(file: &str, compiler: &TargetCompiler, config: &ouro_train::Train
     let TargetCompiler { target, api, topology, hbm, .. } = compiler;
     let kind = topology.devices().first().map(|d| d.kind.clone()).unwrap_or_default();
     let (major, minor) = api.version();
-    let n = config.mesh.data;
+    let n = config.recipe.mesh.data;
     println!(
         "{file} for {} ({}, {} x {kind}{}), {} {} (PJRT {major}.{minor})",
         target.name,
@@ -196,10 +196,10 @@ fn print_setup(file: &str, compiler: &TargetCompiler, config: &ouro_train::Train
     );
     println!(
         "mesh.data {n}, global batch {} ({} rows per chip{})",
-        config.global_batch_size,
-        config.global_batch_size / n,
-        if config.grad_accum_steps > 1 {
-            format!(", {} micro-batches", config.grad_accum_steps)
+        config.recipe.global_batch_size,
+        config.recipe.global_batch_size / n,
+        if config.recipe.grad_accum_steps > 1 {
+            format!(", {} micro-batches", config.recipe.grad_accum_steps)
         } else {
             String::new()
         }
@@ -309,8 +309,8 @@ fn json(
         "device_kind": kind,
         "devices": devices,
         "device_memory_bytes": hbm,
-        "global_batch_size": config.global_batch_size,
-        "rows_per_device": config.global_batch_size / devices,
+        "global_batch_size": config.recipe.global_batch_size,
+        "rows_per_device": config.recipe.global_batch_size / devices,
         "peak_flops": chip.peak_flops,
         "hbm_bandwidth": chip.hbm_bandwidth,
         "steps": steps,

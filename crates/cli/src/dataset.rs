@@ -78,7 +78,7 @@ enum BuildCommand {
 }
 
 #[derive(Args, Debug)]
-pub(crate) struct OutputArgs {
+struct OutputArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -89,7 +89,7 @@ pub(crate) struct OutputArgs {
 
 /// Where a build's training and test puzzles come from: CSVs, or generated.
 #[derive(Args, Debug)]
-pub(crate) struct PuzzleSource {
+struct PuzzleSource {
     /// Training CSV (the `source,question,answer,rating` format of the official datasets).
     #[arg(long, conflicts_with = "generate")]
     pub train_csv: Option<PathBuf>,
@@ -119,13 +119,18 @@ impl PuzzleSource {
             (None, None) => bail!("give --{} or --{}", flags[0], flags[1]),
         };
         let train = split(&self.train_csv, self.generate, seed, ["train-csv", "generate"])?;
-        let test = split(&self.test_csv, self.test_generate, seed ^ 0x7e57, ["test-csv", "test-generate"])?;
+        let test = split(
+            &self.test_csv,
+            self.test_generate,
+            ouro_data::build::test_seed(seed),
+            ["test-csv", "test-generate"],
+        )?;
         Ok((train, test))
     }
 }
 
 #[derive(Args, Debug)]
-pub(crate) struct SudokuBuildArgs {
+struct SudokuBuildArgs {
     #[command(flatten)]
     pub source: PuzzleSource,
     /// Side of the board (9, or 4).
@@ -257,7 +262,7 @@ fn generate(g: &GenerateArgs) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
+fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
     let started = Instant::now();
     let g = geometry(b.size)?;
     let fits = |train: usize, test: usize| {
@@ -297,24 +302,9 @@ pub(crate) fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a build of `examples` examples the format cannot index (int32 offsets) or whose
-/// arrays need more than the memory this machine has available.
+/// Refuses a build the format cannot index or this machine's available memory cannot hold.
 fn check_build_fits(what: &str, examples: f64, bytes: f64) -> Result<()> {
-    use ouro_nn::footprint::{gib, host_memory_available};
-    if examples > i32::MAX as f64 {
-        bail!(
-            "{what} make {examples:.3e} examples, more than the {} the dataset format's int32 indices number",
-            i32::MAX
-        );
-    }
-    if let Some(limit) = host_memory_available().filter(|&limit| bytes > limit) {
-        bail!(
-            "{what} need about {} of memory to build, more than the {} this machine has available",
-            gib(bytes),
-            gib(limit)
-        );
-    }
-    Ok(())
+    Ok(ouro_data::build::check_fits(what, examples, bytes, ouro_nn::footprint::host_memory_available())?)
 }
 
 fn build_maze(b: &MazeBuildArgs) -> Result<()> {

@@ -6,11 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use ouro_train::config::SudokuRecipe;
 use ouro_train::{RunOptions, TrainConfig};
 
 use crate::BackendArgs;
-use crate::dataset::{OutputArgs, PuzzleSource, SudokuBuildArgs};
 
 /// Train a TRM.
 #[derive(Args, Debug)]
@@ -44,42 +42,19 @@ pub struct TrainArgs {
     print_config: bool,
 }
 
-/// Builds the config's generated Sudoku dataset exactly as `ouro dataset build sudoku --generate`.
-fn build_recipe(out: &Path, recipe: &SudokuRecipe) -> Result<()> {
-    if recipe.size != 4 && recipe.size != 9 {
-        bail!("generate_sudoku.size must be 4 or 9, got {}", recipe.size);
-    }
-    eprintln!("building the {}x{} sudoku dataset {} ...", recipe.size, recipe.size, out.display());
-    crate::dataset::build_sudoku(&SudokuBuildArgs {
-        source: PuzzleSource {
-            train_csv: None,
-            test_csv: None,
-            generate: Some(recipe.train),
-            test_generate: Some(recipe.test),
-        },
-        size: recipe.size,
-        candidates: recipe.candidates,
-        subsample_size: None,
-        min_difficulty: None,
-        num_aug: recipe.num_aug,
-        seed: recipe.seed,
-        check: false,
-        official_dtypes: false,
-        nested: false,
-        output: OutputArgs { out: out.to_path_buf(), force: false },
-    })
-}
-
 /// The config with its overrides, and its generated dataset built if it names a recipe.
 pub(crate) fn load_config(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
     let config = TrainConfig::load(path, overrides)?;
     // The recipe builds a local dataset; a remote one must already exist where it points.
-    if let Some(recipe) = &config.generate_sudoku
-        && !ouro_store::is_remote(&config.data_paths[0])
+    if let Some(recipe) = &config.recipe.generate_sudoku
+        && !ouro_store::is_remote(&config.recipe.data_paths[0])
     {
-        let out = PathBuf::from(&config.data_paths[0]);
+        let out = PathBuf::from(&config.recipe.data_paths[0]);
         if !out.exists() {
-            build_recipe(&out, recipe)?;
+            eprintln!("building the {}x{} sudoku dataset {} ...", recipe.size, recipe.size, out.display());
+            recipe
+                .build(&out, ouro_nn::footprint::host_memory_available())
+                .with_context(|| format!("building generate_sudoku at {}", out.display()))?;
         }
     }
     Ok(config)
@@ -148,7 +123,7 @@ pub(crate) fn train_config(
     run_dir: &Path,
     how: HowToRun,
 ) -> Result<ouro_train::run::Summary> {
-    let (mut client, job) = backend.client_in_job(config.mesh.data)?;
+    let (mut client, job) = backend.client_in_job(config.recipe.mesh.data)?;
     // Compiled steps are cached on disk: a second run of the same config starts at once.
     if std::env::var_os("OURO_NO_COMPILE_CACHE").is_none() {
         let dir = ouro_pjrt::plugin::cache_dir()?.join("compiled");
@@ -257,12 +232,12 @@ impl ShapeArgs {
         }
         // A generated dataset is built as `train` builds it: its metadata gives the shapes.
         let config = load_config(self.file()?, &overrides)?;
-        let declared = config.data_shape.as_ref().map(|d| (d.seq_len, d.vocab_size, d.num_puzzle_identifiers));
+        let declared = config.run.data_shape.as_ref().map(|d| (d.seq_len, d.vocab_size, d.num_puzzle_identifiers));
         let shape = match (self.seq_len, self.vocab_size, self.puzzle_ids, declared) {
             (Some(s), Some(v), Some(p), _) => (s, v, p),
             (s, v, p, Some(d)) => (s.unwrap_or(d.0), v.unwrap_or(d.1), p.unwrap_or(d.2)),
             (s, v, p, None) => {
-                let path = ouro_data::remote::resolve(&config.data_paths[0])?;
+                let path = ouro_data::remote::resolve(&config.recipe.data_paths[0])?;
                 let m = ouro_data::Metadata::read(&path.join("train").join("dataset.json")).with_context(|| {
                     format!(
                         "reading the shapes of {} (or give --seq-len, --vocab-size and --puzzle-ids)",
@@ -273,7 +248,7 @@ impl ShapeArgs {
             }
         };
         let dims = ouro_nn::DataDims {
-            batch_size: config.global_batch_size,
+            batch_size: config.recipe.global_batch_size,
             seq_len: shape.0,
             vocab_size: shape.1,
             num_puzzle_identifiers: shape.2,
@@ -314,15 +289,16 @@ fn thousands(n: u64) -> String {
 pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
     use ouro_nn::{Role, Trm, count};
     let (config, dims) = args.shape.load()?;
-    let gbs = config.global_batch_size;
+    let gbs = config.recipe.global_batch_size;
     let meta = (dims.seq_len, dims.vocab_size, dims.num_puzzle_identifiers);
     let file = args.shape.file()?;
-    let mut model = Trm::new(config.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let mut model =
+        Trm::new(config.recipe.arch.clone(), dims).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let specs = model.specs();
     model.unroll = true;
-    let step = ouro_train::train_step(&model, &ouro_train::run::step_config(&config, 1), gbs)?;
+    let step = ouro_train::train_step(&model, &ouro_train::run::step_config(&config.recipe, 1), gbs)?;
     let flops = ouro_train::flops::matmul_flops(&step.func);
-    let a = &config.arch;
+    let a = &config.recipe.arch;
     println!(
         "model: {} ({}, D {}, {} layers, H_cycles {} x L_cycles {}, {} ACT steps)",
         a.name,
@@ -345,7 +321,7 @@ pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
     if args.memory {
         // The memory of the program training runs: no-gradient cycles in loops, not unrolled.
         model.unroll = false;
-        model.remat = config.remat;
+        model.remat = config.run.remat;
         memory_report(backend, &config, &model)?;
     }
     Ok(())
@@ -353,10 +329,14 @@ pub fn model_info(backend: &BackendArgs, args: &ModelInfoArgs) -> Result<()> {
 
 /// Compiles the (partitioned) train step and prints the compiler's memory figures per device.
 fn memory_report(backend: &BackendArgs, config: &TrainConfig, model: &ouro_nn::Trm) -> Result<()> {
-    let n = config.mesh.data;
+    let n = config.recipe.mesh.data;
     let runtime = ouro_runtime::Runtime::new(backend.client(n)?)?;
-    let step = ouro_train::train_step(model, &ouro_train::run::step_config(config, 1), config.global_batch_size)?;
-    let options = config.lower_options();
+    let step = ouro_train::train_step(
+        model,
+        &ouro_train::run::step_config(&config.recipe, 1),
+        config.recipe.global_batch_size,
+    )?;
+    let options = config.recipe.lower_options();
     let started = std::time::Instant::now();
     let exe = runtime.compile(&step.func, &options)?;
     let stats = exe.loaded().compiled_memory_stats()?;
@@ -365,7 +345,7 @@ fn memory_report(backend: &BackendArgs, config: &TrainConfig, model: &ouro_nn::T
     println!(
         "memory per device ({} on {n} device(s), {} rows each; compiled in {:.1} s):",
         runtime.client().platform_name(),
-        config.global_batch_size / n,
+        config.recipe.global_batch_size / n,
         started.elapsed().as_secs_f64()
     );
     println!("  arguments (state, constants, batch shard): {}", size(stats.argument_size_in_bytes));

@@ -130,7 +130,13 @@ impl Config {
 
     /// Reads the config into `T`; an error names the key and where its value came from.
     pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_path_to_error::deserialize(&self.value).map_err(|e| {
+        self.deserialize_value(&self.value)
+    }
+
+    /// Reads `value` (this config's tree or a part of its top level) into `T`, naming a bad
+    /// key with its origin.
+    pub(crate) fn deserialize_value<T: serde::de::DeserializeOwned>(&self, value: &Value) -> Result<T> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
             let key = e.path().to_string();
             let inner = e.into_inner();
             // An unknown field is reported at its mapping: name the field itself.

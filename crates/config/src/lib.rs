@@ -18,8 +18,10 @@ mod compose;
 mod interpolate;
 mod node;
 mod overrides;
+mod parts;
 
 pub use compose::{Config, Origin, compose, compose_str};
+pub use parts::fields_of;
 
 /// A config error: what is wrong and where it came from.
 #[derive(Debug)]

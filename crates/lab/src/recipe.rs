@@ -6,47 +6,16 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ouro_train::TrainConfig;
+use ouro_train::config::{Recipe, RunConfig, StudyConfig};
 use sha2::{Digest, Sha256};
 
-/// The hash of what `cfg` trains on the data of `data_fingerprint`: every key but the naming,
-/// bookkeeping and inert ones (a switch's settings while it is off), as 16 hex digits.
-pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> {
-    let mut recipe = cfg.clone();
-    // Names and where things go.
-    recipe.run_name = None;
-    recipe.project_name = None;
-    recipe.experiment_group = None;
-    recipe.checkpoint_path = None;
-    recipe.tags.clear();
-    recipe.study = None;
-    recipe.checkpoint = Default::default();
-    // The data is named by its fingerprint, not its location.
-    recipe.data_paths.clear();
-    recipe.data_paths_test.clear();
-    recipe.data_root = None;
-    recipe.data_shape = None;
-    // Settings of switches that are off change nothing.
-    if !recipe.use_adaptive_halting {
-        recipe.halt_exploration_final = None;
-    }
-    if !recipe.use_curriculum_recursion {
-        recipe.curriculum_start_h_cycles = None;
-        recipe.curriculum_start_l_cycles = None;
-        recipe.curriculum_end_epoch = None;
-    }
-    if !recipe.ema {
-        recipe.ema_rate = 0.0;
-    }
-    if recipe.loss_scaling == ouro_train::config::LossScaling::None {
-        recipe.loss_scale_initial = ouro_train::config::LOSS_SCALE_INITIAL;
-        recipe.loss_scale_growth_interval = ouro_train::config::LOSS_SCALE_GROWTH_INTERVAL;
-    }
-    // Recomputing activations or unrolling loops changes memory and speed, not what is trained.
-    recipe.remat = false;
-    // The slice a run is planned for is placement.
-    recipe.target = None;
-    recipe.unroll_cycles = false;
-    let text = serde_json::to_string(&recipe).context("serialising the recipe")?;
+/// The hash of what `recipe` trains on the data of `data_fingerprint`, as 16 hex digits: its
+/// [`Recipe::canonical`] form, written as a config that holds nothing else (the run's and the
+/// study's keys at their defaults, as they have been hashed from the start).
+pub fn recipe_hash(recipe: &Recipe, data_fingerprint: &str) -> Result<String> {
+    let only_recipe =
+        TrainConfig { recipe: recipe.canonical(), run: RunConfig::default(), study: StudyConfig::default() };
+    let text = serde_json::to_string(&only_recipe.to_json()?).context("serialising the recipe")?;
     let mut h = Sha256::new();
     h.update(text.as_bytes());
     h.update(b"\0data\0");
@@ -57,11 +26,11 @@ pub fn recipe_hash(cfg: &TrainConfig, data_fingerprint: &str) -> Result<String> 
 /// What identifies the data of `cfg`: for each local dataset directory, its splits' metadata
 /// and the names and sizes of their files; a remote location or a missing directory by its
 /// name.
-pub fn data_fingerprint(cfg: &TrainConfig) -> Result<String> {
+pub fn data_fingerprint(recipe: &Recipe) -> Result<String> {
     let mut h = Sha256::new();
-    let mut paths: Vec<&String> = cfg.data_paths.iter().collect();
-    if !cfg.data_paths_test.is_empty() {
-        paths.extend(&cfg.data_paths_test);
+    let mut paths: Vec<&String> = recipe.data_paths.iter().collect();
+    if !recipe.data_paths_test.is_empty() {
+        paths.extend(&recipe.data_paths_test);
     }
     for location in paths {
         h.update(b"\0path\0");
@@ -106,7 +75,7 @@ mod tests {
     fn hash(overrides: &[&str]) -> String {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         let cfg = TrainConfig::parse(BASE, "base.yaml", &o).unwrap();
-        recipe_hash(&cfg, "data").unwrap()
+        recipe_hash(&cfg.recipe, "data").unwrap()
     }
 
     #[test]
@@ -141,6 +110,6 @@ mod tests {
             assert_ne!(hash(&different), base, "{different:?}");
         }
         let cfg = TrainConfig::parse(BASE, "base.yaml", &[]).unwrap();
-        assert_ne!(recipe_hash(&cfg, "other data").unwrap(), base, "the data is part of the recipe");
+        assert_ne!(recipe_hash(&cfg.recipe, "other data").unwrap(), base, "the data is part of the recipe");
     }
 }

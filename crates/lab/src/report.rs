@@ -88,22 +88,18 @@ pub fn load_group(output_root: &Path, group: &str) -> Result<Group> {
     Ok(Group { runs, skipped })
 }
 
-/// Keys that name or place a run rather than define it.
-const NOT_RECIPE: [&str; 10] = [
-    "run_name",
-    "project_name",
-    "experiment_group",
-    "checkpoint_path",
-    "tags",
-    "study",
-    "checkpoint",
-    "data_shape",
-    "data_root",
-    "data_paths_test",
-];
+/// A config's recipe as dotted keys → values (lists whole): what runs differ in; empty for none.
+fn recipe_keys(config: Option<&TrainConfig>) -> BTreeMap<String, Value> {
+    config.map_or_else(BTreeMap::new, |c| flatten(&serde_json::to_value(&c.recipe).unwrap_or(Value::Null)))
+}
 
-/// A config as dotted keys → values (lists whole); empty for none.
-fn flatten(config: Option<&TrainConfig>) -> BTreeMap<String, Value> {
+/// Every key of a config (a variable the study names may be any), as [`recipe_keys`].
+fn config_keys(config: Option<&TrainConfig>) -> BTreeMap<String, Value> {
+    config.map_or_else(BTreeMap::new, |c| flatten(&c.to_json().unwrap_or(Value::Null)))
+}
+
+/// A tree as dotted keys → values, lists whole.
+fn flatten(tree: &Value) -> BTreeMap<String, Value> {
     fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
         match v {
             Value::Object(m) => {
@@ -118,15 +114,13 @@ fn flatten(config: Option<&TrainConfig>) -> BTreeMap<String, Value> {
         }
     }
     let mut out = BTreeMap::new();
-    let Some(config) = config else { return out };
-    walk("", &serde_json::to_value(config).unwrap_or(Value::Null), &mut out);
-    out.retain(|k, _| !NOT_RECIPE.iter().any(|n| k == n || k.starts_with(&format!("{n}."))));
+    walk("", tree, &mut out);
     out
 }
 
 /// The keys whose values differ between `runs`.
 pub fn varied_keys(runs: &[&GroupRun]) -> Vec<String> {
-    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| flatten(r.config.as_ref())).collect();
+    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| recipe_keys(r.config.as_ref())).collect();
     let Some(first) = flat.first() else { return Vec::new() };
     let mut keys: Vec<String> = first.keys().cloned().collect();
     for f in &flat[1..] {
@@ -139,7 +133,7 @@ pub fn varied_keys(runs: &[&GroupRun]) -> Vec<String> {
 
 /// `key`'s value in `run`'s config, as text.
 fn value_text(run: &GroupRun, key: &str) -> String {
-    match flatten(run.config.as_ref()).get(key) {
+    match config_keys(run.config.as_ref()).get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(items)) => items
             .iter()
@@ -183,7 +177,7 @@ pub fn write_report(output_root: &Path, group: &str, out: Option<&Path>) -> Resu
     let out = out.map_or_else(|| output_root.join(group).join("report"), Path::to_path_buf);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let measured: Vec<&GroupRun> = runs.iter().filter(|r| !r.metrics.train.is_empty()).collect();
-    let study = runs.iter().find_map(|r| r.config.as_ref()?.study.clone()).unwrap_or_default();
+    let study = runs.iter().find_map(|r| r.config.as_ref()?.study.design.clone()).unwrap_or_default();
     let variables = if study.variables.is_empty() { varied_keys(&measured) } else { study.variables.clone() };
 
     let plots = write_plots(&out, group, &measured, &variables)?;
@@ -479,7 +473,7 @@ fn storage_and_status(md: &mut String, group: &str, output_root: &Path, runs: &[
     for r in runs {
         let ckpt = r.config.as_ref().map_or_else(
             || r.dir.join(ouro_train::config::CHECKPOINTS_DIR).display().to_string(),
-            |c| c.checkpoint_location(&r.dir),
+            |c| c.run.checkpoint_location(&r.dir),
         );
         writeln!(md, "- `{}`: `{}` (checkpoints `{ckpt}`)", r.record.name, r.dir.display())?;
     }
@@ -500,7 +494,7 @@ fn storage_and_status(md: &mut String, group: &str, output_root: &Path, runs: &[
 /// The recipe keys every measured run shares, as YAML lines (the variables left out).
 fn common_settings(runs: &[&GroupRun], variables: &[String]) -> String {
     let Some(first) = runs.first() else { return String::new() };
-    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| flatten(r.config.as_ref())).collect();
+    let flat: Vec<BTreeMap<String, Value>> = runs.iter().map(|r| recipe_keys(r.config.as_ref())).collect();
     let mut out = String::new();
     for (k, v) in &flat[0] {
         let shared = flat.iter().all(|f| f.get(k) == Some(v));

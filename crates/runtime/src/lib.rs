@@ -5,6 +5,10 @@
 //! ([`to_host`]). Parameters marked `donate` in the traced function are aliased to outputs in
 //! the lowered program and donated on every call.
 
+mod job;
+
+pub use job::{ClientStart, StartError};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

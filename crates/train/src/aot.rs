@@ -105,20 +105,20 @@ impl RefusedStep {
 /// config chose a mesh, checked against the slice and the global batch.
 pub fn placed(cfg: &TrainConfig, target: &Target) -> Result<TrainConfig> {
     let mut cfg = cfg.clone();
-    if cfg.mesh.data == 1 {
-        cfg.mesh.data = target.chips;
+    if cfg.recipe.mesh.data == 1 {
+        cfg.recipe.mesh.data = target.chips;
     }
-    if cfg.mesh.data > target.chips {
-        bail!("mesh.data is {} but {} has {} chips", cfg.mesh.data, target.name, target.chips);
+    if cfg.recipe.mesh.data > target.chips {
+        bail!("mesh.data is {} but {} has {} chips", cfg.recipe.mesh.data, target.name, target.chips);
     }
-    let gbs = cfg.global_batch_size;
-    if !gbs.is_multiple_of(cfg.mesh.data) {
+    let gbs = cfg.recipe.global_batch_size;
+    if !gbs.is_multiple_of(cfg.recipe.mesh.data) {
         bail!(
             "global_batch_size {gbs} does not split over the {} chips of {} (mesh.data {}); use a multiple of {}",
             target.chips,
             target.name,
-            cfg.mesh.data,
-            cfg.mesh.data
+            cfg.recipe.mesh.data,
+            cfg.recipe.mesh.data
         );
     }
     cfg.check().with_context(|| format!("the config placed on {}", target.name))?;
@@ -149,9 +149,9 @@ fn mesh_device_ids(topology: &Topology, n: usize) -> Result<Vec<i64>> {
 /// a plugin compiles (the learning-rate schedule spans one step: only its constants differ from
 /// a real run's).
 pub fn step_program(cfg: &TrainConfig, dims: &DataDims, kind: StepKind) -> Result<String> {
-    let gbs = cfg.global_batch_size;
-    let model = model_at(cfg, DataDims { batch_size: gbs, ..*dims })?;
-    let step_cfg = step_config(cfg, 1);
+    let gbs = cfg.recipe.global_batch_size;
+    let model = model_at(&cfg.recipe, &cfg.run, DataDims { batch_size: gbs, ..*dims })?;
+    let step_cfg = step_config(&cfg.recipe, 1);
     let func = match kind {
         StepKind::Train => train_step(&model, &step_cfg, gbs)?.func,
         StepKind::Init => {
@@ -160,7 +160,7 @@ pub fn step_program(cfg: &TrainConfig, dims: &DataDims, kind: StepKind) -> Resul
         }
         StepKind::Eval => eval_step(&model, gbs, step_cfg.parallel.as_ref())?.func,
     };
-    Ok(ouro_lower::lower(&func, &cfg.lower_options())?.text)
+    Ok(ouro_lower::lower(&func, &cfg.recipe.lower_options())?.text)
 }
 
 /// Compiles the `kind` step of `cfg` (already [`placed`]) for `topology`, on data of `dims`,
@@ -174,14 +174,14 @@ pub fn compile_step(
     unrolled_bytes: bool,
     overrides: &[(String, OptionOverrideValue)],
 ) -> Result<Result<CompiledStep, RefusedStep>> {
-    let gbs = cfg.global_batch_size;
+    let gbs = cfg.recipe.global_batch_size;
     let dims = DataDims { batch_size: gbs, ..*dims };
-    let n = cfg.mesh.data;
+    let n = cfg.recipe.mesh.data;
     let mut options = match n {
         1 => CompileOptions::single_device(),
         _ => CompileOptions::spmd(
             &mesh_device_ids(topology, n)?,
-            cfg.mesh.partitioner == crate::config::Partitioner::Shardy,
+            cfg.recipe.mesh.partitioner == crate::config::Partitioner::Shardy,
         ),
     };
     options.env_option_overrides.extend(overrides.iter().cloned());
@@ -198,20 +198,20 @@ pub fn compile_step(
     let memory = exe.compiled_memory_stats()?;
     let cost = cost_of(&exe)?;
     let model_flops = match kind {
-        StepKind::Train => crate::cost::train_step_flops(cfg, &dims)? as f64,
+        StepKind::Train => crate::cost::train_step_flops(&cfg.recipe, &dims)? as f64,
         StepKind::Init => 0.0,
-        StepKind::Eval => crate::cost::eval_flops_per_example(cfg, &dims)? as f64 * gbs as f64,
+        StepKind::Eval => crate::cost::eval_flops_per_example(&cfg.recipe, &dims)? as f64 * gbs as f64,
     } / n as f64;
     let mut bytes = cost.bytes_accessed().map(|b| (b, BytesSource::Looped));
-    if unrolled_bytes && kind == StepKind::Train && !cfg.unroll_cycles {
+    if unrolled_bytes && kind == StepKind::Train && !cfg.run.unroll_cycles {
         let mut unrolled = cfg.clone();
-        unrolled.unroll_cycles = true;
+        unrolled.run.unroll_cycles = true;
         let exe =
             topology.compile(&Program::text(step_program(&unrolled, &dims, kind)?), &options).with_context(|| {
                 format!("compiling the train step with unrolled cycles (for its bytes) for {}", topology.name())
             })?;
         bytes = cost_of(&exe)?.bytes_accessed().map(|b| (b, BytesSource::Unrolled)).or(bytes);
-    } else if cfg.unroll_cycles && kind == StepKind::Train {
+    } else if cfg.run.unroll_cycles && kind == StepKind::Train {
         bytes = bytes.map(|(b, _)| (b, BytesSource::Unrolled));
     }
     Ok(Ok(CompiledStep { kind, compile_seconds, memory, cost, model_flops, bytes }))

@@ -55,38 +55,38 @@ impl StepBench {
     /// Compiles `cfg`'s `which` step on `runtime` for data of `dims` (its `batch_size` is
     /// ignored: the config's global batch is used) and gets everything onto the devices.
     pub fn new(runtime: &Runtime, cfg: &TrainConfig, dims: DataDims, which: Which) -> Result<StepBench> {
-        let gbs = cfg.global_batch_size;
+        let gbs = cfg.recipe.global_batch_size;
         let dims = DataDims { batch_size: gbs, ..dims };
-        let model = model_at(cfg, dims)?;
-        let step_cfg = step_config(cfg, 1_000_000);
+        let model = model_at(&cfg.recipe, &cfg.run, dims)?;
+        let step_cfg = step_config(&cfg.recipe, 1_000_000);
         let parallel = step_cfg.parallel.as_ref();
-        let options = cfg.lower_options();
+        let options = cfg.recipe.lower_options();
         let step = train_step(&model, &step_cfg, gbs)?;
         let init = runtime.compile(&init_state(&model, &step.layout, gbs, parallel)?, &options)?;
-        let devices = Devices::new(runtime, cfg.mesh.data)?;
-        let values = devices.initial_state(runtime.client(), &init, &step.layout, cfg.seed)?;
+        let devices = Devices::new(runtime, cfg.recipe.mesh.data)?;
+        let values = devices.initial_state(runtime.client(), &init, &step.layout, cfg.recipe.seed)?;
         let started = Instant::now();
         let (exe, eval_weights, flops) = match which {
             Which::Train => {
                 let exe = runtime.compile(&step.func, &options)?;
-                (exe, None, crate::cost::train_step_flops(cfg, &dims)? as f64)
+                (exe, None, crate::cost::train_step_flops(&cfg.recipe, &dims)? as f64)
             }
             Which::Eval => {
                 let eval = eval_step(&model, gbs, parallel)?;
                 let exe = runtime.compile(&eval.func, &options)?;
-                let flops = crate::cost::eval_flops_per_example(cfg, &dims)? as f64 * gbs as f64;
+                let flops = crate::cost::eval_flops_per_example(&cfg.recipe, &dims)? as f64 * gbs as f64;
                 (exe, Some(eval.weights), flops)
             }
         };
         let compile_seconds = started.elapsed().as_secs_f64();
-        let batch = devices.upload(runtime.client(), &synthetic_batch(&dims, cfg.seed))?;
+        let batch = devices.upload(runtime.client(), &synthetic_batch(&dims, cfg.recipe.seed))?;
         Ok(StepBench {
             exe,
             devices,
             which,
             layout: step.layout,
             eval_weights,
-            ema: cfg.ema,
+            ema: cfg.recipe.ema,
             values,
             batch,
             last_eval: Vec::new(),

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use ouro_data::build::recipe::SudokuRecipe;
 use ouro_nn::TrmConfig;
 use serde::{Deserialize, Serialize};
 
@@ -40,32 +41,6 @@ pub enum LossScaling {
 pub struct EvaluatorConfig {
     /// Its name.
     pub name: String,
-}
-
-/// A generated Sudoku dataset that `ouro train` builds at `data_paths[0]` when it is missing,
-/// so a config is a self-contained experiment (CI, smoke runs, the README's main job).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SudokuRecipe {
-    /// Board side: 4 or 9.
-    pub size: usize,
-    /// Generated training puzzles.
-    pub train: usize,
-    /// Generated test puzzles (a separate stream).
-    pub test: usize,
-    /// Shuffled copies per training puzzle.
-    #[serde(default)]
-    pub num_aug: usize,
-    /// Keep the hardest of this many minimal puzzles for each one.
-    #[serde(default = "candidates")]
-    pub candidates: usize,
-    /// Seed of generation and augmentation.
-    #[serde(default)]
-    pub seed: u32,
-}
-
-fn candidates() -> usize {
-    1
 }
 
 /// What a dataset holds, declared in the catalog's data files so that a run can be costed
@@ -286,21 +261,30 @@ impl MatmulPrecision {
     }
 }
 
-/// A training run.
+/// A training run, read from the official flat keys: what it trains, where it runs and what it
+/// belongs to, as three parts. The keys are shared out by name (`ouro_config::Config::deserialize_part`),
+/// so every config file reads as it always has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// What is trained and measured.
+    pub recipe: Recipe,
+    /// Where and how this run executes.
+    pub run: RunConfig,
+    /// The experiment it belongs to.
+    pub study: StudyConfig,
+}
+
+/// What a run trains and measures: two runs of one recipe on the same data give the same
+/// results (weights, metrics and the weights kept at evaluations), to the bit. Its hash is a
+/// run's identity (`ouro_lab::recipe_hash`). The mesh is part of it because the split of the
+/// batch decides the order in which gradients are summed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TrainConfig {
+pub struct Recipe {
     /// The model.
     pub arch: TrmConfig,
     /// Training dataset directories (or gs:// / s3:// URLs), merged.
     pub data_paths: Vec<String>,
-    /// The directory (or bucket URL) the catalog's data files name their datasets under, as
-    /// `${data_root}/<dataset>`: one override moves every run to a mirror.
-    #[serde(default)]
-    pub data_root: Option<String>,
-    /// What the dataset holds (for costing a run before its data exists; checked against it).
-    #[serde(default)]
-    pub data_shape: Option<DataShape>,
     /// Test dataset directories (default: `data_paths`).
     #[serde(default)]
     pub data_paths_test: Vec<String>,
@@ -312,13 +296,6 @@ pub struct TrainConfig {
     /// The device mesh.
     #[serde(default)]
     pub mesh: MeshConfig,
-    /// Resumable checkpoints.
-    #[serde(default)]
-    pub checkpoint: CheckpointConfig,
-    /// The TPU slice the run is planned for (`v4-64`): what `ouro compile` and the dry runs
-    /// compile it for when no `--target` is given. Placement, not part of the recipe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
     /// Micro-batches per step on each device (gradients summed before one update).
     #[serde(default = "one_step")]
     pub grad_accum_steps: usize,
@@ -328,14 +305,6 @@ pub struct TrainConfig {
     /// bf16 operands are multiplied exactly at every setting; the CPU ignores it.
     #[serde(default, skip_serializing_if = "MatmulPrecision::is_highest")]
     pub matmul_precision: MatmulPrecision,
-    /// Recompute the activations of the cycle with gradient in the backward pass instead of
-    /// keeping them: less device memory for about a third more FLOPs of that cycle.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub remat: bool,
-    /// Emit the `H_cycles − 1` cycles without gradient (and their `L_cycles` loops) unrolled
-    /// instead of as `while` loops: the same values, a larger program.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub unroll_cycles: bool,
     /// Epochs (one epoch = one sampled puzzle per group).
     pub epochs: usize,
     /// Epochs between evaluations (must divide `epochs`; default: all).
@@ -391,19 +360,6 @@ pub struct TrainConfig {
     /// Seed of the sampler and of the weights.
     #[serde(default)]
     pub seed: u64,
-    /// Project (groups runs).
-    #[serde(default)]
-    pub project_name: Option<String>,
-    /// The experiment group: `ouro run`/`ouro batch` put the run at
-    /// `{output_root}/{experiment_group}/{config name}/`, and `ouro report` compares a group.
-    #[serde(default)]
-    pub experiment_group: Option<String>,
-    /// Free-form labels carried into the run's metadata and reports.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// The group's hypothesis and success criteria, for `ouro report`.
-    #[serde(default)]
-    pub study: Option<Study>,
     /// Anneal the halting exploration linearly from `arch.halt_exploration_prob` to
     /// `halt_exploration_final` over the run (contrib02).
     #[serde(default)]
@@ -423,12 +379,6 @@ pub struct TrainConfig {
     /// The epoch at which the depth reaches `arch.H_cycles`/`arch.L_cycles`.
     #[serde(default)]
     pub curriculum_end_epoch: Option<usize>,
-    /// Run name (default: derived from the data path and the time).
-    #[serde(default)]
-    pub run_name: Option<String>,
-    /// Where the run directory goes (default `runs/<project>/<run>`).
-    #[serde(default)]
-    pub checkpoint_path: Option<String>,
     /// Save the evaluated (EMA) weights at every evaluation as `step_<N>.safetensors` in the run
     /// directory (they are always saved at the last one).
     #[serde(default)]
@@ -437,6 +387,115 @@ pub struct TrainConfig {
     #[serde(default)]
     pub generate_sudoku: Option<SudokuRecipe>,
 }
+
+/// Where and how a run executes: its names and directories, its checkpoints, the data's
+/// location and the compilation choices that give the same values (recomputing activations,
+/// unrolled loops, the slice it is planned for). None of it changes the results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The directory (or bucket URL) the catalog's data files name their datasets under, as
+    /// `${data_root}/<dataset>`: one override moves every run to a mirror.
+    #[serde(default)]
+    pub data_root: Option<String>,
+    /// What the dataset holds (for costing a run before its data exists; checked against it).
+    #[serde(default)]
+    pub data_shape: Option<DataShape>,
+    /// Resumable checkpoints.
+    #[serde(default)]
+    pub checkpoint: CheckpointConfig,
+    /// The TPU slice the run is planned for (`v4-64`): what `ouro compile` and the dry runs
+    /// compile it for when no `--target` is given. Placement, not part of the recipe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Recompute the activations of the cycle with gradient in the backward pass instead of
+    /// keeping them: less device memory for about a third more FLOPs of that cycle.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remat: bool,
+    /// Emit the `H_cycles − 1` cycles without gradient (and their `L_cycles` loops) unrolled
+    /// instead of as `while` loops: the same values, a larger program.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unroll_cycles: bool,
+    /// Run name (default: derived from the data path and the time).
+    #[serde(default)]
+    pub run_name: Option<String>,
+    /// Where the run directory goes (default `runs/<project>/<run>`).
+    #[serde(default)]
+    pub checkpoint_path: Option<String>,
+}
+
+/// What a run belongs to: the project and the experiment group it is compared within, its
+/// labels, and the group's hypothesis.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StudyConfig {
+    /// Project (groups runs).
+    #[serde(default)]
+    pub project_name: Option<String>,
+    /// The experiment group: `ouro run`/`ouro batch` put the run at
+    /// `{output_root}/{experiment_group}/{config name}/`, and `ouro report` compares a group.
+    #[serde(default)]
+    pub experiment_group: Option<String>,
+    /// Free-form labels carried into the run's metadata and reports.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The group's hypothesis and success criteria, for `ouro report` (the `study` key).
+    #[serde(default, rename = "study")]
+    pub design: Option<Study>,
+}
+
+/// The order of the keys in a written config: the order they have always had, so saved configs
+/// read as before and recipe hashes (taken over the written form) stay what they were.
+const LAYOUT: [&str; 48] = [
+    "arch",
+    "data_paths",
+    "data_root",
+    "data_shape",
+    "data_paths_test",
+    "evaluators",
+    "global_batch_size",
+    "mesh",
+    "checkpoint",
+    "target",
+    "grad_accum_steps",
+    "matmul_precision",
+    "remat",
+    "unroll_cycles",
+    "epochs",
+    "eval_interval",
+    "min_eval_interval",
+    "eval_max_batches",
+    "lr",
+    "lr_min_ratio",
+    "lr_warmup_steps",
+    "weight_decay",
+    "beta1",
+    "beta2",
+    "optimizer",
+    "adam_eps",
+    "loss_scaling",
+    "loss_scale_initial",
+    "loss_scale_growth_interval",
+    "puzzle_emb_lr",
+    "puzzle_emb_weight_decay",
+    "ema",
+    "ema_rate",
+    "seed",
+    "project_name",
+    "experiment_group",
+    "tags",
+    "study",
+    "use_adaptive_halting",
+    "halt_exploration_final",
+    "use_curriculum_recursion",
+    "curriculum_start_l_cycles",
+    "curriculum_start_h_cycles",
+    "curriculum_end_epoch",
+    "run_name",
+    "checkpoint_path",
+    "checkpoint_every_eval",
+    "generate_sudoku",
+];
 
 fn one() -> f64 {
     1.0
@@ -521,11 +580,6 @@ fn refuse_credentials(key: &str, value: &serde_json::Value) -> Result<()> {
 }
 
 impl TrainConfig {
-    /// How to lower the run's programs: its mesh's sharding and its matmul precision.
-    pub fn lower_options(&self) -> ouro_lower::LowerOptions {
-        ouro_lower::LowerOptions { matmul_precision: self.matmul_precision.lowering(), ..self.mesh.lower_options() }
-    }
-
     /// Composes the config at `path` (its `defaults:` list, see `ouro-config`) with
     /// `overrides` (`key=value`, `+key=value`, `~key`, `group=name`).
     pub fn load(path: &Path, overrides: &[String]) -> Result<TrainConfig> {
@@ -543,27 +597,65 @@ impl TrainConfig {
             tracing::info!("{note}");
         }
         refuse_credentials("", &composed.value)?;
-        let config: TrainConfig = composed.deserialize()?;
+        composed.refuse_unknown_keys(&LAYOUT)?;
+        let config = TrainConfig {
+            recipe: composed.deserialize_part()?,
+            run: composed.deserialize_part()?,
+            study: composed.deserialize_part()?,
+        };
         config.check()?;
         Ok(config)
     }
 
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<()> {
-        for (key, name) in [
-            ("experiment_group", &self.experiment_group),
-            ("project_name", &self.project_name),
-            ("run_name", &self.run_name),
-        ] {
-            if let Some(name) = name {
-                check_path_name(key, name)?;
+        self.recipe.check()?;
+        self.run.check()?;
+        self.study.check()
+    }
+
+    /// The run directory: `checkpoint_path`, else `runs/<project>/<run>`.
+    pub fn run_dir(&self) -> PathBuf {
+        match &self.run.checkpoint_path {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let project = self.study.project_name.clone().unwrap_or_else(|| "ouro".into());
+                let run = self.run.run_name.clone().unwrap_or_else(|| "run".into());
+                PathBuf::from("runs").join(project).join(run)
             }
         }
+    }
+
+    /// The config as flat keys in the [`LAYOUT`] order (what a config file holds).
+    pub fn to_json(&self) -> Result<serde_json::Value> {
+        let mut keys = serde_json::Map::new();
+        for part in
+            [serde_json::to_value(&self.recipe)?, serde_json::to_value(&self.run)?, serde_json::to_value(&self.study)?]
+        {
+            if let serde_json::Value::Object(m) = part {
+                keys.extend(m);
+            }
+        }
+        let mut out = serde_json::Map::new();
+        for key in LAYOUT {
+            if let Some(v) = keys.shift_remove(key) {
+                out.insert(key.to_string(), v);
+            }
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+
+    /// The config as YAML (what the run directory keeps).
+    pub fn to_yaml(&self) -> Result<String> {
+        serde_saphyr::to_string(&self.to_json()?).map_err(|e| anyhow!("writing the config as YAML: {e}"))
+    }
+}
+
+impl Recipe {
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<()> {
         if self.data_paths.is_empty() {
             bail!("data_paths is empty: name at least one dataset directory");
-        }
-        if self.checkpoint.lease_seconds < 2 {
-            bail!("checkpoint.lease_seconds must be at least 2 (the lease is renewed every quarter of it)");
         }
         if self.global_batch_size == 0 {
             bail!("global_batch_size must be at least 1");
@@ -591,14 +683,7 @@ impl TrainConfig {
                 None => bail!("use_adaptive_halting needs halt_exploration_final (where the anneal ends)"),
             }
         }
-        let scale = self.loss_scale_initial;
-        let max = crate::step::MAX_LOSS_SCALE;
-        if !(1.0..=max).contains(&scale) || scale.log2().fract() != 0.0 {
-            bail!("loss_scale_initial must be a power of two from 1 to 2^64 (so scaling is exact), got {scale}");
-        }
-        if self.loss_scale_growth_interval == 0 {
-            bail!("loss_scale_growth_interval must be at least 1");
-        }
+        self.check_loss_scaling()?;
         // The bounds of the curriculum (its steps depend on the data, known at run time).
         crate::curriculum::Curriculum::of(self, 1)?;
         for e in &self.evaluators {
@@ -609,21 +694,50 @@ impl TrainConfig {
         Ok(())
     }
 
+    fn check_loss_scaling(&self) -> Result<()> {
+        let scale = self.loss_scale_initial;
+        let max = crate::step::MAX_LOSS_SCALE;
+        if !(1.0..=max).contains(&scale) || scale.log2().fract() != 0.0 {
+            bail!("loss_scale_initial must be a power of two from 1 to 2^64 (so scaling is exact), got {scale}");
+        }
+        if self.loss_scale_growth_interval == 0 {
+            bail!("loss_scale_growth_interval must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The recipe with what cannot change a result taken out: the data's locations (the data
+    /// is identified by its contents instead) and the settings of switches that are off.
+    pub fn canonical(&self) -> Recipe {
+        let mut recipe = self.clone();
+        recipe.data_paths.clear();
+        recipe.data_paths_test.clear();
+        if !recipe.use_adaptive_halting {
+            recipe.halt_exploration_final = None;
+        }
+        if !recipe.use_curriculum_recursion {
+            recipe.curriculum_start_h_cycles = None;
+            recipe.curriculum_start_l_cycles = None;
+            recipe.curriculum_end_epoch = None;
+        }
+        if !recipe.ema {
+            recipe.ema_rate = 0.0;
+        }
+        if recipe.loss_scaling == LossScaling::None {
+            recipe.loss_scale_initial = LOSS_SCALE_INITIAL;
+            recipe.loss_scale_growth_interval = LOSS_SCALE_GROWTH_INTERVAL;
+        }
+        recipe
+    }
+
+    /// How to lower the run's programs: its mesh's sharding and its matmul precision.
+    pub fn lower_options(&self) -> ouro_lower::LowerOptions {
+        ouro_lower::LowerOptions { matmul_precision: self.matmul_precision.lowering(), ..self.mesh.lower_options() }
+    }
+
     /// The test dataset locations.
     pub fn test_paths(&self) -> &[String] {
         if self.data_paths_test.is_empty() { &self.data_paths } else { &self.data_paths_test }
-    }
-
-    /// The run directory.
-    pub fn run_dir(&self) -> PathBuf {
-        match &self.checkpoint_path {
-            Some(p) => PathBuf::from(p),
-            None => {
-                let project = self.project_name.clone().unwrap_or_else(|| "ouro".into());
-                let run = self.run_name.clone().unwrap_or_else(|| "run".into());
-                PathBuf::from("runs").join(project).join(run)
-            }
-        }
     }
 
     /// The dense optimizer the config's flat keys (`optimizer`, `adam_eps`, `beta1`, `beta2`,
@@ -638,16 +752,36 @@ impl TrainConfig {
         };
         ouro_optim::OptimizerConfig { kind, beta1: self.beta1, beta2: self.beta2, weight_decay: self.weight_decay }
     }
+}
+
+impl RunConfig {
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<()> {
+        if let Some(name) = &self.run_name {
+            check_path_name("run_name", name)?;
+        }
+        if self.checkpoint.lease_seconds < 2 {
+            bail!("checkpoint.lease_seconds must be at least 2 (the lease is renewed every quarter of it)");
+        }
+        Ok(())
+    }
 
     /// Where a run in `run_dir` keeps its checkpoints: `checkpoint.location`, else
     /// [`CHECKPOINTS_DIR`] in the run directory.
     pub fn checkpoint_location(&self, run_dir: &Path) -> String {
         self.checkpoint.location.clone().unwrap_or_else(|| run_dir.join(CHECKPOINTS_DIR).display().to_string())
     }
+}
 
-    /// The config as YAML (what the run directory keeps).
-    pub fn to_yaml(&self) -> Result<String> {
-        serde_saphyr::to_string(self).map_err(|e| anyhow!("writing the config as YAML: {e}"))
+impl StudyConfig {
+    /// Checks what serde cannot.
+    pub fn check(&self) -> Result<()> {
+        for (key, name) in [("experiment_group", &self.experiment_group), ("project_name", &self.project_name)] {
+            if let Some(name) = name {
+                check_path_name(key, name)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -710,6 +844,28 @@ mod tests {
         epochs: 10\neval_interval: 5\nlr: 1.0e-3\nweight_decay: 0.1\npuzzle_emb_lr: 1.0e-2\npuzzle_emb_weight_decay: 0.1\n";
 
     #[test]
+    fn the_layout_lists_each_key_of_the_three_parts_once() {
+        let mut parts = [
+            ouro_config::fields_of::<Recipe>().unwrap(),
+            ouro_config::fields_of::<RunConfig>().unwrap(),
+            ouro_config::fields_of::<StudyConfig>().unwrap(),
+        ]
+        .concat();
+        parts.sort();
+        let mut layout = LAYOUT.to_vec();
+        layout.sort();
+        assert_eq!(parts, layout);
+        // Written in the layout's order, whatever part a key is in.
+        let written = TrainConfig::parse(SMALL, "x.yaml", &["+run_name=r".to_string()]).unwrap().to_yaml().unwrap();
+        let keys: Vec<&str> =
+            written.lines().filter(|l| !l.starts_with([' ', '-'])).filter_map(|l| l.split(':').next()).collect();
+        let mut in_layout = keys.clone();
+        in_layout.sort_by_key(|k| LAYOUT.iter().position(|l| l == k));
+        assert_eq!(keys, in_layout);
+        assert!(keys.contains(&"run_name") && keys.contains(&"lr"), "{written}");
+    }
+
+    #[test]
     fn an_unknown_key_is_named_with_its_file_and_line() {
         let text = SMALL.replace("lr: 1.0e-3", "lr: 1.0e-3\nlearning_rate: 3");
         let err = TrainConfig::parse(&text, "configs/x.yaml", &[]).unwrap_err().to_string();
@@ -738,9 +894,12 @@ mod tests {
             let o: Vec<String> = o.iter().map(|s| s.to_string()).collect();
             TrainConfig::parse(SMALL, "x.yaml", &o)
         };
-        assert_eq!(parse(&[]).unwrap().lower_options().matmul_precision, Lowered::Highest);
-        assert_eq!(parse(&["+matmul_precision=high"]).unwrap().lower_options().matmul_precision, Lowered::High);
-        assert_eq!(parse(&["+matmul_precision=default"]).unwrap().lower_options().matmul_precision, Lowered::Default);
+        assert_eq!(parse(&[]).unwrap().recipe.lower_options().matmul_precision, Lowered::Highest);
+        assert_eq!(parse(&["+matmul_precision=high"]).unwrap().recipe.lower_options().matmul_precision, Lowered::High);
+        assert_eq!(
+            parse(&["+matmul_precision=default"]).unwrap().recipe.lower_options().matmul_precision,
+            Lowered::Default
+        );
         let err = parse(&["+matmul_precision=fast"]).unwrap_err().to_string();
         assert!(err.contains("matmul_precision") && err.contains("highest"), "{err}");
         // The default is left out of the resolved config, as every default of its kind.
@@ -758,9 +917,9 @@ mod tests {
     fn overrides_set_nested_keys_and_refuse_unknown_ones() {
         let o = |s: &str| vec![s.to_string()];
         let c = TrainConfig::parse(SMALL, "x.yaml", &o("arch.L_cycles=2")).unwrap();
-        assert_eq!(c.arch.l_cycles, 2);
+        assert_eq!(c.recipe.arch.l_cycles, 2);
         let c = TrainConfig::parse(SMALL, "x.yaml", &o("lr=3e-4")).unwrap();
-        assert_eq!(c.lr, 3e-4);
+        assert_eq!(c.recipe.lr, 3e-4);
         let err = TrainConfig::parse(SMALL, "x.yaml", &o("arch.L_cycle=2")).unwrap_err().to_string();
         assert!(err.contains("L_cycle"), "{err}");
         let err = TrainConfig::parse(SMALL, "x.yaml", &o("arch.bogus.x=2")).unwrap_err().to_string();
@@ -776,7 +935,7 @@ mod tests {
             assert!(e.to_string().contains("loss_scale_initial must be a power of two from 1 to 2^64"), "{e}");
         }
         let c = TrainConfig::parse(SMALL, "x.yaml", &["+loss_scale_initial=1024".to_string()]).unwrap();
-        assert_eq!(c.loss_scale_initial, 1024.0);
+        assert_eq!(c.recipe.loss_scale_initial, 1024.0);
         // Defaults are left out of the saved config.
         assert!(!TrainConfig::parse(SMALL, "x.yaml", &[]).unwrap().to_yaml().unwrap().contains("loss_scale_initial"));
     }
@@ -792,8 +951,8 @@ mod tests {
         let python = SMALL.replace("arch:", "arch_config:")
             + "use_tpu: true\nnum_workers: 8\nsave_checkpoint_steps: 1000\nfreeze_weights: false\nload_checkpoint: null\neval_save_outputs: []\n";
         let c = TrainConfig::parse(&python, "baseline.yaml", &[]).unwrap();
-        assert_eq!(c.arch.hidden_size, 64);
-        assert_eq!(c.checkpoint.every_steps, 1000);
+        assert_eq!(c.recipe.arch.hidden_size, 64);
+        assert_eq!(c.run.checkpoint.every_steps, 1000);
         let err = |text: &str| TrainConfig::parse(text, "b.yaml", &[]).unwrap_err().to_string();
         let e = err(&python.replace("freeze_weights: false", "freeze_weights: true"));
         assert!(e.contains("freeze_weights: true (b.yaml:") && e.contains("not supported"), "{e}");
@@ -807,9 +966,9 @@ mod tests {
     fn interpolation_and_the_add_and_delete_overrides_reach_the_typed_config() {
         let text = SMALL.replace("  num_heads: 2", "  num_heads: 2\n  puzzle_emb_ndim: ${.hidden_size}");
         let c = TrainConfig::parse(&text, "x.yaml", &["arch.hidden_size=128".to_string()]).unwrap();
-        assert_eq!(c.arch.puzzle_emb_ndim, Some(128));
+        assert_eq!(c.recipe.arch.puzzle_emb_ndim, Some(128));
         let c = TrainConfig::parse(SMALL, "x.yaml", &["+seed=7".to_string(), "~eval_interval".to_string()]).unwrap();
-        assert_eq!((c.seed, c.eval_interval), (7, None));
+        assert_eq!((c.recipe.seed, c.recipe.eval_interval), (7, None));
         let e = TrainConfig::parse(SMALL, "x.yaml", &["~lr".to_string()]).unwrap_err().to_string();
         assert!(e.contains("lr"), "{e}");
     }

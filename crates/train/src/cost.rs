@@ -8,7 +8,7 @@ use ouro_data::{Metadata, total_steps_of};
 use ouro_ir::Tracer;
 use ouro_nn::{DataDims, Halting, Role, Trm, count};
 
-use crate::config::{DataShape, TrainConfig};
+use crate::config::{DataShape, Recipe, TrainConfig};
 use crate::curriculum::{Curriculum, Depth, at_depth};
 use crate::flops::matmul_flops;
 use crate::step::train_step;
@@ -81,20 +81,20 @@ pub fn check_shape(declared: &DataShape, meta: &Metadata) -> Result<()> {
     Ok(())
 }
 
-/// Matmul FLOPs of one training step of `cfg` on data of `dims` (the global batch).
-pub fn train_step_flops(cfg: &TrainConfig, dims: &DataDims) -> Result<u64> {
-    let mut model = Trm::new(cfg.arch.clone(), *dims).map_err(|e| anyhow::anyhow!("{e}"))?;
+/// Matmul FLOPs of one training step of `recipe` on data of `dims` (the global batch).
+pub fn train_step_flops(recipe: &Recipe, dims: &DataDims) -> Result<u64> {
+    let mut model = Trm::new(recipe.arch.clone(), *dims).map_err(|e| anyhow::anyhow!("{e}"))?;
     // Loops are counted once; unrolled, every cycle is counted.
     model.unroll = true;
     // The schedule's length does not change the matmuls.
-    let step = train_step(&model, &crate::run::step_config(cfg, 1), dims.batch_size)?;
+    let step = train_step(&model, &crate::run::step_config(recipe, 1), dims.batch_size)?;
     Ok(matmul_flops(&step.func))
 }
 
 /// Matmul FLOPs of evaluating one example of data of `dims`: `halt_max_steps` forward ACT steps.
-pub fn eval_flops_per_example(cfg: &TrainConfig, dims: &DataDims) -> Result<u64> {
+pub fn eval_flops_per_example(recipe: &Recipe, dims: &DataDims) -> Result<u64> {
     let mut one =
-        Trm::new(cfg.arch.clone(), DataDims { batch_size: 1, ..*dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Trm::new(recipe.arch.clone(), DataDims { batch_size: 1, ..*dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
     one.unroll = true;
     let tr = Tracer::new("eval_act_step");
     let params = one.specs().iter().fold(ouro_ir::tree::Named::new(), |mut named, s| {
@@ -106,33 +106,33 @@ pub fn eval_flops_per_example(cfg: &TrainConfig, dims: &DataDims) -> Result<u64>
     let rows = one.puzzle_rows(&params, carry.puzzle_ids);
     let (_, outputs) = one.act_step(&params, &carry, rows, Halting::Eval);
     let func = tr.finish(&[outputs.logits])?;
-    Ok(matmul_flops(&func) * cfg.arch.halt_max_steps as u64)
+    Ok(matmul_flops(&func) * recipe.arch.halt_max_steps as u64)
 }
 
-/// Costs `cfg` on data of `shape`.
-pub fn estimate(cfg: &TrainConfig, shape: &DataShape) -> Result<Cost> {
-    let gbs = cfg.global_batch_size;
+/// Costs `recipe` on data of `shape`.
+pub fn estimate(recipe: &Recipe, shape: &DataShape) -> Result<Cost> {
+    let gbs = recipe.global_batch_size;
     let dims = shape.dims(gbs);
-    let total_steps = total_steps_of(shape.total_groups, shape.mean_puzzle_examples, cfg.epochs as u64, gbs);
-    let train_flops_per_step = train_step_flops(cfg, &dims)?;
-    let depths = Curriculum::of(cfg, total_steps)?.map_or_else(Vec::new, |c| c.spans(0, total_steps));
+    let total_steps = total_steps_of(shape.total_groups, shape.mean_puzzle_examples, recipe.epochs as u64, gbs);
+    let train_flops_per_step = train_step_flops(recipe, &dims)?;
+    let depths = Curriculum::of(recipe, total_steps)?.map_or_else(Vec::new, |c| c.spans(0, total_steps));
     let mut train_flops = 0.0;
     for &(depth, steps) in &depths {
-        train_flops += train_step_flops(&at_depth(cfg, depth), &dims)? as f64 * steps as f64;
+        train_flops += train_step_flops(&at_depth(recipe, depth), &dims)? as f64 * steps as f64;
     }
     if depths.is_empty() {
         train_flops = train_flops_per_step as f64 * total_steps as f64;
     }
 
-    let eval_flops_per_example = eval_flops_per_example(cfg, &dims)?;
+    let eval_flops_per_example = eval_flops_per_example(recipe, &dims)?;
 
-    let interval = cfg.eval_interval.unwrap_or(cfg.epochs).max(1);
-    let iterations = (cfg.epochs / interval) as u64;
-    let evaluations = iterations.saturating_sub(cfg.min_eval_interval as u64);
+    let interval = recipe.eval_interval.unwrap_or(recipe.epochs).max(1);
+    let iterations = (recipe.epochs / interval) as u64;
+    let evaluations = iterations.saturating_sub(recipe.min_eval_interval as u64);
     let batches = shape.test_examples.div_ceil(gbs) as u64;
-    let batches = cfg.eval_max_batches.map_or(batches, |m| batches.min(m as u64));
+    let batches = recipe.eval_max_batches.map_or(batches, |m| batches.min(m as u64));
     Ok(Cost {
-        params: count(&ouro_nn::param_specs(&cfg.arch, &dims), Role::Trainable) as u64,
+        params: count(&ouro_nn::param_specs(&recipe.arch, &dims), Role::Trainable) as u64,
         total_steps,
         train_flops_per_step,
         train_flops,
@@ -170,23 +170,23 @@ impl Memory {
 /// minutes.
 const MEASURED_ROWS: [usize; 2] = [8, 16];
 
-/// Compiles `cfg`'s train step for one device at [`MEASURED_ROWS`] rows on `runtime` and
+/// Compiles `recipe`'s train step for one device at [`MEASURED_ROWS`] rows on `runtime` and
 /// extrapolates its memory to the rows each device holds (`global_batch_size / mesh.data`,
 /// split into `grad_accum_steps` micro-batches). The state is counted whole on every device
 /// (`shard_optimizer_state` would save part of the moments). The figures are those of the
 /// runtime's compiler: the CPU plugin's for a laptop or CI, the accelerator's on its machine.
 pub fn memory(runtime: &ouro_runtime::Runtime, cfg: &TrainConfig, dims: &DataDims) -> Result<Memory> {
-    let rows = cfg.global_batch_size / cfg.mesh.data.max(1);
-    let micro_rows = rows / cfg.grad_accum_steps.max(1);
+    let rows = cfg.recipe.global_batch_size / cfg.recipe.mesh.data.max(1);
+    let micro_rows = rows / cfg.recipe.grad_accum_steps.max(1);
     let mut measured = Vec::new();
     for n in MEASURED_ROWS {
         let mut one = cfg.clone();
-        one.global_batch_size = n;
-        one.mesh.data = 1;
-        one.grad_accum_steps = 1;
-        let model = crate::run::model_at(&one, DataDims { batch_size: n, ..*dims })?;
-        let step = train_step(&model, &crate::run::step_config(&one, 1), n)?;
-        let exe = runtime.compile(&step.func, &one.lower_options())?;
+        one.recipe.global_batch_size = n;
+        one.recipe.mesh.data = 1;
+        one.recipe.grad_accum_steps = 1;
+        let model = crate::run::model_at(&one.recipe, &one.run, DataDims { batch_size: n, ..*dims })?;
+        let step = train_step(&model, &crate::run::step_config(&one.recipe, 1), n)?;
+        let exe = runtime.compile(&step.func, &one.recipe.lower_options())?;
         let s = exe.loaded().compiled_memory_stats()?;
         let transient = s.temp_size_in_bytes + s.output_size_in_bytes - s.alias_size_in_bytes;
         measured.push((s.argument_size_in_bytes as f64, transient as f64));

@@ -12,6 +12,8 @@
 
 use anyhow::{Result, bail};
 
+use crate::config::Recipe;
+#[cfg(test)]
 use crate::config::TrainConfig;
 
 /// The recursion depth of a step.
@@ -41,15 +43,15 @@ pub struct Curriculum {
 }
 
 impl Curriculum {
-    /// The curriculum of `cfg` over a run of `total_steps`; `None` when the config has none
+    /// The curriculum of `recipe` over a run of `total_steps`; `None` when the config has none
     /// (every step at the architecture's depth).
-    pub fn of(cfg: &TrainConfig, total_steps: u64) -> Result<Option<Curriculum>> {
-        if !cfg.use_curriculum_recursion {
+    pub fn of(recipe: &Recipe, total_steps: u64) -> Result<Option<Curriculum>> {
+        if !recipe.use_curriculum_recursion {
             return Ok(None);
         }
-        let end = Depth { h_cycles: cfg.arch.h_cycles, l_cycles: cfg.arch.l_cycles };
+        let end = Depth { h_cycles: recipe.arch.h_cycles, l_cycles: recipe.arch.l_cycles };
         let (Some(h0), Some(l0), Some(end_epoch)) =
-            (cfg.curriculum_start_h_cycles, cfg.curriculum_start_l_cycles, cfg.curriculum_end_epoch)
+            (recipe.curriculum_start_h_cycles, recipe.curriculum_start_l_cycles, recipe.curriculum_end_epoch)
         else {
             bail!(
                 "use_curriculum_recursion needs curriculum_start_h_cycles, curriculum_start_l_cycles and \
@@ -68,7 +70,7 @@ impl Curriculum {
         Ok(Some(Curriculum {
             start: Depth { h_cycles: h0, l_cycles: l0 },
             end,
-            num: cfg.epochs as u128,
+            num: recipe.epochs as u128,
             den: total_steps.max(1) as u128 * end_epoch as u128,
         }))
     }
@@ -107,12 +109,12 @@ impl Curriculum {
     }
 }
 
-/// `cfg` with its architecture at `depth`.
-pub fn at_depth(cfg: &TrainConfig, depth: Depth) -> TrainConfig {
-    let mut c = cfg.clone();
-    c.arch.h_cycles = depth.h_cycles;
-    c.arch.l_cycles = depth.l_cycles;
-    c
+/// `recipe` with its architecture at `depth`.
+pub fn at_depth(recipe: &Recipe, depth: Depth) -> Recipe {
+    let mut r = recipe.clone();
+    r.arch.h_cycles = depth.h_cycles;
+    r.arch.l_cycles = depth.l_cycles;
+    r
 }
 
 #[cfg(test)]
@@ -133,7 +135,7 @@ mod tests {
             parse(&["+curriculum_start_l_cycles=2", "+curriculum_start_h_cycles=1", "+curriculum_end_epoch=10000"])
                 .unwrap();
         // 50 000 epochs in 1000 steps: epoch 10 000 is reached after 200 steps.
-        let c = Curriculum::of(&cfg, 1000).unwrap().unwrap();
+        let c = Curriculum::of(&cfg.recipe, 1000).unwrap().unwrap();
         let d = |h, l| Depth { h_cycles: h, l_cycles: l };
         assert_eq!(c.depth_at(0), d(1, 2));
         // L = int(2 + 4p) steps at p = 1/4, 1/2, 3/4; H = int(1 + 2p) at p = 1/2.
@@ -148,13 +150,13 @@ mod tests {
         // A resumed run only meets the depths of its remaining steps.
         assert_eq!(c.spans(180, 250), vec![(d(2, 5), 20), (d(3, 6), 50)]);
         assert!(c.spans(5, 5).is_empty());
-        assert_eq!(at_depth(&cfg, d(2, 4)).arch.l_cycles, 4);
+        assert_eq!(at_depth(&cfg.recipe, d(2, 4)).arch.l_cycles, 4);
     }
 
     #[test]
     fn no_curriculum_without_the_switch_and_bad_bounds_are_refused() {
         let cfg = parse(&["use_curriculum_recursion=false"]).unwrap();
-        assert!(Curriculum::of(&cfg, 10).unwrap().is_none());
+        assert!(Curriculum::of(&cfg.recipe, 10).unwrap().is_none());
         for (extra, want) in [
             (vec![], "needs curriculum_start_h_cycles"),
             (

@@ -45,17 +45,17 @@ pub fn import_weights(runtime: &Runtime, cfg: &TrainConfig, file: &Path, locatio
             loc.url
         );
     }
-    let data = PuzzleDataset::open_locations(&cfg.data_paths, "train").context("opening the training data")?;
-    let model = model_of(cfg, &data.metadata)?;
-    let gbs = cfg.global_batch_size;
-    let total = total_steps(&data.metadata, cfg.epochs as u64, gbs);
+    let data = PuzzleDataset::open_locations(&cfg.recipe.data_paths, "train").context("opening the training data")?;
+    let model = model_of(&cfg.recipe, &cfg.run, &data.metadata)?;
+    let gbs = cfg.recipe.global_batch_size;
+    let total = total_steps(&data.metadata, cfg.recipe.epochs as u64, gbs);
     // Checkpoints hold whole arrays whatever the mesh: one device makes the fresh state.
     let mut single = cfg.clone();
-    single.mesh.data = 1;
-    let step = train_step(&model, &step_config(&single, total), gbs)?;
-    let init = runtime.compile(&init_state(&model, &step.layout, gbs, None)?, &single.lower_options())?;
+    single.recipe.mesh.data = 1;
+    let step = train_step(&model, &step_config(&single.recipe, total), gbs)?;
+    let init = runtime.compile(&init_state(&model, &step.layout, gbs, None)?, &single.recipe.lower_options())?;
     let dp = Devices::new(runtime, 1)?;
-    let values = dp.initial_state(runtime.client(), &init, &step.layout, cfg.seed)?;
+    let values = dp.initial_state(runtime.client(), &init, &step.layout, cfg.recipe.seed)?;
     let place = MeshPlace { devices: 1, first: 0, leader: true };
     let mut tensors = snapshot(&step.layout, &values, None, place, false)?;
     let mut used = Vec::new();
@@ -67,9 +67,9 @@ pub fn import_weights(runtime: &Runtime, cfg: &TrainConfig, file: &Path, locatio
         from_file += 1;
     }
     let unused: Vec<String> = weights.unused(&used).into_iter().map(String::from).collect();
-    let epochs_per_iter = cfg.eval_interval.unwrap_or(cfg.epochs);
+    let epochs_per_iter = cfg.recipe.eval_interval.unwrap_or(cfg.recipe.epochs);
     let sampler =
-        Sampler::new(Arc::new(data), SamplerConfig { seed: cfg.seed, global_batch_size: gbs, epochs_per_iter })?;
+        Sampler::new(Arc::new(data), SamplerConfig { seed: cfg.recipe.seed, global_batch_size: gbs, epochs_per_iter })?;
     let mut run = run_record(cfg, 0, sampler.state())?;
     run["imported_from"] = file.display().to_string().into();
     let fresh = tensors.len() - from_file;

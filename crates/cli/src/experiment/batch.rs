@@ -140,7 +140,7 @@ fn print_plan(
             (None, Ok(Next::Resume(s))) => format!("resume from step {s}"),
             (None, Ok(Next::Start)) => "run".into(),
         };
-        let group = p.config.experiment_group.clone().unwrap_or_default();
+        let group = p.config.study.experiment_group.clone().unwrap_or_default();
         println!("{:<24} {:<30} {:<16} {:<34} {}", p.name, group, p.hash, would, cost_line(p, &args.cost, &mut memory));
     }
 }

@@ -66,15 +66,15 @@ impl Layout {
         let mut config = load_config(&file, overrides).with_context(|| format!("experiment {name}"))?;
         let name = stem(&file.display().to_string());
         ouro_train::config::check_path_name("the experiment's name", &name)?;
-        let group = config.experiment_group.clone().unwrap_or_else(|| "ungrouped".into());
+        let group = config.study.experiment_group.clone().unwrap_or_else(|| "ungrouped".into());
         let relative = format!("{group}/{name}");
         let run_dir = root.local().join(&group).join(&name);
         if let Some(checkpoints) = &self.checkpoint_root {
-            config.checkpoint.location = Some(format!("{}/{relative}", checkpoints.trim_end_matches('/')));
+            config.run.checkpoint.location = Some(format!("{}/{relative}", checkpoints.trim_end_matches('/')));
         } else if root.is_remote() {
-            config.checkpoint.location = Some(root.url(&format!("{relative}/checkpoints")));
+            config.run.checkpoint.location = Some(root.url(&format!("{relative}/checkpoints")));
         }
-        let hash = recipe_hash(&config, &data_fingerprint(&config)?)?;
+        let hash = recipe_hash(&config.recipe, &data_fingerprint(&config.recipe)?)?;
         Ok(Planned { name, file, overrides: overrides.to_vec(), config, relative, run_dir, hash })
     }
 }
@@ -127,7 +127,7 @@ impl<'a> MemoryPlan<'a> {
     /// The target a planned run's memory is compiled for: `--target`, else with `--memory` the
     /// config's `target`.
     fn target_of(&self, p: &Planned) -> Option<String> {
-        self.args.target.clone().or_else(|| if self.args.memory { p.config.target.clone() } else { None })
+        self.args.target.clone().or_else(|| if self.args.memory { p.config.run.target.clone() } else { None })
     }
 
     fn compiler(&mut self, name: &str) -> Result<std::rc::Rc<crate::compile::TargetCompiler>> {
@@ -142,13 +142,13 @@ impl<'a> MemoryPlan<'a> {
     /// The memory part of a cost line.
     fn line(&mut self, p: &Planned, shape: &ouro_train::config::DataShape) -> String {
         if let Some(name) = self.target_of(p) {
-            let key = format!("{}/{}/{}/{name}", p.hash, p.config.remat, p.config.unroll_cycles);
+            let key = format!("{}/{}/{}/{name}", p.hash, p.config.run.remat, p.config.run.unroll_cycles);
             if let Some(line) = self.seen.get(&key) {
                 return line.clone();
             }
             let line = match self
                 .compiler(&name)
-                .and_then(|c| c.train_memory(&p.config, &shape.dims(p.config.global_batch_size)))
+                .and_then(|c| c.train_memory(&p.config, &shape.dims(p.config.recipe.global_batch_size)))
             {
                 Ok(line) => format!("; {line}"),
                 Err(e) => format!("; memory on {name} unknown: {e:#}"),
@@ -166,7 +166,7 @@ impl<'a> MemoryPlan<'a> {
             }
         }
         let runtime = self.runtime.as_ref().expect("set above");
-        match ouro_train::cost::memory(runtime, &p.config, &shape.dims(p.config.global_batch_size)) {
+        match ouro_train::cost::memory(runtime, &p.config, &shape.dims(p.config.recipe.global_batch_size)) {
             Ok(m) => format!(
                 "; memory {} per device ({} state at {} rows + {} activations at {} rows, extrapolated by the {} compiler)",
                 bytes(m.total()),
@@ -183,12 +183,12 @@ impl<'a> MemoryPlan<'a> {
     /// Peak FLOP/s of one device, and the devices, a planned run is costed on (its target's,
     /// `--target` or the config's).
     fn rate(&self, p: &Planned) -> (f64, usize) {
-        let name = self.args.target.clone().or_else(|| p.config.target.clone());
+        let name = self.args.target.clone().or_else(|| p.config.run.target.clone());
         let target = name.and_then(|t| ouro_train::target::Target::parse(&t).ok());
         let peak = self.args.device_tflops.map(|t| t * 1e12).or(target.as_ref().map(|t| t.chip().peak_flops));
         let devices = match &target {
-            Some(t) if p.config.mesh.data == 1 => t.chips,
-            _ => p.config.mesh.data,
+            Some(t) if p.config.recipe.mesh.data == 1 => t.chips,
+            _ => p.config.recipe.mesh.data,
         };
         (peak.unwrap_or(989e12), devices)
     }
@@ -244,7 +244,7 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
         return Ok(Next::SameAs(other));
     }
     if record.is_some() {
-        let url = p.config.checkpoint_location(&p.run_dir);
+        let url = p.config.run.checkpoint_location(&p.run_dir);
         let location = ouro_store::Location::open(&url)?;
         if let Some(&step) = ouro_ckpt::committed(&location).unwrap_or_default().first() {
             return Ok(Next::Resume(step));
@@ -255,9 +255,9 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
 
 /// The cost of a planned run, as one line (with its memory as `memory` plans it).
 fn cost_line(p: &Planned, cost: &CostArgs, memory: &mut MemoryPlan<'_>) -> String {
-    let shape = match &p.config.data_shape {
+    let shape = match &p.config.run.data_shape {
         Some(s) => Ok(s.clone()),
-        None => ouro_data::remote::resolve(&p.config.data_paths[0]).and_then(|dir| {
+        None => ouro_data::remote::resolve(&p.config.recipe.data_paths[0]).and_then(|dir| {
             let meta = ouro_data::Metadata::read(&dir.join("train").join("dataset.json"))?;
             let test = ouro_data::Metadata::read(&dir.join("test").join("dataset.json")).ok().map(|m| m.total_puzzles);
             Ok(ouro_train::cost::shape_of(&meta, test))
@@ -267,7 +267,7 @@ fn cost_line(p: &Planned, cost: &CostArgs, memory: &mut MemoryPlan<'_>) -> Strin
         Ok(s) => s,
         Err(e) => return format!("cost unknown: no data_shape in the config and no data to read it from ({e:#})"),
     };
-    match ouro_train::cost::estimate(&p.config, &shape) {
+    match ouro_train::cost::estimate(&p.config.recipe, &shape) {
         Ok(c) => {
             let (peak, devices) = memory.rate(p);
             let rate = peak * cost.mfu * devices as f64;

@@ -85,9 +85,9 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
     // is refused here, before this one writes the run's record. (In a job, process 0 holds the
     // lease for all; the others do not look.)
     let leader = backend.process_spec(ouro_pjrt::plugin::has_tpu_chip())?.is_none_or(|s| s.process_id == 0);
-    if let Some(url) = p.config.checkpoint.location.as_deref().filter(|u| leader && ouro_store::is_remote(u)) {
+    if let Some(url) = p.config.run.checkpoint.location.as_deref().filter(|u| leader && ouro_store::is_remote(u)) {
         let location = ouro_store::Location::open(url)?;
-        ouro_ckpt::Lease::refuse_if_held(&location, Duration::from_secs(p.config.checkpoint.lease_seconds))
+        ouro_ckpt::Lease::refuse_if_held(&location, Duration::from_secs(p.config.run.checkpoint.lease_seconds))
             .with_context(|| format!("experiment {}", p.name))?;
     }
     let run = Lifecycle::begin(Arc::new(root), place, identity, resume)?;

@@ -43,8 +43,8 @@ pub fn validate(backend: &BackendArgs, args: &ValidateArgs) -> Result<()> {
     if run_dir.exists() {
         std::fs::remove_dir_all(&run_dir).with_context(|| format!("clearing {}", run_dir.display()))?;
     }
-    config.checkpoint.location = None;
-    config.checkpoint.every_steps = (args.steps / 2).max(1);
+    config.run.checkpoint.location = None;
+    config.run.checkpoint.every_steps = (args.steps / 2).max(1);
     let mut checks: Vec<(&str, Result<String>)> = Vec::new();
     let how = HowToRun { max_steps: Some(args.steps), force: true, ..HowToRun::default() };
     let trained = train_config(backend, &config, &run_dir, how);
@@ -62,7 +62,7 @@ pub fn validate(backend: &BackendArgs, args: &ValidateArgs) -> Result<()> {
         let metrics = ouro_lab::metrics::RunMetrics::read(&run_dir);
         checks
             .push(("loss decreases", metrics.as_ref().map_err(|e| anyhow::anyhow!("{e:#}")).and_then(loss_decreases)));
-        checks.push(("a checkpoint is written", checkpoint_written(&config.checkpoint_location(&run_dir))));
+        checks.push(("a checkpoint is written", checkpoint_written(&config.run.checkpoint_location(&run_dir))));
         checks.push((
             "metrics appear",
             metrics.map_err(|e| anyhow::anyhow!("{e:#}")).and_then(|m| metrics_appear(&m, &run_dir)),

@@ -11,7 +11,7 @@ use ouro_nn::{METRICS, ParamSpec};
 use ouro_pjrt::{Buffer, Client};
 use ouro_runtime::{Executable, to_host};
 
-use crate::config::TrainConfig;
+use crate::config::Recipe;
 use crate::devices::{DeviceState, Devices};
 
 /// Where an evaluation runs: this host's devices, and the job's hosts the ARC evaluator
@@ -26,7 +26,7 @@ pub(crate) struct EvalPlace<'a> {
 
 /// Evaluates the weights `specs` of `values` on every batch of `test` with `exe`.
 pub(crate) fn evaluate(
-    cfg: &TrainConfig,
+    recipe: &Recipe,
     (exe, specs): (&Executable, &[ParamSpec]),
     values: &DeviceState,
     test: &Sampler,
@@ -34,12 +34,12 @@ pub(crate) fn evaluate(
 ) -> Result<BTreeMap<String, f64>> {
     let (client, dp) = (place.client, place.devices);
     let weights: Vec<Vec<&Buffer>> =
-        (0..dp.n()).map(|d| values.eval_weights(d, specs, cfg.ema)).collect::<Result<_>>()?;
+        (0..dp.n()).map(|d| values.eval_weights(d, specs, recipe.ema)).collect::<Result<_>>()?;
     let mut sums: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let max_batches = cfg.eval_max_batches.unwrap_or(usize::MAX);
-    let mut arc = match cfg.evaluators.first() {
+    let max_batches = recipe.eval_max_batches.unwrap_or(usize::MAX);
+    let mut arc = match recipe.evaluators.first() {
         Some(_) => {
-            let path = ouro_data::remote::resolve(&cfg.test_paths()[0])?;
+            let path = ouro_data::remote::resolve(&recipe.test_paths()[0])?;
             Some(ouro_data::eval::ArcEvaluator::open(&path, 0)?)
         }
         None => None,

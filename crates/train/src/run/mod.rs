@@ -30,7 +30,7 @@ pub(crate) use plan::{model_at, model_of};
 pub(crate) use saves::run_record;
 
 use crate::checkpoint::MeshPlace;
-use crate::config::TrainConfig;
+use crate::config::{Recipe, TrainConfig};
 use crate::devices::{DeviceState, Devices};
 use crate::preempt::StopAgreement;
 use crate::state::StateLayout;
@@ -104,17 +104,17 @@ pub struct Summary {
 pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Result<Summary> {
     let (plan, splits) = Plan::new(cfg)?;
     let meta = splits.train.metadata.clone();
-    let model = model_of(cfg, &meta)?;
-    plan::check_platform(cfg, runtime)?;
+    let model = model_of(&cfg.recipe, &cfg.run, &meta)?;
+    plan::check_platform(&cfg.recipe, runtime)?;
     // Compile everything first, so a bad program fails before any data moves.
     let started = Instant::now();
-    let dp = Devices::new(runtime, cfg.mesh.data).context("placing mesh.data on the devices")?;
-    plan::check_device_memory(&model, runtime, &cfg.mesh)?;
+    let dp = Devices::new(runtime, cfg.recipe.mesh.data).context("placing mesh.data on the devices")?;
+    plan::check_device_memory(&model, runtime, &cfg.recipe.mesh)?;
     // Process 0 writes the run directory: one writer at a time, before anything is compiled.
     let _lock = if dp.leader() { Some(crate::lock::RunLock::acquire(&options.run_dir)?) } else { None };
-    let step_cfg = step_config(cfg, plan.total);
-    let gbs = cfg.global_batch_size;
-    let options_lower = cfg.lower_options();
+    let step_cfg = step_config(&cfg.recipe, plan.total);
+    let gbs = cfg.recipe.global_batch_size;
+    let options_lower = cfg.recipe.lower_options();
     // The architecture's depth; a curriculum adds programs for its shallower depths later.
     let step = train_step(&model, &step_cfg, gbs)?;
     let init = crate::init::init_state(&model, &step.layout, gbs, step_cfg.parallel.as_ref())?;
@@ -125,7 +125,7 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
     programs.eval.insert(plan.full_depth, runtime.compile(&eval.func, &options_lower)?);
     let compile_seconds = started.elapsed().as_secs_f64();
     tracing::info!(compile_seconds, total_steps = plan.total, "compiled the train, init and eval steps");
-    let values = dp.initial_state(runtime.client(), &init_exe, &step.layout, cfg.seed)?;
+    let values = dp.initial_state(runtime.client(), &init_exe, &step.layout, cfg.recipe.seed)?;
     let summary = Summary { total_steps: plan.total, compile_seconds, ..Summary::default() };
     let setup = Setup { runtime, cfg, options, step_cfg: &step_cfg, layout: &step.layout, eval_specs: &eval.weights };
     let mut run = Run::start(setup, (plan, splits), dp, programs, values, summary)?;
@@ -135,13 +135,13 @@ pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Resu
 
 /// This host's samplers of the training split (`epochs_per_iter` a pass) and of the test split.
 fn samplers(
-    cfg: &TrainConfig,
+    recipe: &Recipe,
     splits: Splits,
     epochs_per_iter: usize,
     (host, hosts): (usize, usize),
 ) -> Result<(Sampler, Option<Sampler>)> {
     let sampler_of = |data: ouro_data::PuzzleDataset, epochs_per_iter: usize| -> Result<Sampler> {
-        let config = SamplerConfig { seed: cfg.seed, global_batch_size: cfg.global_batch_size, epochs_per_iter };
+        let config = SamplerConfig { seed: recipe.seed, global_batch_size: recipe.global_batch_size, epochs_per_iter };
         Ok(Sampler::new(Arc::new(data), config)?.for_host(host, hosts)?)
     };
     let train = sampler_of(splits.train, epochs_per_iter)?;
@@ -201,15 +201,16 @@ impl<'a> Run<'a> {
         mut summary: Summary,
     ) -> Result<Run<'a>> {
         let Setup { cfg, options, .. } = setup;
-        let (mut sampler, test_sampler) = samplers(cfg, splits, plan.epochs_per_iter, dp.host)?;
+        let (mut sampler, test_sampler) = samplers(&cfg.recipe, splits, plan.epochs_per_iter, dp.host)?;
 
         // Checkpoints: resume from the newest intact one, then save as configured.
-        let ckpt_url = cfg.checkpoint_location(&options.run_dir);
+        let ckpt_url = cfg.run.checkpoint_location(&options.run_dir);
         let location = ouro_store::Location::open(&ckpt_url)
             .with_context(|| format!("opening the checkpoint location {}", ouro_store::redact(&ckpt_url)))?;
         // One writer per location too (it may be shared by runs, or live outside the run directory).
-        let guard = if dp.leader() { Some(resume::hold_location(options, &location, &cfg.checkpoint)?) } else { None };
-        let place = MeshPlace { devices: cfg.mesh.data, first: dp.host.0 * dp.n(), leader: dp.leader() };
+        let guard =
+            if dp.leader() { Some(resume::hold_location(options, &location, &cfg.run.checkpoint)?) } else { None };
+        let place = MeshPlace { devices: cfg.recipe.mesh.data, first: dp.host.0 * dp.n(), leader: dp.leader() };
         let saving_hosts = resume::saving_hosts(options, dp.host)?;
         let (mut steps, mut first_iteration) = (0, 0);
         if options.resume {
@@ -230,7 +231,7 @@ impl<'a> Run<'a> {
         }
         let stop = resume::stop_agreement(options, saving_hosts.as_ref(), &ckpt_url)?;
         let retention =
-            ouro_ckpt::Retention { keep_last: cfg.checkpoint.keep_last, keep_every: cfg.checkpoint.keep_every };
+            ouro_ckpt::Retention { keep_last: cfg.run.checkpoint.keep_last, keep_every: cfg.run.checkpoint.keep_every };
         let checkpoints = Checkpoints {
             cfg,
             layout: setup.layout,
@@ -280,7 +281,7 @@ impl<'a> Run<'a> {
             client: setup.runtime.client(),
             parallel: setup.step_cfg.parallel.as_ref(),
             place,
-            global_batch_size: setup.cfg.global_batch_size,
+            global_batch_size: setup.cfg.recipe.global_batch_size,
         }
     }
 
@@ -294,11 +295,11 @@ impl<'a> Run<'a> {
     ) -> Result<StepLog> {
         let (cfg, client) = (setup.cfg, setup.runtime.client());
         let bar = log::progress_bar(limit, setup.options.progress && dp.leader());
-        let mut log = StepLog::new(file, bar, setup.layout.metrics, cfg.global_batch_size);
+        let mut log = StepLog::new(file, bar, setup.layout.metrics, cfg.recipe.global_batch_size);
         log.curriculum = plan.curriculum.is_some();
         // Achieved FLOP/s and MFU: the step's matmul FLOPs, against the devices' peak when known.
         let kind = client.devices().first().map(|d| d.description().map(|d| d.kind)).transpose()?.unwrap_or_default();
-        log.peak = crate::target::peak_flops(&kind).map(|p| p * cfg.mesh.data as f64);
+        log.peak = crate::target::peak_flops(&kind).map(|p| p * cfg.recipe.mesh.data as f64);
         Ok(log)
     }
 
@@ -325,7 +326,7 @@ impl<'a> Run<'a> {
                 self.step(&batch, iteration)?;
             }
             self.log.drain()?;
-            if iteration >= self.setup.cfg.min_eval_interval && self.test_sampler.is_some() {
+            if iteration >= self.setup.cfg.recipe.min_eval_interval && self.test_sampler.is_some() {
                 self.evaluate(iteration)?;
             }
         }
@@ -356,7 +357,7 @@ impl<'a> Run<'a> {
             self.trained_position = position.clone();
         }
         self.trained_iteration = iteration;
-        let every = self.setup.cfg.checkpoint.every_steps;
+        let every = self.setup.cfg.run.checkpoint.every_steps;
         if every > 0 && self.steps.is_multiple_of(every) {
             // The metrics so far go to disk first, so a resumed run's log has no gap.
             self.log.drain()?;
@@ -381,15 +382,15 @@ impl<'a> Run<'a> {
         let exe = self.programs.eval_program(self.plan.depth_at(self.steps.saturating_sub(1)))?;
         let client: &Client = self.setup.runtime.client();
         let place = EvalPlace { client, devices: &self.dp, hosts: self.hosts.as_ref(), step: self.steps };
-        let results = evaluate(cfg, (&exe, eval_specs), &self.values, test, &place)?;
+        let results = evaluate(&cfg.recipe, (&exe, eval_specs), &self.values, test, &place)?;
         let values: Vec<(String, f64)> = results.iter().map(|(k, v)| (k.clone(), *v)).collect();
         self.log.file.record(self.steps, "eval/", &values)?;
         self.log.file.flush()?;
         tracing::info!(step = self.steps, ?results, "evaluated");
         self.summary.last_eval = results;
-        if self.dp.leader() && (cfg.checkpoint_every_eval || iteration + 1 == self.plan.iterations) {
+        if self.dp.leader() && (cfg.recipe.checkpoint_every_eval || iteration + 1 == self.plan.iterations) {
             let path = options.run_dir.join(format!("step_{}.safetensors", self.steps));
-            save_weights(&path, eval_specs, &self.values.eval_weights(0, eval_specs, cfg.ema)?)?;
+            save_weights(&path, eval_specs, &self.values.eval_weights(0, eval_specs, cfg.recipe.ema)?)?;
             tracing::info!(path = %path.display(), "saved the evaluated weights");
         }
         self.persist("evaluation");
@@ -419,7 +420,7 @@ impl<'a> Run<'a> {
         summary.steps = self.steps;
         // The first interval includes the pipeline filling; the median ignores it.
         summary.median_step_seconds = median(&self.log.step_times);
-        summary.examples_per_second = self.setup.cfg.global_batch_size as f64 / summary.median_step_seconds;
+        summary.examples_per_second = self.setup.cfg.recipe.global_batch_size as f64 / summary.median_step_seconds;
         Ok(summary)
     }
 }

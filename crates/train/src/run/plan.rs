@@ -8,55 +8,57 @@ use ouro_nn::{DataDims, FloatType, Trm};
 use ouro_optim::Schedule;
 use ouro_runtime::Runtime;
 
-use crate::config::{DATA_AXIS, LossScaling, MeshConfig, TrainConfig};
+use crate::config::{DATA_AXIS, LossScaling, MeshConfig, Recipe, RunConfig, TrainConfig};
 use crate::curriculum::{Curriculum, Depth};
 use crate::step::{DataParallel, LossScale, StepConfig};
 
 /// The step's settings from a config, for a run of `total` steps.
-pub fn step_config(cfg: &TrainConfig, total: u64) -> StepConfig {
+pub fn step_config(recipe: &Recipe, total: u64) -> StepConfig {
     let schedule = Schedule {
-        base: cfg.lr,
-        warmup_steps: cfg.lr_warmup_steps,
+        base: recipe.lr,
+        warmup_steps: recipe.lr_warmup_steps,
         total_steps: total as usize,
-        min_ratio: cfg.lr_min_ratio,
+        min_ratio: recipe.lr_min_ratio,
     };
     StepConfig {
-        optimizer: cfg.optimizer_config(),
+        optimizer: recipe.optimizer_config(),
         schedule,
-        puzzle_schedule: Schedule { base: cfg.puzzle_emb_lr, ..schedule },
-        puzzle_weight_decay: cfg.puzzle_emb_weight_decay,
-        ema_rate: cfg.ema.then_some(cfg.ema_rate),
-        global_batch_size: cfg.global_batch_size,
+        puzzle_schedule: Schedule { base: recipe.puzzle_emb_lr, ..schedule },
+        puzzle_weight_decay: recipe.puzzle_emb_weight_decay,
+        ema_rate: recipe.ema.then_some(recipe.ema_rate),
+        global_batch_size: recipe.global_batch_size,
         total_steps: total as usize,
-        halt_exploration_final: if cfg.use_adaptive_halting { cfg.halt_exploration_final } else { None },
-        grad_accum_steps: cfg.grad_accum_steps,
-        loss_scale: (cfg.loss_scaling == LossScaling::Dynamic)
-            .then_some(LossScale { initial: cfg.loss_scale_initial, growth_interval: cfg.loss_scale_growth_interval }),
-        parallel: (cfg.mesh.data > 1).then(|| DataParallel {
+        halt_exploration_final: if recipe.use_adaptive_halting { recipe.halt_exploration_final } else { None },
+        grad_accum_steps: recipe.grad_accum_steps,
+        loss_scale: (recipe.loss_scaling == LossScaling::Dynamic).then_some(LossScale {
+            initial: recipe.loss_scale_initial,
+            growth_interval: recipe.loss_scale_growth_interval,
+        }),
+        parallel: (recipe.mesh.data > 1).then(|| DataParallel {
             axis: DATA_AXIS.to_string(),
-            devices: cfg.mesh.data,
-            shard_optimizer_state: cfg.mesh.shard_optimizer_state,
+            devices: recipe.mesh.data,
+            shard_optimizer_state: recipe.mesh.shard_optimizer_state,
         }),
     }
 }
 
-/// The model `cfg` describes over the dimensions of its data.
-pub(crate) fn model_of(cfg: &TrainConfig, meta: &ouro_data::Metadata) -> Result<Trm> {
+/// The model `recipe` describes over the dimensions of its data, compiled as `run` says.
+pub(crate) fn model_of(recipe: &Recipe, run: &RunConfig, meta: &ouro_data::Metadata) -> Result<Trm> {
     let dims = DataDims {
-        batch_size: cfg.global_batch_size,
+        batch_size: recipe.global_batch_size,
         seq_len: meta.seq_len,
         vocab_size: meta.vocab_size,
         num_puzzle_identifiers: meta.num_puzzle_identifiers,
     };
-    model_at(cfg, dims)
+    model_at(recipe, run, dims)
 }
 
-/// The model `cfg` trains on data of `dims`, with its memory and speed switches (`remat`,
+/// The model `recipe` trains on data of `dims`, with its memory and speed switches (`remat`,
 /// `unroll_cycles`) applied.
-pub(crate) fn model_at(cfg: &TrainConfig, dims: DataDims) -> Result<Trm> {
-    let mut model = Trm::new(cfg.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
-    model.remat = cfg.remat;
-    model.unroll = cfg.unroll_cycles;
+pub(crate) fn model_at(recipe: &Recipe, run: &RunConfig, dims: DataDims) -> Result<Trm> {
+    let mut model = Trm::new(recipe.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
+    model.remat = run.remat;
+    model.unroll = run.unroll_cycles;
     Ok(model)
 }
 
@@ -85,8 +87,9 @@ pub(crate) struct Plan {
 impl Plan {
     /// Opens and checks `cfg`'s data and works out the schedule.
     pub fn new(cfg: &TrainConfig) -> Result<(Plan, Splits)> {
-        let train = PuzzleDataset::open_locations(&cfg.data_paths, "train").context("opening the training data")?;
-        let test = match PuzzleDataset::open_locations(cfg.test_paths(), "test") {
+        let train =
+            PuzzleDataset::open_locations(&cfg.recipe.data_paths, "train").context("opening the training data")?;
+        let test = match PuzzleDataset::open_locations(cfg.recipe.test_paths(), "test") {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::warn!("no test split, so no evaluation: {e}");
@@ -105,29 +108,29 @@ impl Plan {
                 meta.vocab_size
             );
         }
-        if let Some(shape) = &cfg.data_shape {
+        if let Some(shape) = &cfg.run.data_shape {
             crate::cost::check_shape(shape, meta)
-                .with_context(|| format!("data_shape against the data at {}", cfg.data_paths.join(", ")))?;
+                .with_context(|| format!("data_shape against the data at {}", cfg.recipe.data_paths.join(", ")))?;
         }
-        let gbs = cfg.global_batch_size;
-        let total = total_steps(meta, cfg.epochs as u64, gbs);
+        let gbs = cfg.recipe.global_batch_size;
+        let total = total_steps(meta, cfg.recipe.epochs as u64, gbs);
         if total == 0 {
             bail!("the run has no step: epochs × groups × examples per puzzle < global_batch_size ({gbs})");
         }
-        let epochs_per_iter = cfg.eval_interval.unwrap_or(cfg.epochs);
-        let full_depth = Depth { h_cycles: cfg.arch.h_cycles, l_cycles: cfg.arch.l_cycles };
-        let curriculum = Curriculum::of(cfg, total)?;
+        let epochs_per_iter = cfg.recipe.eval_interval.unwrap_or(cfg.recipe.epochs);
+        let full_depth = Depth { h_cycles: cfg.recipe.arch.h_cycles, l_cycles: cfg.recipe.arch.l_cycles };
+        let curriculum = Curriculum::of(&cfg.recipe, total)?;
         if let Some(c) = &curriculum
             && c.depth_at(total - 1) != full_depth
         {
             tracing::warn!(
                 "curriculum_end_epoch ({}) is past the run's {} epochs: it ends at {}, not the architecture's {full_depth}",
-                cfg.curriculum_end_epoch.unwrap_or(0),
-                cfg.epochs,
+                cfg.recipe.curriculum_end_epoch.unwrap_or(0),
+                cfg.recipe.epochs,
                 c.depth_at(total - 1)
             );
         }
-        let iterations = cfg.epochs / epochs_per_iter;
+        let iterations = cfg.recipe.epochs / epochs_per_iter;
         let plan = Plan { total, epochs_per_iter, iterations, full_depth, curriculum };
         Ok((plan, Splits { train, test }))
     }
@@ -139,11 +142,11 @@ impl Plan {
 }
 
 /// Refuses what the platform cannot run and warns of what it runs badly.
-pub(crate) fn check_platform(cfg: &TrainConfig, runtime: &Runtime) -> Result<()> {
-    if cfg.arch.loss.dtype == FloatType::Float64 && runtime.client().platform_name().eq_ignore_ascii_case("tpu") {
+pub(crate) fn check_platform(recipe: &Recipe, runtime: &Runtime) -> Result<()> {
+    if recipe.arch.loss.dtype == FloatType::Float64 && runtime.client().platform_name().eq_ignore_ascii_case("tpu") {
         bail!("arch.loss.dtype float64: TPUs have no f64; use arch.loss.dtype=float32");
     }
-    if cfg.arch.forward_dtype == FloatType::Float16 && cfg.loss_scaling == LossScaling::None {
+    if recipe.arch.forward_dtype == FloatType::Float16 && recipe.loss_scaling == LossScaling::None {
         tracing::warn!(
             "arch.forward_dtype float16 without loss_scaling: dynamic: small gradients may flush to zero \
              and large ones overflow"

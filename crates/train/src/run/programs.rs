@@ -43,7 +43,8 @@ impl<'a> DepthPrograms<'a> {
     }
 
     fn model(&self, depth: Depth) -> Result<Trm> {
-        model_of(&at_depth(self.cfg, depth), self.meta).with_context(|| format!("the model at {depth}"))
+        model_of(&at_depth(&self.cfg.recipe, depth), &self.cfg.run, self.meta)
+            .with_context(|| format!("the model at {depth}"))
     }
 
     /// The train step at `depth`.
@@ -51,8 +52,8 @@ impl<'a> DepthPrograms<'a> {
         if let Some(exe) = self.train.get(&depth) {
             return Ok(exe.clone());
         }
-        let step = train_step(&self.model(depth)?, self.step_cfg, self.cfg.global_batch_size)?;
-        let exe = self.runtime.compile(&step.func, &self.cfg.lower_options())?;
+        let step = train_step(&self.model(depth)?, self.step_cfg, self.cfg.recipe.global_batch_size)?;
+        let exe = self.runtime.compile(&step.func, &self.cfg.recipe.lower_options())?;
         self.train.insert(depth, exe.clone());
         Ok(exe)
     }
@@ -62,8 +63,8 @@ impl<'a> DepthPrograms<'a> {
         if let Some(exe) = self.eval.get(&depth) {
             return Ok(exe.clone());
         }
-        let eval = eval_step(&self.model(depth)?, self.cfg.global_batch_size, self.step_cfg.parallel.as_ref())?;
-        let exe = self.runtime.compile(&eval.func, &self.cfg.lower_options())?;
+        let eval = eval_step(&self.model(depth)?, self.cfg.recipe.global_batch_size, self.step_cfg.parallel.as_ref())?;
+        let exe = self.runtime.compile(&eval.func, &self.cfg.recipe.lower_options())?;
         self.eval.insert(depth, exe.clone());
         Ok(exe)
     }
@@ -74,7 +75,7 @@ impl<'a> DepthPrograms<'a> {
             return Ok(f);
         }
         let model = self.model(depth)?;
-        let f = crate::cost::train_step_flops(&at_depth(self.cfg, depth), &model.dims)? as f64;
+        let f = crate::cost::train_step_flops(&at_depth(&self.cfg.recipe, depth), &model.dims)? as f64;
         self.flops.insert(depth, f);
         Ok(f)
     }

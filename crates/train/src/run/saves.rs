@@ -21,8 +21,8 @@ pub(crate) fn run_record(
 ) -> Result<Value> {
     Ok(json!({
         "config": cfg.to_yaml()?,
-        "global_batch_size": cfg.global_batch_size,
-        "mesh_data": cfg.mesh.data,
+        "global_batch_size": cfg.recipe.global_batch_size,
+        "mesh_data": cfg.recipe.mesh.data,
         "iteration": iteration,
         "sampler": position,
     }))
@@ -67,7 +67,7 @@ impl Checkpoints<'_> {
             lease.check()?;
         }
         let started = Instant::now();
-        let tensors = snapshot(self.layout, values, self.parallel, self.place, self.cfg.checkpoint.save_carry)?;
+        let tensors = snapshot(self.layout, values, self.parallel, self.place, self.cfg.run.checkpoint.save_carry)?;
         self.held.push(started.elapsed().as_secs_f64());
         let run = run_record(self.cfg, at.iteration, at.position)?;
         self.reports.extend(self.saver.submit(ouro_ckpt::SaveJob { step: at.step, tensors, run })?);
