@@ -221,11 +221,7 @@ struct InfoArgs {
 }
 
 fn geometry(size: usize) -> Result<Geometry> {
-    match size {
-        9 => Ok(Geometry::NINE),
-        4 => Ok(Geometry::FOUR),
-        other => bail!("--size must be 9 or 4, got {other}"),
-    }
+    Geometry::of_side(size).ok_or_else(|| anyhow::anyhow!("--size must be 9 or 4, got {size}"))
 }
 
 pub fn run(args: &DatasetArgs) -> Result<()> {

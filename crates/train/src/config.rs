@@ -642,6 +642,8 @@ impl TrainConfig {
                 out.insert(key.to_string(), v);
             }
         }
+        // A key the layout does not list yet (a test keeps it complete) is written last, not lost.
+        out.extend(keys);
         Ok(serde_json::Value::Object(out))
     }
 

@@ -39,11 +39,8 @@ fn one_candidate() -> usize {
 impl SudokuRecipe {
     /// The board's geometry.
     pub fn geometry(&self) -> Result<Geometry> {
-        match self.size {
-            9 => Ok(Geometry::NINE),
-            4 => Ok(Geometry::FOUR),
-            other => Err(Error::Config(format!("generate_sudoku.size must be 4 or 9, got {other}"))),
-        }
+        Geometry::of_side(self.size)
+            .ok_or_else(|| Error::Config(format!("generate_sudoku.size must be 4 or 9, got {}", self.size)))
     }
 
     /// Builds the dataset at `out`, which must not exist. Refused before generating anything

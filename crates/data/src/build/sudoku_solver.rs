@@ -17,6 +17,11 @@ impl Geometry {
     /// 4×4 (for fast tests).
     pub const FOUR: Geometry = Geometry { b: 2 };
 
+    /// The board of side `side`, if ouro builds it (9 or 4).
+    pub fn of_side(side: usize) -> Option<Geometry> {
+        [Geometry::NINE, Geometry::FOUR].into_iter().find(|g| g.n() == side)
+    }
+
     /// Side length.
     pub fn n(self) -> usize {
         self.b * self.b
