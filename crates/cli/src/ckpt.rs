@@ -112,7 +112,7 @@ fn ls(location: &str) -> Result<()> {
         // Committed means a marker and a manifest that matches it (`verify` reads the shards).
         let state = match (s.committed, s.committed.then(|| Step::open(&loc, s.step))) {
             (true, Some(Ok(_))) => "committed".to_string(),
-            (true, Some(Err(e))) => format!("damaged: {}", crate::error_chain(&anyhow::Error::from(e))),
+            (true, Some(Err(e))) => format!("damaged: {}", crate::error_chain(&e)),
             _ => "unfinished (invisible to --resume)".to_string(),
         };
         println!("step_{:<10} {:>12.1} MB  {state}", s.step, s.bytes as f64 / 1e6);

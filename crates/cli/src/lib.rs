@@ -103,7 +103,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -111,10 +111,12 @@ pub fn main() -> ExitCode {
 
 /// `e` and its causes, joined by ": ", each cause once: an error that prints its source in its
 /// own message (`path: Permission denied`) is not followed by that source again.
-pub fn error_chain(e: &anyhow::Error) -> String {
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut message = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        cause = c.source();
+        let text = c.to_string();
         if message.ends_with(&text) {
             continue;
         }
@@ -133,6 +135,6 @@ mod tests {
         let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
         let store = ouro_store::Error::Io { path: "/runs/x".into(), source: denied };
         let e = anyhow::Error::from(store).context("saving step 5");
-        assert_eq!(super::error_chain(&e), "saving step 5: /runs/x: permission denied");
+        assert_eq!(super::error_chain(e.as_ref()), "saving step 5: /runs/x: permission denied");
     }
 }

@@ -142,7 +142,7 @@ pub(crate) fn train_config(
         hosts: job.map(|cluster| Arc::new(crate::JobHosts::new(cluster, None)) as Arc<dyn ouro_ckpt::Hosts>),
         persist: how.persist,
     };
-    ouro_train::train(&runtime, config, &options)
+    Ok(ouro_train::train(&runtime, config, &options)?)
 }
 
 /// What a finished (or stopped) run prints.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result};
 
 /// A directory of experiment configs.
 #[derive(Clone, Debug)]
@@ -21,7 +21,7 @@ impl Catalog {
     /// Every experiment's name, sorted.
     pub fn names(&self) -> Result<Vec<String>> {
         let entries = std::fs::read_dir(&self.dir)
-            .with_context(|| format!("reading the experiment catalog {}", self.dir.display()))?;
+            .map_err(|e| Error::io(format!("reading the experiment catalog {}", self.dir.display()), e))?;
         let mut names: Vec<String> = entries
             .flatten()
             .map(|e| e.path())
@@ -46,9 +46,12 @@ impl Catalog {
         let near: Vec<&String> =
             names.iter().filter(|n| n.contains(name) || name.contains(n.as_str())).take(8).collect();
         if near.is_empty() {
-            bail!("no experiment {name:?} in {} (`ouro batch --list` lists them)", self.dir.display());
+            return Err(Error::NotFound(format!(
+                "no experiment {name:?} in {} (`ouro batch --list` lists them)",
+                self.dir.display()
+            )));
         }
-        bail!("no experiment {name:?} in {}; did you mean one of {near:?}?", self.dir.display())
+        Err(Error::NotFound(format!("no experiment {name:?} in {}; did you mean one of {near:?}?", self.dir.display())))
     }
 
     /// The experiments whose name contains `pattern` (`*` matches any run of characters), in
@@ -56,7 +59,7 @@ impl Catalog {
     pub fn matching(&self, pattern: &str) -> Result<Vec<String>> {
         let found: Vec<String> = self.names()?.into_iter().filter(|n| matches(pattern, n)).collect();
         if found.is_empty() {
-            bail!("no experiment in {} matches {pattern:?}", self.dir.display());
+            return Err(Error::NotFound(format!("no experiment in {} matches {pattern:?}", self.dir.display())));
         }
         Ok(found)
     }

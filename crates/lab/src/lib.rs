@@ -8,6 +8,7 @@
 //! TensorBoard events, the evaluated weights and (by default) `checkpoints/`.
 
 pub mod catalog;
+pub mod error;
 pub mod lifecycle;
 pub mod metrics;
 pub mod recipe;
@@ -17,6 +18,7 @@ pub mod runs;
 pub mod schedule;
 
 pub use catalog::Catalog;
+pub use error::{Error, Result};
 pub use recipe::{data_fingerprint, recipe_hash};
 pub use root::OutputRoot;
 pub use runs::{RunRecord, RunState, scan};

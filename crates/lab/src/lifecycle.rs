@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use ouro_train::run::{Persist, Summary};
 
 use crate::root::OutputRoot;
@@ -114,7 +114,7 @@ impl Lifecycle {
             }
         }
         let url = self.root.url(&self.place.relative);
-        self.root.push(&self.place.relative).with_context(|| format!("copying the run to {url}"))?;
+        self.root.push(&self.place.relative).map_err(|e| Error::Push { url, source: Box::new(e) })?;
         Ok(())
     }
 }
@@ -122,7 +122,8 @@ impl Lifecycle {
 /// Records a run whose recipe is complete in `other` as its duplicate (the steps of that run),
 /// and copies the record to the root.
 pub fn record_duplicate(root: &OutputRoot, place: &RunPlace, identity: RunRecord, other: &Path) -> Result<()> {
-    let previous = RunRecord::read(other)?.context("the complete run's record vanished")?;
+    let vanished = || Error::NotFound(format!("the complete run's record in {} vanished", other.display()));
+    let previous = RunRecord::read(other)?.ok_or_else(vanished)?;
     let record = RunRecord {
         state: RunState::Duplicate,
         finished: Some(now()),

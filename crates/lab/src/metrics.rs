@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Error, Result};
 
 /// One record: its step and values.
 pub type Record = (u64, BTreeMap<String, f64>);
@@ -28,17 +28,18 @@ impl RunMetrics {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RunMetrics::default()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
         let mut metrics = RunMetrics::default();
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
+            let damaged = |message| Error::Damaged { what: format!("{}:{}", path.display(), i + 1), message };
             let value: serde_json::Value = match serde_json::from_str(line) {
                 Ok(v) => v,
                 Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => break,
-                Err(e) => bail!("{}:{}: not a JSON record: {e}", path.display(), i + 1),
+                Err(e) => return Err(damaged(format!("not a JSON record: {e}"))),
             };
-            let Some(object) = value.as_object() else { bail!("{}:{}: not a JSON object", path.display(), i + 1) };
+            let Some(object) = value.as_object() else { return Err(damaged("not a JSON object".into())) };
             let step = object.get("step").and_then(|s| s.as_u64()).unwrap_or(0);
             let values: BTreeMap<String, f64> = object
                 .iter()

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::error::Result;
 use ouro_train::TrainConfig;
 use ouro_train::config::{Recipe, RunConfig, StudyConfig};
 use sha2::{Digest, Sha256};
@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 pub fn recipe_hash(recipe: &Recipe, data_fingerprint: &str) -> Result<String> {
     let only_recipe =
         TrainConfig { recipe: recipe.canonical(), run: RunConfig::default(), study: StudyConfig::default() };
-    let text = serde_json::to_string(&only_recipe.to_json()?).context("serialising the recipe")?;
+    // A JSON value's Display is its compact serialisation.
+    let text = only_recipe.to_json()?.to_string();
     let mut h = Sha256::new();
     h.update(text.as_bytes());
     h.update(b"\0data\0");

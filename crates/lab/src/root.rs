@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result, anyhow};
+use crate::error::{Error, Result};
 use ouro_store::Location;
 
 use crate::runs::RunRecord;
@@ -45,10 +45,10 @@ impl OutputRoot {
                 pushed: Mutex::default(),
             });
         }
-        let location =
-            Location::open(spec).with_context(|| format!("opening the output root {}", ouro_store::redact(spec)))?;
-        let cache = ouro_store::cache_dir()
-            .ok_or_else(|| anyhow!("no cache directory for the staging copy of {spec}: set OURO_CACHE_DIR"))?;
+        let location = Location::open(spec).map_err(|source| Error::Root { url: ouro_store::redact(spec), source })?;
+        let cache = ouro_store::cache_dir().ok_or_else(|| {
+            Error::NotFound(format!("no cache directory for the staging copy of {spec}: set OURO_CACHE_DIR"))
+        })?;
         let (scheme, rest) = spec.split_once("://").unwrap_or(("remote", spec));
         let mut local = cache.join("outputs").join(scheme);
         for part in rest.split('/').filter(|p| !p.is_empty() && *p != "." && *p != "..") {
@@ -106,12 +106,12 @@ impl OutputRoot {
                 Ok(_) => continue,
             };
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
             }
             // Whole files only: a reader never sees a half-written copy.
             let partial = path.with_extension("pulling");
-            std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
-            std::fs::rename(&partial, &path).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&partial, bytes).map_err(|e| Error::io(format!("writing {}", partial.display()), e))?;
+            std::fs::rename(&partial, &path).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
             copied += 1;
         }
         Ok(copied)
@@ -127,22 +127,20 @@ impl OutputRoot {
         let sizes: BTreeMap<String, u64> = remote.list()?.into_iter().map(|(r, s, _)| (r, s)).collect();
         let mut copied = 0;
         for path in files_under(&dir)? {
-            let below = path
-                .strip_prefix(&dir)
-                .map_err(|_| anyhow!("{} is outside {}", path.display(), dir.display()))?
-                .to_string_lossy()
-                .replace('\\', "/");
+            // `files_under(dir)` lists only paths below `dir`.
+            let Ok(below) = path.strip_prefix(&dir) else { continue };
+            let below = below.to_string_lossy().replace('\\', "/");
             if !mirrored(&join(prefix, &below)) || below.ends_with(".pulling") {
                 continue;
             }
-            let meta = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?;
+            let meta = std::fs::metadata(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
             let now = (meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
             let key = join(prefix, &below);
             let unchanged = self.pushed.lock().unwrap_or_else(|p| p.into_inner()).get(&key) == Some(&now);
             if now.0 > SMALL && sizes.get(&below) == Some(&now.0) && unchanged {
                 continue;
             }
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
             remote.put(&below, bytes)?;
             self.pushed.lock().unwrap_or_else(|p| p.into_inner()).insert(key, now);
             copied += 1;
@@ -156,7 +154,7 @@ impl OutputRoot {
             return Ok(None);
         }
         let url = if prefix.is_empty() { self.spec.clone() } else { self.url(prefix) };
-        Ok(Some(Location::open(&url).with_context(|| format!("opening {}", ouro_store::redact(&url)))?))
+        Ok(Some(Location::open(&url).map_err(|source| Error::Root { url: ouro_store::redact(&url), source })?))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// Where a run stands.
@@ -138,20 +138,22 @@ impl RunRecord {
     pub fn read(run_dir: &Path) -> Result<Option<RunRecord>> {
         let path = run_dir.join("run.json");
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?)),
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| Error::Damaged { what: path.display().to_string(), message: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
         }
     }
 
     /// Writes the record into `run_dir` (whole or not at all: a temporary file renamed).
     pub fn write(&self, run_dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+        std::fs::create_dir_all(run_dir).map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
         let path = run_dir.join("run.json");
         let tmp = run_dir.join("run.json.tmp");
-        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        let text = serde_json::to_string_pretty(self).expect("a run record serialises (plain fields, string keys)");
+        std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
     }
 
     /// This record, owned by the calling process (its pid, start time, boot and machine).
@@ -205,7 +207,7 @@ pub struct Scan {
     pub runs: Vec<(PathBuf, RunRecord)>,
     /// Records that could not be read, each error naming its file: skipped, so one damaged
     /// record does not hide the others.
-    pub damaged: Vec<anyhow::Error>,
+    pub damaged: Vec<Error>,
 }
 
 /// Every run directory under `output_root` (`{group}/{name}/run.json`), in path order.
@@ -216,7 +218,7 @@ pub fn scan(output_root: &Path) -> Result<Scan> {
     groups.sort();
     for group in groups {
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&group)
-            .with_context(|| format!("listing {}", group.display()))?
+            .map_err(|e| Error::io(format!("listing {}", group.display()), e))?
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.is_dir())

@@ -8,21 +8,21 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-
 /// Starts, watches and stops the jobs of a schedule.
 pub trait Launcher {
     /// A running job.
     type Job;
+    /// Why a job could not be started or watched.
+    type Error: std::fmt::Display;
 
     /// Whether job `i` has nothing left to do (it is not started then).
     fn is_complete(&mut self, i: usize) -> bool;
 
     /// Starts job `i` in `slot` (`0..slots`, each held by one job at a time).
-    fn start(&mut self, i: usize, slot: usize) -> Result<Self::Job>;
+    fn start(&mut self, i: usize, slot: usize) -> Result<Self::Job, Self::Error>;
 
     /// Whether `job` has ended, and if so whether it succeeded.
-    fn poll(&mut self, job: &mut Self::Job) -> Result<Option<bool>>;
+    fn poll(&mut self, job: &mut Self::Job) -> Result<Option<bool>, Self::Error>;
 
     /// Asks `job` to stop soon (it ends on its own, and is polled until it has).
     fn stop(&mut self, job: &Self::Job);
@@ -76,7 +76,7 @@ struct State<J> {
 impl Schedule {
     /// Runs every job through `launcher` until all have ended, or `stop` is set and the running
     /// ones have ended; what became of each, in the order it happened.
-    pub fn run<L: Launcher>(&self, launcher: &mut L, stop: &AtomicBool) -> Result<Vec<Event>> {
+    pub fn run<L: Launcher>(&self, launcher: &mut L, stop: &AtomicBool) -> Result<Vec<Event>, L::Error> {
         let n = self.leader.len();
         let mut s = State {
             done: vec![false; n],
@@ -143,7 +143,7 @@ impl Schedule {
     }
 
     /// Collects the jobs that have ended and frees their slots.
-    fn reap<L: Launcher>(&self, launcher: &mut L, s: &mut State<L::Job>) -> Result<()> {
+    fn reap<L: Launcher>(&self, launcher: &mut L, s: &mut State<L::Job>) -> Result<(), L::Error> {
         let mut k = 0;
         while k < s.running.len() {
             let Some(success) = launcher.poll(&mut s.running[k].2)? else {
@@ -201,15 +201,16 @@ mod tests {
 
     impl Launcher for Fake {
         type Job = (usize, u32);
+        type Error = String;
 
         fn is_complete(&mut self, i: usize) -> bool {
             self.complete.contains(&i)
                 || self.complete_once_ended.iter().any(|&(a, b)| a == i && self.ended.contains(&b))
         }
 
-        fn start(&mut self, i: usize, slot: usize) -> Result<(usize, u32)> {
+        fn start(&mut self, i: usize, slot: usize) -> Result<(usize, u32), String> {
             if self.fail_to_start.contains(&i) {
-                anyhow::bail!("no such config");
+                return Err("no such config".into());
             }
             self.started.push((i, slot));
             self.running += 1;
@@ -222,7 +223,7 @@ mod tests {
             Ok((i, self.plan[i].0))
         }
 
-        fn poll(&mut self, job: &mut (usize, u32)) -> Result<Option<bool>> {
+        fn poll(&mut self, job: &mut (usize, u32)) -> Result<Option<bool>, String> {
             if job.1 == 0 {
                 self.running -= 1;
                 self.ended.push(job.0);

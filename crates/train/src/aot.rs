@@ -6,11 +6,11 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
 use ouro_nn::DataDims;
 use ouro_pjrt::{CompileOptions, CompiledMemoryStats, CostAnalysis, OptionOverrideValue, Program, Topology};
 
 use crate::config::TrainConfig;
+use crate::error::{Context, Error, Result};
 use crate::init::init_state;
 use crate::run::{model_at, step_config};
 use crate::step::{eval_step, train_step};
@@ -109,17 +109,17 @@ pub fn placed(cfg: &TrainConfig, target: &Target) -> Result<TrainConfig> {
         cfg.recipe.mesh.data = target.chips;
     }
     if cfg.recipe.mesh.data > target.chips {
-        bail!("mesh.data is {} but {} has {} chips", cfg.recipe.mesh.data, target.name, target.chips);
+        return Err(Error::Config(format!(
+            "mesh.data is {} but {} has {} chips",
+            cfg.recipe.mesh.data, target.name, target.chips
+        )));
     }
     let gbs = cfg.recipe.global_batch_size;
     if !gbs.is_multiple_of(cfg.recipe.mesh.data) {
-        bail!(
+        return Err(Error::Config(format!(
             "global_batch_size {gbs} does not split over the {} chips of {} (mesh.data {}); use a multiple of {}",
-            target.chips,
-            target.name,
-            cfg.recipe.mesh.data,
-            cfg.recipe.mesh.data
-        );
+            target.chips, target.name, cfg.recipe.mesh.data, cfg.recipe.mesh.data
+        )));
     }
     cfg.check().with_context(|| format!("the config placed on {}", target.name))?;
     Ok(cfg)
@@ -133,14 +133,14 @@ fn mesh_device_ids(topology: &Topology, n: usize) -> Result<Vec<i64>> {
     devices.sort();
     let processes = devices.last().map_or(0, |d| d.0) + 1;
     if processes > 1 && n != devices.len() {
-        bail!(
+        return Err(Error::Config(format!(
             "a mesh of {n} devices on {} must span all {} devices of its {processes} hosts",
             topology.name(),
             devices.len()
-        );
+        )));
     }
     if n > devices.len() {
-        bail!("a mesh of {n} devices but {} has {}", topology.name(), devices.len());
+        return Err(Error::Config(format!("a mesh of {n} devices but {} has {}", topology.name(), devices.len())));
     }
     Ok(devices[..n].iter().map(|d| i64::from(d.2)).collect())
 }

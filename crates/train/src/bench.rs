@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
 use ouro_data::sampler::Batch as HostBatch;
 use ouro_ir::tree::Tree;
 use ouro_nn::{Batch, DataDims, ParamSpec};
@@ -15,6 +14,7 @@ use ouro_runtime::{Executable, Runtime};
 
 use crate::config::TrainConfig;
 use crate::devices::{DeviceState, Devices};
+use crate::error::Result;
 use crate::init::init_state;
 use crate::run::{model_at, step_config};
 use crate::state::StateLayout;

@@ -5,13 +5,13 @@
 //! range, a replicated one once, by the first device of host 0; restoring reads each device's
 //! range for the mesh at hand, so a run resumes on another device count.
 
-use anyhow::{Context, Result};
 use ouro_ckpt::{Step, TensorData};
 use ouro_ir::TensorType;
 use ouro_ir::tree::Tree;
 use ouro_pjrt::{Buffer, Client, Device};
 
 use crate::devices::DeviceState;
+use crate::error::{Context, Error, Result};
 use crate::state::{Key, StateLayout};
 use crate::step::DataParallel;
 
@@ -125,9 +125,9 @@ pub(crate) fn snapshot(
 #[derive(Debug)]
 pub enum RestoreError {
     /// The step is damaged or its store unreadable: an older step may still be good.
-    Damaged(anyhow::Error),
+    Damaged(Error),
     /// The step is of another config, or this run cannot take it: no older step will do.
-    Refused(anyhow::Error),
+    Refused(Error),
 }
 
 impl RestoreError {
@@ -153,7 +153,7 @@ pub(crate) fn restore(
     parallel: Option<&DataParallel>,
     place: MeshPlace,
 ) -> Result<(), RestoreError> {
-    let refuse = |message: String| RestoreError::Refused(anyhow::anyhow!(message));
+    let refuse = |message: String| RestoreError::Refused(Error::Checkpoint(ouro_ckpt::Error::Mismatch(message)));
     let on_device = buffers(values);
     let mut replacements: Vec<(Slot, usize, Buffer)> = Vec::new();
     for (key, ty, slot) in saved(layout, true) {

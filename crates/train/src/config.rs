@@ -4,10 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
 use ouro_data::build::recipe::SudokuRecipe;
 use ouro_nn::TrmConfig;
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Context, Error, Result};
 
 /// The dense optimizer's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -549,10 +550,10 @@ pub fn check_path_name(key: &str, name: &str) -> Result<()> {
         && !name.starts_with('.')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if !ok {
-        bail!(
+        return Err(Error::Config(format!(
             "{key} {name:?} cannot name a directory: use 1 to 128 letters, digits, '.', '_' or '-', not starting \
              with '.' (it becomes one path component under the output root)"
-        );
+        )));
     }
     Ok(())
 }
@@ -649,7 +650,7 @@ impl TrainConfig {
 
     /// The config as YAML (what the run directory keeps).
     pub fn to_yaml(&self) -> Result<String> {
-        serde_saphyr::to_string(&self.to_json()?).map_err(|e| anyhow!("writing the config as YAML: {e}"))
+        serde_saphyr::to_string(&self.to_json()?).map_err(|e| Error::Config(format!("writing the config as YAML: {e}")))
     }
 }
 
@@ -657,32 +658,34 @@ impl Recipe {
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<()> {
         if self.data_paths.is_empty() {
-            bail!("data_paths is empty: name at least one dataset directory");
+            return Err(Error::Config("data_paths is empty: name at least one dataset directory".into()));
         }
         if self.global_batch_size == 0 {
-            bail!("global_batch_size must be at least 1");
+            return Err(Error::Config("global_batch_size must be at least 1".into()));
         }
         let parts = self.mesh.data * self.grad_accum_steps;
         if parts == 0 || !self.global_batch_size.is_multiple_of(parts) {
-            bail!(
+            return Err(Error::Config(format!(
                 "global_batch_size ({}) must split evenly into mesh.data ({}) × grad_accum_steps ({}) parts",
-                self.global_batch_size,
-                self.mesh.data,
-                self.grad_accum_steps
-            );
+                self.global_batch_size, self.mesh.data, self.grad_accum_steps
+            )));
         }
         let interval = self.eval_interval.unwrap_or(self.epochs);
         if interval == 0 || !self.epochs.is_multiple_of(interval) {
-            bail!("eval_interval ({interval}) must divide epochs ({})", self.epochs);
+            return Err(Error::Config(format!("eval_interval ({interval}) must divide epochs ({})", self.epochs)));
         }
         if !(0.0..1.0).contains(&self.ema_rate) {
-            bail!("ema_rate must be in [0, 1), got {}", self.ema_rate);
+            return Err(Error::Config(format!("ema_rate must be in [0, 1), got {}", self.ema_rate)));
         }
         if self.use_adaptive_halting {
             match self.halt_exploration_final {
                 Some(p) if (0.0..=1.0).contains(&p) => {}
-                Some(p) => bail!("halt_exploration_final must be in [0, 1], got {p}"),
-                None => bail!("use_adaptive_halting needs halt_exploration_final (where the anneal ends)"),
+                Some(p) => return Err(Error::Config(format!("halt_exploration_final must be in [0, 1], got {p}"))),
+                None => {
+                    return Err(Error::Config(
+                        "use_adaptive_halting needs halt_exploration_final (where the anneal ends)".into(),
+                    ));
+                }
             }
         }
         self.check_loss_scaling()?;
@@ -690,7 +693,7 @@ impl Recipe {
         crate::curriculum::Curriculum::of(self, 1)?;
         for e in &self.evaluators {
             if e.name != "arc@ARC" {
-                bail!("unknown evaluator {:?} (ouro has arc@ARC)", e.name);
+                return Err(Error::Config(format!("unknown evaluator {:?} (ouro has arc@ARC)", e.name)));
             }
         }
         Ok(())
@@ -700,10 +703,12 @@ impl Recipe {
         let scale = self.loss_scale_initial;
         let max = crate::step::MAX_LOSS_SCALE;
         if !(1.0..=max).contains(&scale) || scale.log2().fract() != 0.0 {
-            bail!("loss_scale_initial must be a power of two from 1 to 2^64 (so scaling is exact), got {scale}");
+            return Err(Error::Config(format!(
+                "loss_scale_initial must be a power of two from 1 to 2^64 (so scaling is exact), got {scale}"
+            )));
         }
         if self.loss_scale_growth_interval == 0 {
-            bail!("loss_scale_growth_interval must be at least 1");
+            return Err(Error::Config("loss_scale_growth_interval must be at least 1".into()));
         }
         Ok(())
     }
@@ -763,7 +768,9 @@ impl RunConfig {
             check_path_name("run_name", name)?;
         }
         if self.checkpoint.lease_seconds < 2 {
-            bail!("checkpoint.lease_seconds must be at least 2 (the lease is renewed every quarter of it)");
+            return Err(Error::Config(
+                "checkpoint.lease_seconds must be at least 2 (the lease is renewed every quarter of it)".into(),
+            ));
         }
         Ok(())
     }
@@ -819,7 +826,10 @@ fn adopt_python_keys(c: &mut ouro_config::Config) -> Result<Vec<String>> {
         if moved {
             notes.push(format!("config: save_checkpoint_steps: {value}{} read as checkpoint.every_steps", at(&origin)));
         } else {
-            bail!("save_checkpoint_steps{} and checkpoint.every_steps are both set: keep one", at(&origin));
+            return Err(Error::Config(format!(
+                "save_checkpoint_steps{} and checkpoint.every_steps are both set: keep one",
+                at(&origin)
+            )));
         }
     }
     let refused: [(&str, serde_json::Value, &str); 3] = [
@@ -830,7 +840,7 @@ fn adopt_python_keys(c: &mut ouro_config::Config) -> Result<Vec<String>> {
     for (key, default, instead) in refused {
         if let Some((value, origin)) = c.take(key) {
             if value != default {
-                bail!("{key}: {value}{} is not supported: {instead}", at(&origin));
+                return Err(Error::Config(format!("{key}: {value}{} is not supported: {instead}", at(&origin))));
             }
             notes.push(format!("config: {key}: {value}{} is the default; ignored", at(&origin)));
         }

@@ -3,13 +3,13 @@
 //! at an assumed device throughput. `ouro run --dry-run` and `ouro batch --dry-run` print it, so
 //! a program's runtime is computed rather than guessed (reference/experiments.md §0.2).
 
-use anyhow::{Result, bail};
 use ouro_data::{Metadata, total_steps_of};
 use ouro_ir::Tracer;
 use ouro_nn::{DataDims, Halting, Role, Trm, count};
 
 use crate::config::{DataShape, Recipe, TrainConfig};
 use crate::curriculum::{Curriculum, Depth, at_depth};
+use crate::error::{Error, Result};
 use crate::flops::matmul_flops;
 use crate::step::train_step;
 
@@ -76,14 +76,14 @@ pub fn check_shape(declared: &DataShape, meta: &Metadata) -> Result<()> {
     compare("total_groups", declared.total_groups as f64, actual.total_groups as f64);
     compare("mean_puzzle_examples", declared.mean_puzzle_examples, actual.mean_puzzle_examples);
     if !wrong.is_empty() {
-        bail!("{}", wrong.join("; "));
+        return Err(Error::Config(wrong.join("; ")));
     }
     Ok(())
 }
 
 /// Matmul FLOPs of one training step of `recipe` on data of `dims` (the global batch).
 pub fn train_step_flops(recipe: &Recipe, dims: &DataDims) -> Result<u64> {
-    let mut model = Trm::new(recipe.arch.clone(), *dims).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut model = Trm::new(recipe.arch.clone(), *dims).map_err(Error::Config)?;
     // Loops are counted once; unrolled, every cycle is counted.
     model.unroll = true;
     // The schedule's length does not change the matmuls.
@@ -93,8 +93,7 @@ pub fn train_step_flops(recipe: &Recipe, dims: &DataDims) -> Result<u64> {
 
 /// Matmul FLOPs of evaluating one example of data of `dims`: `halt_max_steps` forward ACT steps.
 pub fn eval_flops_per_example(recipe: &Recipe, dims: &DataDims) -> Result<u64> {
-    let mut one =
-        Trm::new(recipe.arch.clone(), DataDims { batch_size: 1, ..*dims }).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut one = Trm::new(recipe.arch.clone(), DataDims { batch_size: 1, ..*dims }).map_err(Error::Config)?;
     one.unroll = true;
     let tr = Tracer::new("eval_act_step");
     let params = one.specs().iter().fold(ouro_ir::tree::Named::new(), |mut named, s| {

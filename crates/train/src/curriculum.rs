@@ -10,11 +10,10 @@
 //! granularity (the epoch reached at each step), not per evaluation interval, which would give
 //! contrib01 only three depths.
 
-use anyhow::{Result, bail};
-
 use crate::config::Recipe;
 #[cfg(test)]
 use crate::config::TrainConfig;
+use crate::error::{Error, Result};
 
 /// The recursion depth of a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,19 +52,28 @@ impl Curriculum {
         let (Some(h0), Some(l0), Some(end_epoch)) =
             (recipe.curriculum_start_h_cycles, recipe.curriculum_start_l_cycles, recipe.curriculum_end_epoch)
         else {
-            bail!(
+            return Err(Error::Config(
                 "use_curriculum_recursion needs curriculum_start_h_cycles, curriculum_start_l_cycles and \
                  curriculum_end_epoch"
-            );
+                    .into(),
+            ));
         };
         if h0 == 0 || h0 > end.h_cycles {
-            bail!("curriculum_start_h_cycles ({h0}) must be in 1..=arch.H_cycles ({})", end.h_cycles);
+            return Err(Error::Config(format!(
+                "curriculum_start_h_cycles ({h0}) must be in 1..=arch.H_cycles ({})",
+                end.h_cycles
+            )));
         }
         if l0 == 0 || l0 > end.l_cycles {
-            bail!("curriculum_start_l_cycles ({l0}) must be in 1..=arch.L_cycles ({})", end.l_cycles);
+            return Err(Error::Config(format!(
+                "curriculum_start_l_cycles ({l0}) must be in 1..=arch.L_cycles ({})",
+                end.l_cycles
+            )));
         }
         if end_epoch == 0 {
-            bail!("curriculum_end_epoch must be at least 1 (the epoch at which the full depth is reached)");
+            return Err(Error::Config(
+                "curriculum_end_epoch must be at least 1 (the epoch at which the full depth is reached)".into(),
+            ));
         }
         Ok(Some(Curriculum {
             start: Depth { h_cycles: h0, l_cycles: l0 },

@@ -1,13 +1,13 @@
 //! This process's devices of the data axis, the run's values on them, and running a program
 //! on all of them at once.
 
-use anyhow::{Result, anyhow, bail};
 use ouro_data::sampler::Batch as HostBatch;
 use ouro_ir::tree::Tree;
 use ouro_nn::{Batch, ParamSpec};
 use ouro_pjrt::{Buffer, Client, Device};
 use ouro_runtime::{Executable, Runtime};
 
+use crate::error::{Error, Result};
 use crate::init::seed_key;
 use crate::state::{Constants, StateLayout, TrainState};
 
@@ -66,7 +66,8 @@ impl Devices {
         for (mut leaves, key) in out.into_iter().zip(keys) {
             let count = leaves.len();
             let fixed = leaves.split_off(layout.state.leaves().len().min(count));
-            let unexpected = || anyhow!("the init program returned {count} values, not the state and fixed tensors");
+            let unexpected =
+                || Error::Program(format!("the init program returned {count} values, not the state and fixed tensors"));
             state.push(layout.state.with_leaves(leaves).ok_or_else(unexpected)?);
             if fixed.len() != layout.constants.fixed.len() {
                 return Err(unexpected());
@@ -102,15 +103,18 @@ impl Devices {
         let out = self.exec(exe, &args)?;
         let mut metrics = None;
         for (mut leaves, state) in out.into_iter().zip(&mut values.state) {
-            let m = leaves.pop().ok_or_else(|| anyhow!("the train step returned nothing"))?;
+            let m = leaves.pop().ok_or_else(|| Error::Program("the train step returned nothing".into()))?;
             metrics.get_or_insert(m);
             let count = leaves.len();
             // In place: the tree's names and structure stay, the buffers are the step's.
             if !state.replace_leaves(leaves) {
-                bail!("the train step returned {count} state values, the state has {}", layout.state.leaves().len());
+                return Err(Error::Program(format!(
+                    "the train step returned {count} state values, the state has {}",
+                    layout.state.leaves().len()
+                )));
             }
         }
-        metrics.ok_or_else(|| anyhow!("no device ran the train step"))
+        metrics.ok_or_else(|| Error::Program("no device ran the train step".into()))
     }
 
     /// Each device's rows of `batch` (this host's part of the global batch), copied straight to
@@ -148,17 +152,22 @@ fn host_part(processes: &[i32], me: i32) -> Result<((usize, usize), Vec<usize>)>
     sorted.sort_unstable();
     sorted.dedup();
     if sorted.len() != hosts.len() {
-        bail!("the mesh interleaves the processes' devices ({processes:?}); each process needs a contiguous run");
+        return Err(Error::Config(format!(
+            "the mesh interleaves the processes' devices ({processes:?}); each process needs a contiguous run"
+        )));
     }
-    let index = hosts.iter().position(|&p| p == me).ok_or_else(|| anyhow!("process {me} has no device in the mesh"))?;
+    let index = hosts
+        .iter()
+        .position(|&p| p == me)
+        .ok_or_else(|| Error::Config(format!("process {me} has no device in the mesh")))?;
     let local: Vec<usize> = (0..processes.len()).filter(|&i| processes[i] == me).collect();
     if local.len() * hosts.len() != processes.len() {
-        bail!(
+        return Err(Error::Config(format!(
             "the {} devices of mesh.data are spread unevenly over {} processes ({} in process {me}); every host needs the same number",
             processes.len(),
             hosts.len(),
             local.len()
-        );
+        )));
     }
     Ok(((index, hosts.len()), local))
 }

@@ -4,8 +4,9 @@
 //! exchange their rows through the job's key-value service, so each host replays the batch in
 //! global row order (host 0's rows, then host 1's, ...), exactly as one host would see it.
 
-use anyhow::{Result, bail};
 use ouro_ckpt::Hosts;
+
+use crate::error::{Error, Result};
 
 /// One host's rows of one test batch.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -43,13 +44,16 @@ impl EvalRows {
         let rows = self.rows();
         let tokens = rows * self.seq_len;
         if self.inputs.len() != tokens || self.preds.len() != tokens || self.q_halt.len() != rows {
-            bail!("evaluation rows of inconsistent sizes ({rows} rows of {} tokens)", self.seq_len);
+            return Err(Error::Hosts(format!(
+                "evaluation rows of inconsistent sizes ({rows} rows of {} tokens)",
+                self.seq_len
+            )));
         }
         let mut out = Vec::with_capacity(8 + 4 * tokens + 8 * rows);
         out.extend((rows as u32).to_le_bytes());
         out.extend((self.seq_len as u32).to_le_bytes());
         for &t in self.inputs.iter().chain(&self.preds) {
-            let t = u16::try_from(t).map_err(|_| anyhow::anyhow!("token {t} is outside 0..65536"))?;
+            let t = u16::try_from(t).map_err(|_| Error::Hosts(format!("token {t} is outside 0..65536")))?;
             out.extend(t.to_le_bytes());
         }
         out.extend(self.puzzle_identifiers.iter().flat_map(|v| v.to_le_bytes()));
@@ -60,17 +64,18 @@ impl EvalRows {
     /// The inverse of [`EvalRows::encode`]; bytes of another length are refused.
     pub fn decode(bytes: &[u8]) -> Result<EvalRows> {
         let word = |at: usize| -> Result<[u8; 4]> {
-            bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).ok_or_else(|| anyhow::anyhow!("truncated"))
+            bytes.get(at..at + 4).and_then(|b| b.try_into().ok()).ok_or_else(|| Error::Hosts("truncated".into()))
         };
         let rows = u32::from_le_bytes(word(0)?) as usize;
         let seq_len = u32::from_le_bytes(word(4)?) as usize;
-        let tokens = rows.checked_mul(seq_len).ok_or_else(|| anyhow::anyhow!("{rows} rows of {seq_len} overflow"))?;
+        let tokens =
+            rows.checked_mul(seq_len).ok_or_else(|| Error::Hosts(format!("{rows} rows of {seq_len} overflow")))?;
         let expected = 8usize.checked_add(tokens.saturating_mul(4)).and_then(|n| n.checked_add(rows.saturating_mul(8)));
         if expected != Some(bytes.len()) {
-            bail!(
+            return Err(Error::Hosts(format!(
                 "evaluation rows of {} bytes, not the {expected:?} that {rows} rows of {seq_len} tokens take",
                 bytes.len()
-            );
+            )));
         }
         let token = |i: usize| i32::from(u16::from_le_bytes([bytes[8 + 2 * i], bytes[9 + 2 * i]]));
         let tail = 8 + 4 * tokens;
@@ -88,12 +93,15 @@ impl EvalRows {
 /// Every host's rows of exchange `name` (unique per batch of an evaluation), in host order:
 /// the batch's rows in global order.
 pub fn gather_rows(hosts: &dyn Hosts, name: &str, local: &EvalRows) -> Result<EvalRows> {
-    let all = hosts.all_gather(name, &local.encode()?).map_err(|e| anyhow::anyhow!("gathering {name}: {e}"))?;
+    let all = hosts.all_gather(name, &local.encode()?).map_err(|e| Error::Hosts(format!("gathering {name}: {e}")))?;
     let mut rows = EvalRows::default();
     for (host, bytes) in all.iter().enumerate() {
-        let part = EvalRows::decode(bytes).map_err(|e| anyhow::anyhow!("{name} from host {host}: {e}"))?;
+        let part = EvalRows::decode(bytes).map_err(|e| Error::Hosts(format!("{name} from host {host}: {e}")))?;
         if rows.rows() > 0 && part.rows() > 0 && part.seq_len != rows.seq_len {
-            bail!("{name}: host {host} sent rows of {} tokens, host 0 of {}", part.seq_len, rows.seq_len);
+            return Err(Error::Hosts(format!(
+                "{name}: host {host} sent rows of {} tokens, host 0 of {}",
+                part.seq_len, rows.seq_len
+            )));
         }
         rows.extend(&part);
     }

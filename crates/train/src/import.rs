@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
 use ouro_data::sampler::{Sampler, SamplerConfig};
 use ouro_data::{PuzzleDataset, total_steps};
 use ouro_runtime::Runtime;
@@ -14,6 +13,7 @@ use ouro_runtime::Runtime;
 use crate::checkpoint::{MeshPlace, snapshot};
 use crate::config::TrainConfig;
 use crate::devices::Devices;
+use crate::error::{Context, Error, Result};
 use crate::init::init_state;
 use crate::run::{model_of, run_record, step_config};
 use crate::state::Key;
@@ -40,10 +40,10 @@ pub fn import_weights(runtime: &Runtime, cfg: &TrainConfig, file: &Path, locatio
     let loc =
         ouro_store::Location::open(location).with_context(|| format!("opening {}", ouro_store::redact(location)))?;
     if let Some(step) = ouro_ckpt::committed(&loc)?.first() {
-        bail!(
+        return Err(Error::Config(format!(
             "{} already holds step_{step}: import into a location without checkpoints (another run directory)",
             loc.url
-        );
+        )));
     }
     let data = PuzzleDataset::open_locations(&cfg.recipe.data_paths, "train").context("opening the training data")?;
     let model = model_of(&cfg.recipe, &cfg.run, &data.metadata)?;

@@ -8,6 +8,7 @@ pub mod config;
 pub mod cost;
 pub mod curriculum;
 pub(crate) mod devices;
+pub mod error;
 pub mod flops;
 pub mod gather;
 pub mod grads;
@@ -24,6 +25,7 @@ pub mod target;
 pub mod weights;
 
 pub use config::TrainConfig;
+pub use error::{Error, Result};
 pub use grads::{StepGrads, StepWeights, forward_backward};
 pub use import::{Imported, import_weights};
 pub use init::{init_state, seed_key};

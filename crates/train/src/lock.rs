@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use crate::error::{Context, Error, Result};
 
 /// The lock file's name in the run directory.
 pub const LOCK_FILE: &str = ".ouro.lock";
@@ -39,12 +39,8 @@ impl RunLock {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
-                bail!(
-                    "{} is being written by {}; a second writer would interleave its metrics and checkpoints. \
-                     Let that run finish (or stop it: it saves a checkpoint), then continue with --resume",
-                    run_dir.display(),
-                    if holder.is_empty() { "another process" } else { holder }
-                );
+                let holder = if holder.is_empty() { "another process" } else { holder };
+                return Err(Error::Busy { dir: run_dir.to_path_buf(), holder: holder.to_string() });
             }
             Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
         }

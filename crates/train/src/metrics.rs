@@ -5,8 +5,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use serde_json::{Value, json};
+
+use crate::error::{Context, Result};
 
 /// The run's metric writers (process 0 only; the others get [`MetricsLog::sink`]).
 pub struct MetricsLog {

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, anyhow};
 use ouro_pjrt::{KeyValueStore, KvErrorKind};
+
+use crate::error::{Error, Result};
 
 /// How long a host waits for the others to publish their step counts.
 const AGREE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -112,13 +113,16 @@ impl StopAgreement {
         while state.agreed.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(anyhow!("agreeing on the step to stop at: no answer within {:?}", AGREE_TIMEOUT));
+                return Err(Error::Hosts(format!(
+                    "agreeing on the step to stop at: no answer within {:?}",
+                    AGREE_TIMEOUT
+                )));
             }
             state = shared.agreed.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
         }
         match state.agreed.clone().expect("checked above") {
             Ok(at) => Ok(steps >= at),
-            Err(e) => Err(anyhow!("agreeing on the step to stop at: {e}")),
+            Err(e) => Err(Error::Hosts(format!("agreeing on the step to stop at: {e}"))),
         }
     }
 }
@@ -177,7 +181,9 @@ impl Job {
     }
 
     fn put(&self, name: &str, value: &[u8]) -> Result<()> {
-        self.store.put(&self.key(name), value).map_err(|e| anyhow!("publishing {}: {}", self.key(name), e.message))
+        self.store
+            .put(&self.key(name), value)
+            .map_err(|e| Error::Hosts(format!("publishing {}: {}", self.key(name), e.message)))
     }
 
     /// Publishes `started` as this host's count; it starts no step until the agreement.

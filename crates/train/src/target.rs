@@ -4,8 +4,9 @@
 //! roofline are vendor figures (dense bf16 peak, memory bandwidth); the memory each device has
 //! comes from the compiler's own topology.
 
-use anyhow::{Result, bail};
 use ouro_pjrt::{NamedValue, Platform};
+
+use crate::error::{Error, Result};
 
 /// A TPU generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,32 +190,43 @@ impl Target {
             None => None,
             Some(Ok(c)) if c > 0 => Some(c),
             Some(_) => {
-                bail!("unknown target {name:?}: the number after '-' must be a positive integer; known: {}", known())
+                return Err(Error::Config(format!(
+                    "unknown target {name:?}: the number after '-' must be a positive integer; known: {}",
+                    known()
+                )));
             }
         };
         if let Some(gpu) = GPUS.iter().copied().find(|g| g.name() == prefix) {
             return Target::gpus(name, gpu, count.unwrap_or(1));
         }
         let Some(generation) = GENERATIONS.iter().copied().find(|g| g.names().0 == prefix) else {
-            bail!("unknown target {name:?}: known targets are {}, or a libtpu topology such as v4:2x2x1", known());
+            return Err(Error::Config(format!(
+                "unknown target {name:?}: known targets are {}, or a libtpu topology such as v4:2x2x1",
+                known()
+            )));
         };
         let Some(count) = count else {
-            bail!("unknown target {name:?}: name the slice's size, as in {}", Target::names_of(generation).join(", "));
+            return Err(Error::Config(format!(
+                "unknown target {name:?}: name the slice's size, as in {}",
+                Target::names_of(generation).join(", ")
+            )));
         };
         let cores = generation.cores_per_chip();
         match generation.layouts().iter().find(|(c, _)| c * cores == count) {
             Some(&(chips, shape)) => Ok(Target::tpu(name, generation, shape, chips)),
-            None => bail!(
+            None => Err(Error::Config(format!(
                 "unknown target {name:?}: known {} slices are {}",
                 generation.names().0,
                 Target::names_of(generation).join(", ")
-            ),
+            ))),
         }
     }
 
     fn from_topology(name: &str, prefix: &str, shape: &str) -> Result<Target> {
         let Some(generation) = GENERATIONS.iter().copied().find(|g| g.names().1 == prefix) else {
-            bail!("unknown topology {name:?}: its generation must be v4, v5e, v5 (v5p) or v6e");
+            return Err(Error::Config(format!(
+                "unknown topology {name:?}: its generation must be v4, v5e, v5 (v5p) or v6e"
+            )));
         };
         let dims: Option<Vec<usize>> = shape.split('x').map(|d| d.parse().ok()).collect();
         let rank = if generation.megacore() { 3 } else { 2 };
@@ -222,7 +234,9 @@ impl Target {
             Some(d) if d.len() == rank && d.iter().all(|&x| x > 0) => {
                 Ok(Target::tpu(name, generation, shape, d.iter().product()))
             }
-            _ => bail!("unknown topology {name:?}: {prefix} topologies are {rank} chip counts joined by 'x'"),
+            _ => Err(Error::Config(format!(
+                "unknown topology {name:?}: {prefix} topologies are {rank} chip counts joined by 'x'"
+            ))),
         }
     }
 
@@ -243,11 +257,11 @@ impl Target {
 
     fn gpus(name: &str, gpu: Gpu, count: usize) -> Result<Target> {
         if count > GPUS_PER_HOST && !count.is_multiple_of(GPUS_PER_HOST) {
-            bail!(
+            return Err(Error::Config(format!(
                 "unknown target {name:?}: more than {GPUS_PER_HOST} GPUs come in hosts of {GPUS_PER_HOST} \
                  ({0}-16, {0}-32, ...)",
                 gpu.name()
-            );
+            )));
         }
         let (hosts, per_host) = if count > GPUS_PER_HOST { (count / GPUS_PER_HOST, GPUS_PER_HOST) } else { (1, count) };
         let options = vec![

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
 use ouro_nn::{ParamSpec, Role};
 use ouro_pjrt::Buffer;
 use ouro_runtime::to_host;
 
+use crate::error::{Context, Error, Result};
 use crate::state::{Constants, Key, TrainState};
 
 /// The buffers of the eval step's weight arguments `specs` in `state` and `constants`.
@@ -21,7 +21,7 @@ pub fn eval_weights<'a, T>(
 ) -> Result<Vec<&'a T>> {
     let params = match (ema, &state.ema) {
         (true, Some(ema)) => ema,
-        (true, None) => bail!("the run keeps no EMA of its weights to evaluate"),
+        (true, None) => return Err(Error::Weights("the run keeps no EMA of its weights to evaluate".into())),
         (false, _) => &state.params,
     };
     specs
@@ -32,7 +32,7 @@ pub fn eval_weights<'a, T>(
                 Role::PuzzleTable => state.table.as_ref(),
                 Role::Fixed => constants.fixed.get(&s.name),
             };
-            found.ok_or_else(|| anyhow!("the state holds no model tensor {}", s.name))
+            found.ok_or_else(|| Error::Weights(format!("the state holds no model tensor {}", s.name)))
         })
         .collect()
 }
@@ -44,7 +44,7 @@ fn safetensors_dtype(name: &str, dtype: &str) -> Result<safetensors::Dtype> {
         "bf16" => safetensors::Dtype::BF16,
         "f16" => safetensors::Dtype::F16,
         "f64" => safetensors::Dtype::F64,
-        other => anyhow::bail!("{name}: no safetensors dtype for {other}"),
+        other => return Err(Error::Weights(format!("{name}: no safetensors dtype for {other}"))),
     })
 }
 
@@ -81,7 +81,10 @@ pub fn export_checkpoint(step: &ouro_ckpt::Step, ema: bool, path: &Path) -> Resu
     let keys = step.manifest.tensors.iter().filter_map(|t| Some((Key::parse(&t.name)?, t)));
     let has_ema = keys.clone().any(|(key, _)| matches!(key, Key::Ema(_)));
     if ema && !has_ema {
-        bail!("{} holds no EMA weights (the run had ema: false); export the live ones", step.url());
+        return Err(Error::Weights(format!(
+            "{} holds no EMA weights (the run had ema: false); export the live ones",
+            step.url()
+        )));
     }
     let mut tensors = Vec::new();
     for (key, t) in keys {
@@ -139,10 +142,10 @@ impl OfficialWeights {
                 range: data_start + start..data_start + end,
             };
             if tensors.insert(name.to_string(), tensor).is_some() {
-                anyhow::bail!(
+                return Err(Error::Weights(format!(
                     "{}: two tensors are named {name} once the official prefixes are dropped",
                     path.display()
-                );
+                )));
             }
         }
         Ok(OfficialWeights { path: path.to_path_buf(), bytes, tensors })
@@ -155,12 +158,12 @@ impl OfficialWeights {
         let t = self
             .tensors
             .get(name)
-            .ok_or_else(|| anyhow!("{file} has no tensor {name} (nor with an official prefix)"))?;
+            .ok_or_else(|| Error::Weights(format!("{file} has no tensor {name} (nor with an official prefix)")))?;
         if t.shape != shape {
-            anyhow::bail!(
+            return Err(Error::Weights(format!(
                 "{file}: {name} is {:?} but this config's is {shape:?}: the file is of another model",
                 t.shape
-            );
+            )));
         }
         use safetensors::Dtype;
         let data = &self.bytes[t.range.clone()];
@@ -171,7 +174,7 @@ impl OfficialWeights {
             (Dtype::BF16, "f32") => widen(|b| half::bf16::from_le_bytes(b).to_f32()),
             (Dtype::F16, "f32") => widen(|b| half::f16::from_le_bytes(b).to_f32()),
             (d, want) if safetensors_dtype(name, want).is_ok_and(|w| w == d) => data.to_vec(),
-            (d, want) => anyhow::bail!("{file}: {name} is {d:?} but this config needs {want}"),
+            (d, want) => return Err(Error::Weights(format!("{file}: {name} is {d:?} but this config needs {want}"))),
         })
     }
 

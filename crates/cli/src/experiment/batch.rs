@@ -87,7 +87,7 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
             Ok(p) => planned.push(p),
             Err(e) => outcomes.push(Outcome {
                 name: stem(name),
-                result: format!("failed: {}", first_line(&crate::error_chain(&e))),
+                result: format!("failed: {}", first_line(&crate::error_chain(e.as_ref()))),
                 ok: false,
                 run_dir: None,
                 seconds: 0.0,
@@ -133,7 +133,7 @@ fn print_plan(
     println!("{:<24} {:<30} {:<16} {:<34} cost", "experiment", "group", "recipe", "would");
     for (i, p) in planned.iter().enumerate() {
         let would = match (leader[i], next_step(root, p, false)) {
-            (_, Err(e)) => format!("fail: {}", first_line(&crate::error_chain(&e))),
+            (_, Err(e)) => format!("fail: {}", first_line(&crate::error_chain(e.as_ref()))),
             (_, Ok(Next::Complete)) => "skip (complete)".into(),
             (_, Ok(Next::SameAs(d))) => format!("skip (same as {})", d.display()),
             (Some(l), _) => format!("skip (same recipe as {})", planned[l].name),
@@ -158,6 +158,7 @@ struct Processes<'a> {
 
 impl Launcher for Processes<'_> {
     type Job = std::process::Child;
+    type Error = anyhow::Error;
 
     fn is_complete(&mut self, i: usize) -> bool {
         matches!(next_step(self.root, &self.planned[i], false), Ok(Next::Complete))

@@ -57,7 +57,7 @@ struct Planned {
 impl Layout {
     /// The output root.
     fn root(&self) -> Result<OutputRoot> {
-        OutputRoot::open(&self.output_root)
+        Ok(OutputRoot::open(&self.output_root)?)
     }
 
     /// Resolves `name` with `overrides` (building a generated dataset it names).

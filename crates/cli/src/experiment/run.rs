@@ -112,7 +112,7 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             Err(e.context(format!("experiment {}", p.name)))
         }
         Err(e) => {
-            if let Err(copy) = run.end(Ended::Failed(crate::error_chain(&e))) {
+            if let Err(copy) = run.end(Ended::Failed(crate::error_chain(e.as_ref()))) {
                 eprintln!("{}: recording the failed run failed too: {copy:#}", p.name);
             }
             Err(e.context(format!("experiment {}", p.name)))
@@ -135,5 +135,17 @@ fn warn_if_running_elsewhere(name: &str, run_dir: &std::path::Path) {
 
 /// Whether `e` is the refusal of a second writer of the run's checkpoint location.
 fn held_by_another(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| matches!(c.downcast_ref::<ouro_ckpt::Error>(), Some(ouro_ckpt::Error::Held(_))))
+    e.chain().any(|c| c.downcast_ref::<ouro_train::Error>().is_some_and(ouro_train::Error::is_lease_held))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lease_lost_to_another_machine_is_told_from_a_failure() {
+        let held = ouro_train::Error::from(ouro_ckpt::Error::Held("s3://b/run is leased to host a".into()));
+        let lost = anyhow::Error::from(held.context("opening the checkpoint location")).context("experiment x");
+        assert!(super::held_by_another(&lost));
+        let failed = anyhow::Error::from(ouro_train::Error::Config("global_batch_size must be at least 1".into()));
+        assert!(!super::held_by_another(&failed));
+    }
 }

@@ -75,7 +75,7 @@ pub fn validate(backend: &BackendArgs, args: &ValidateArgs) -> Result<()> {
             Ok(detail) => println!("  PASS  {what}: {detail}"),
             Err(e) => {
                 failed += 1;
-                println!("  FAIL  {what}: {}", first_line(&crate::error_chain(e)));
+                println!("  FAIL  {what}: {}", first_line(&crate::error_chain(e.as_ref())));
             }
         }
     }

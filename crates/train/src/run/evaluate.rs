@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, anyhow};
 use ouro_data::sampler::Sampler;
 use ouro_ir::tree::Tree;
 use ouro_nn::{METRICS, ParamSpec};
@@ -13,6 +12,7 @@ use ouro_runtime::{Executable, to_host};
 
 use crate::config::Recipe;
 use crate::devices::{DeviceState, Devices};
+use crate::error::{Error, Result};
 
 /// Where an evaluation runs: this host's devices, and the job's hosts the ARC evaluator
 /// gathers every host's predictions from.
@@ -108,7 +108,7 @@ fn gathered_rows(
         rows = crate::gather::gather_rows(place.hosts, &name(index), &rows)?;
         // This exchange completed, so every host has read the one before.
         if index > 0 {
-            place.hosts.forget(&name(index - 1)).map_err(|e| anyhow!("{e}"))?;
+            place.hosts.forget(&name(index - 1)).map_err(Error::Hosts)?;
         }
     }
     Ok(rows)

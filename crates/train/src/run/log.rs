@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ouro_pjrt::Buffer;
 use ouro_runtime::to_host;
@@ -15,6 +14,7 @@ use super::RunOptions;
 use super::programs::DepthPrograms;
 use crate::config::TrainConfig;
 use crate::curriculum::Depth;
+use crate::error::{Context, Error, Result};
 use crate::metrics::MetricsLog;
 use crate::step_metrics::MetricsLayout;
 
@@ -55,10 +55,7 @@ pub(crate) fn open_metrics(
         truncate_metrics(&metrics_path, 0)?;
     } else if trained_steps_logged(&metrics_path) > 0 && !options.force {
         // A log without a step (a run stopped while it compiled) is no run to keep.
-        bail!(
-            "{} already holds a run's metrics; choose another run directory or pass --force to replace them",
-            options.run_dir.display()
-        );
+        return Err(Error::Exists { dir: options.run_dir.clone() });
     }
     std::fs::create_dir_all(&options.run_dir)
         .with_context(|| format!("creating the run directory {}", options.run_dir.display()))?;
@@ -201,14 +198,9 @@ impl StepLog {
         let m = self
             .layout
             .read(&values)
-            .ok_or_else(|| anyhow!("step {steps}: {} metrics, not the train step's", values.len()))?;
+            .ok_or_else(|| Error::Program(format!("step {steps}: {} metrics, not the train step's", values.len())))?;
         if !m.finite {
-            bail!(
-                "step {steps}: the loss or a gradient is not finite (lm_loss sum {}); the state on device \
-                 is that of step {} and no further update was applied",
-                m.model.lm_loss,
-                steps - 1
-            );
+            return Err(Error::NotFinite { step: steps, lm_loss: m.model.lm_loss });
         }
         let mut logged = m.log(self.global_batch);
         if self.curriculum {

@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
 use ouro_data::sampler::{Batch as HostBatch, Sampler, SamplerConfig, SamplerState};
 use ouro_nn::ParamSpec;
 use ouro_pjrt::Client;
@@ -32,6 +31,7 @@ pub(crate) use saves::run_record;
 use crate::checkpoint::MeshPlace;
 use crate::config::{Recipe, TrainConfig};
 use crate::devices::{DeviceState, Devices};
+use crate::error::{Context, Result};
 use crate::preempt::StopAgreement;
 use crate::state::StateLayout;
 use crate::step::{StepConfig, eval_step, train_step};

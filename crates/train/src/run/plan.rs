@@ -2,7 +2,6 @@
 //! step's settings; the schedule of iterations and recursion depths; the refusals that must come
 //! before anything is compiled or allocated.
 
-use anyhow::{Context, Result, anyhow, bail};
 use ouro_data::{PuzzleDataset, total_steps};
 use ouro_nn::{DataDims, FloatType, Trm};
 use ouro_optim::Schedule;
@@ -10,6 +9,7 @@ use ouro_runtime::Runtime;
 
 use crate::config::{DATA_AXIS, LossScaling, MeshConfig, Recipe, RunConfig, TrainConfig};
 use crate::curriculum::{Curriculum, Depth};
+use crate::error::{Context, Error, Result};
 use crate::step::{DataParallel, LossScale, StepConfig};
 
 /// The step's settings from a config, for a run of `total` steps.
@@ -56,7 +56,7 @@ pub(crate) fn model_of(recipe: &Recipe, run: &RunConfig, meta: &ouro_data::Metad
 /// The model `recipe` trains on data of `dims`, with its memory and speed switches (`remat`,
 /// `unroll_cycles`) applied.
 pub(crate) fn model_at(recipe: &Recipe, run: &RunConfig, dims: DataDims) -> Result<Trm> {
-    let mut model = Trm::new(recipe.arch.clone(), dims).map_err(|e| anyhow!("config: {e}"))?;
+    let mut model = Trm::new(recipe.arch.clone(), dims).map_err(|e| Error::Config(format!("config: {e}")))?;
     model.remat = run.remat;
     model.unroll = run.unroll_cycles;
     Ok(model)
@@ -100,13 +100,10 @@ impl Plan {
         if let Some(t) = &test
             && (t.metadata.seq_len != meta.seq_len || t.metadata.vocab_size != meta.vocab_size)
         {
-            bail!(
+            return Err(Error::Config(format!(
                 "the test data (seq_len {}, vocab_size {}) does not match the training data (seq_len {}, vocab_size {})",
-                t.metadata.seq_len,
-                t.metadata.vocab_size,
-                meta.seq_len,
-                meta.vocab_size
-            );
+                t.metadata.seq_len, t.metadata.vocab_size, meta.seq_len, meta.vocab_size
+            )));
         }
         if let Some(shape) = &cfg.run.data_shape {
             crate::cost::check_shape(shape, meta)
@@ -115,7 +112,9 @@ impl Plan {
         let gbs = cfg.recipe.global_batch_size;
         let total = total_steps(meta, cfg.recipe.epochs as u64, gbs);
         if total == 0 {
-            bail!("the run has no step: epochs × groups × examples per puzzle < global_batch_size ({gbs})");
+            return Err(Error::Config(format!(
+                "the run has no step: epochs × groups × examples per puzzle < global_batch_size ({gbs})"
+            )));
         }
         let epochs_per_iter = cfg.recipe.eval_interval.unwrap_or(cfg.recipe.epochs);
         let full_depth = Depth { h_cycles: cfg.recipe.arch.h_cycles, l_cycles: cfg.recipe.arch.l_cycles };
@@ -144,7 +143,7 @@ impl Plan {
 /// Refuses what the platform cannot run and warns of what it runs badly.
 pub(crate) fn check_platform(recipe: &Recipe, runtime: &Runtime) -> Result<()> {
     if recipe.arch.loss.dtype == FloatType::Float64 && runtime.client().platform_name().eq_ignore_ascii_case("tpu") {
-        bail!("arch.loss.dtype float64: TPUs have no f64; use arch.loss.dtype=float32");
+        return Err(Error::Config("arch.loss.dtype float64: TPUs have no f64; use arch.loss.dtype=float32".into()));
     }
     if recipe.arch.forward_dtype == FloatType::Float16 && recipe.loss_scaling == LossScaling::None {
         tracing::warn!(
@@ -170,13 +169,13 @@ pub(crate) fn check_device_memory(model: &Trm, runtime: &Runtime, mesh: &MeshCon
         None => (host_memory_available(), "the host memory available".to_string()),
     };
     if let Some(limit) = limit.filter(|&limit| need > limit) {
-        bail!(
+        return Err(Error::Config(format!(
             "config: the training state alone needs at least {} per device (f32 weights, two optimizer moments and \
             an EMA copy of {:.3e} parameters, the puzzle table and buffers), more than the {} of {what}",
             gib(need),
             footprint.trainable,
             gib(limit)
-        );
+        )));
     }
     Ok(())
 }

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
 use ouro_nn::Trm;
 use ouro_runtime::{Executable, Runtime};
 
 use super::plan::model_of;
 use crate::config::TrainConfig;
 use crate::curriculum::{Depth, at_depth};
+use crate::error::{Context, Result};
 use crate::step::{StepConfig, eval_step, train_step};
 
 /// The programs by depth.

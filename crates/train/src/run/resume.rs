@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
 use ouro_pjrt::Client;
 
 use super::RunOptions;
 use crate::checkpoint::{MeshPlace, RestoreError, restore};
 use crate::config::CheckpointConfig;
 use crate::devices::{DeviceState, Devices};
+use crate::error::{Context, Error, Result};
 use crate::preempt::StopAgreement;
 use crate::state::StateLayout;
 use crate::step::DataParallel;
@@ -61,11 +61,17 @@ pub(crate) fn saving_hosts(options: &RunOptions, (host, hosts): (usize, usize)) 
     Ok(match (&options.hosts, hosts) {
         (_, 1) => Arc::new(ouro_ckpt::OneHost),
         (Some(h), n) if h.count() == n && h.index() == host => h.clone(),
-        (Some(h), n) => bail!(
-            "the mesh is fed by {n} processes with this one as {host}, but the job is {h:?}: \
+        (Some(h), n) => {
+            return Err(Error::Hosts(format!(
+                "the mesh is fed by {n} processes with this one as {host}, but the job is {h:?}: \
              every process of the job must feed the mesh, in process order"
-        ),
-        (None, n) => bail!("the mesh is fed by {n} processes but this run was given no job to save checkpoints with"),
+            )));
+        }
+        (None, n) => {
+            return Err(Error::Hosts(format!(
+                "the mesh is fed by {n} processes but this run was given no job to save checkpoints with"
+            )));
+        }
     })
 }
 
@@ -81,7 +87,10 @@ pub(crate) fn stop_agreement(
         return Ok(Some(StopAgreement::alone(flag)));
     }
     let Some(store) = options.job_store.clone() else {
-        bail!("a job of {} processes was given a stop flag but no key-value store to agree on a stop", hosts.count())
+        return Err(Error::Hosts(format!(
+            "a job of {} processes was given a stop flag but no key-value store to agree on a stop",
+            hosts.count()
+        )));
     };
     let prefix = format!("ouro/stop/{run_key}");
     Ok(Some(StopAgreement::in_job(flag, store, hosts.index(), hosts.count(), &prefix)))
@@ -95,12 +104,12 @@ pub(crate) fn agree_on_resumed_step(hosts: &dyn ouro_ckpt::Hosts, location: &str
     }
     let all = hosts
         .all_gather(&format!("resume/{location}"), step.to_string().as_bytes())
-        .map_err(|e| anyhow!("agreeing on the step to resume from: {e}"))?;
+        .map_err(|e| Error::Hosts(format!("agreeing on the step to resume from: {e}")))?;
     let steps: Vec<String> = all.iter().map(|v| String::from_utf8_lossy(v).into_owned()).collect();
     if steps.iter().any(|s| *s != steps[0]) {
-        bail!(
+        return Err(Error::Hosts(format!(
             "the hosts resumed from different steps of {location} ({steps:?}, by process): run `ouro ckpt verify` on it"
-        );
+        )));
     }
     Ok(())
 }
@@ -159,10 +168,10 @@ fn restore_step(
     let run = &step.manifest.run;
     let (saved_gbs, gbs) = (run["global_batch_size"].as_u64().unwrap_or(0) as usize, target.global_batch_size);
     if saved_gbs != gbs {
-        return Err(RestoreError::Refused(anyhow!(
+        return Err(RestoreError::Refused(Error::Checkpoint(ouro_ckpt::Error::Mismatch(format!(
             "{} was saved at global_batch_size {saved_gbs}, this run's is {gbs}: the batches would differ",
             step.url()
-        )));
+        )))));
     }
     let sampler = serde_json::from_value(run["sampler"].clone())
         .with_context(|| format!("{}: the sampler position", step.url()))

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
 use serde_json::{Value, json};
 
 use crate::checkpoint::{MeshPlace, snapshot};
 use crate::config::TrainConfig;
 use crate::devices::DeviceState;
+use crate::error::Result;
 use crate::state::StateLayout;
 use crate::step::DataParallel;
 
