@@ -55,11 +55,16 @@ pub enum LossType {
     SoftmaxCrossEntropy,
 }
 
+/// The one model class of the official configs ouro implements (`arch.name`).
+pub const MODEL_NAME: &str = "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1";
+/// The one loss head ouro implements (`arch.loss.name`).
+pub const LOSS_NAME: &str = "losses@ACTLossHead";
+
 /// The loss head (`arch.loss`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossConfig {
-    /// The head; only the ACT loss head exists (`losses@ACTLossHead` in official configs).
+    /// The head: [`LOSS_NAME`], the only one there is.
     #[serde(default = "default_loss_name")]
     pub name: String,
     /// Which cross-entropy.
@@ -72,7 +77,7 @@ pub struct LossConfig {
 }
 
 fn default_loss_name() -> String {
-    "losses@ACTLossHead".into()
+    LOSS_NAME.into()
 }
 fn default_loss_type() -> LossType {
     LossType::StablemaxCrossEntropy
@@ -91,7 +96,7 @@ impl Default for LossConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrmConfig {
-    /// The model class (`recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1` or `trm`).
+    /// The model class: [`MODEL_NAME`]; any other is refused (see [`TrmConfig::check_names`]).
     #[serde(default = "default_name")]
     pub name: String,
     /// The loss head.
@@ -152,7 +157,7 @@ pub struct TrmConfig {
 }
 
 fn default_name() -> String {
-    "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1".into()
+    MODEL_NAME.into()
 }
 fn d2() -> usize {
     2
@@ -259,8 +264,27 @@ impl TrmConfig {
         self.hidden_size / self.num_heads.max(1)
     }
 
+    /// Refuses a model or loss head ouro does not implement: an official arch file of another
+    /// model (HRM, a transformer baseline, a TRM variant) would otherwise train a plain TRM.
+    pub fn check_names(&self) -> Result<(), String> {
+        if self.name != MODEL_NAME {
+            return Err(format!(
+                "arch.name {:?} is not a model ouro implements; it has one: {MODEL_NAME} (the TRM of the paper)",
+                self.name
+            ));
+        }
+        if self.loss.name != LOSS_NAME {
+            return Err(format!(
+                "arch.loss.name {:?} is not a loss head ouro implements; it has one: {LOSS_NAME}",
+                self.loss.name
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the config on its own and against the data's shapes; the message names the key.
     pub fn validate(&self, dims: &DataDims) -> Result<(), String> {
+        self.check_names()?;
         let positive = [
             ("hidden_size", self.hidden_size),
             ("num_heads", self.num_heads),
@@ -343,6 +367,21 @@ mod tests {
         assert_eq!(swiglu_intermediate(512, 4.0), 1536);
         assert_eq!(swiglu_intermediate(97, 4.0), 512);
         assert_eq!(swiglu_intermediate(916, 4.0), 2560);
+    }
+
+    #[test]
+    fn another_model_or_loss_head_is_refused_naming_the_one_there_is() {
+        let dims = DataDims { batch_size: 4, seq_len: 81, vocab_size: 11, num_puzzle_identifiers: 1 };
+        let hrm = TrmConfig {
+            name: "recursive_reasoning.hrm@HierarchicalReasoningModel_ACTV1".into(),
+            ..TrmConfig::default()
+        };
+        let err = hrm.validate(&dims).unwrap_err();
+        assert!(err.starts_with("arch.name \"recursive_reasoning.hrm@") && err.contains(MODEL_NAME), "{err}");
+        let loss = LossConfig { name: "losses@SomeOtherHead".into(), ..LossConfig::default() };
+        let err = TrmConfig { loss, ..TrmConfig::default() }.check_names().unwrap_err();
+        assert!(err.starts_with("arch.loss.name \"losses@SomeOtherHead\"") && err.contains(LOSS_NAME), "{err}");
+        assert_eq!(TrmConfig::default().check_names(), Ok(()));
     }
 
     #[test]

@@ -657,6 +657,7 @@ impl TrainConfig {
 impl Recipe {
     /// Checks what serde cannot.
     pub fn check(&self) -> Result<()> {
+        self.arch.check_names().map_err(Error::Config)?;
         if self.data_paths.is_empty() {
             return Err(Error::Config("data_paths is empty: name at least one dataset directory".into()));
         }
@@ -882,6 +883,18 @@ mod tests {
         let text = SMALL.replace("lr: 1.0e-3", "lr: 1.0e-3\nlearning_rate: 3");
         let err = TrainConfig::parse(&text, "configs/x.yaml", &[]).unwrap_err().to_string();
         assert!(err.starts_with("learning_rate (configs/x.yaml:9)"), "{err}");
+    }
+
+    #[test]
+    fn an_official_arch_of_another_model_is_refused() {
+        let hrm = "arch.name=recursive_reasoning.hrm@HierarchicalReasoningModel_ACTV1".to_string();
+        let err = TrainConfig::parse(SMALL, "x.yaml", &[hrm]).unwrap_err().to_string();
+        assert!(
+            err.contains("arch.name \"recursive_reasoning.hrm@") && err.contains("TinyRecursiveReasoningModel_ACTV1")
+        );
+        let loss = "arch.loss.name=losses@OtherHead".to_string();
+        let err = TrainConfig::parse(SMALL, "x.yaml", &[loss]).unwrap_err().to_string();
+        assert!(err.contains("arch.loss.name \"losses@OtherHead\" is not a loss head"), "{err}");
     }
 
     #[test]
