@@ -59,6 +59,8 @@ fn dataset_generate_build_and_info_round_trip() {
     ];
     let (ok, _, stderr) = ouro(&args);
     assert!(ok, "{stderr}");
+    // Generated test puzzles are held out from the training examples.
+    assert!(stderr.contains("train 48, test 5; 0 test examples are also training examples"), "{stderr}");
     let (ok, stdout, stderr) =
         ouro(&["dataset", "info", out.to_str().unwrap(), "--epochs", "10", "--global-batch-size", "4"]);
     assert!(ok, "{stderr}");
@@ -72,6 +74,12 @@ fn dataset_generate_build_and_info_round_trip() {
     let mut forced = args.to_vec();
     forced.push("--force");
     assert!(ouro(&forced).0);
+    // An imported test set is counted: the training CSV as its own test set overlaps in full.
+    let mut own = forced.clone();
+    own[7] = "--test-csv";
+    own[8] = csv.to_str().unwrap();
+    let (ok, _, stderr) = ouro(&own);
+    assert!(ok && stderr.contains("test 12; 12 test examples are also training examples"), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -6,11 +6,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use ouro_data::build::arc::ArcOptions;
-use ouro_data::build::build_size;
+use ouro_data::build::held_out::Seen;
 use ouro_data::build::maze::{self, MazeOptions};
 use ouro_data::build::sudoku::{self, SudokuOptions};
 use ouro_data::build::sudoku_solver::Geometry;
-use ouro_data::writer::write_dataset;
+use ouro_data::build::{build_size, test_seed};
+use ouro_data::writer::{DatasetFiles, SplitArrays, write_dataset};
 use ouro_data::{PuzzleDataset, total_steps};
 
 /// Arguments of `ouro dataset`.
@@ -104,29 +105,66 @@ struct PuzzleSource {
     pub test_generate: Option<usize>,
 }
 
+/// A split's rows: read from a CSV, or generated.
+enum Rows<R> {
+    /// Read.
+    Read(Vec<R>),
+    /// This many to generate.
+    Generate(usize),
+}
+
 impl PuzzleSource {
-    /// The training and test rows; generated test puzzles come from another random stream than
-    /// training ones.
+    /// The training rows (generated from `seed`) and the test rows, read now or to be generated
+    /// once the training split is known (from another random stream, held out from it).
     fn rows<R>(
         &self,
         seed: u64,
         read: impl Fn(&Path) -> Result<Vec<R>>,
         generate: impl Fn(usize, u64) -> Vec<R>,
-    ) -> Result<(Vec<R>, Vec<R>)> {
-        let split = |csv: &Option<PathBuf>, count: Option<usize>, seed: u64, flags: [&str; 2]| match (csv, count) {
-            (Some(path), _) => read(path),
-            (None, Some(n)) => Ok(generate(n, seed)),
-            (None, None) => bail!("give --{} or --{}", flags[0], flags[1]),
+    ) -> Result<(Vec<R>, Rows<R>)> {
+        let train = match (&self.train_csv, self.generate) {
+            (Some(path), _) => read(path)?,
+            (None, Some(n)) => generate(n, seed),
+            (None, None) => bail!("give --train-csv or --generate"),
         };
-        let train = split(&self.train_csv, self.generate, seed, ["train-csv", "generate"])?;
-        let test = split(
-            &self.test_csv,
-            self.test_generate,
-            ouro_data::build::test_seed(seed),
-            ["test-csv", "test-generate"],
-        )?;
+        let test = match (&self.test_csv, self.test_generate) {
+            (Some(path), _) => Rows::Read(read(path)?),
+            (None, Some(n)) => Rows::Generate(n),
+            (None, None) => bail!("give --test-csv or --test-generate"),
+        };
         Ok((train, test))
     }
+}
+
+impl<R> Rows<R> {
+    /// How many rows there are or will be.
+    fn len(&self) -> usize {
+        match self {
+            Rows::Read(rows) => rows.len(),
+            Rows::Generate(n) => *n,
+        }
+    }
+
+    /// The rows: those read, or `generate(n)`'s.
+    fn get(self, generate: impl FnOnce(usize) -> ouro_data::Result<Vec<R>>) -> Result<Vec<R>> {
+        Ok(match self {
+            Rows::Read(rows) => rows,
+            Rows::Generate(n) => generate(n)?,
+        })
+    }
+}
+
+/// What a build prints: its splits' sizes, and how many test examples are also training
+/// examples (none where the test set was generated).
+fn built(out: &Path, train: &SplitArrays, test: &SplitArrays, seen: &Seen<'_>, seconds: f64) {
+    let examples = |s: &SplitArrays| s.puzzle_identifiers.len();
+    eprintln!(
+        "built {} (train {}, test {}; {} test examples are also training examples) in {seconds:.1} s",
+        out.display(),
+        examples(train),
+        examples(test),
+        seen.overlap(test)
+    );
 }
 
 #[derive(Args, Debug)]
@@ -270,12 +308,12 @@ fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
     if let (Some(train), Some(test)) = (b.source.generate, b.source.test_generate) {
         fits(train, test)?;
     }
+    let seed = b.seed as u64;
     let (train, test) = b.source.rows(
-        b.seed as u64,
+        seed,
         |path| Ok(sudoku::read_csv(path, g, b.check)?),
         |n, seed| sudoku::generate(g, n, b.candidates, seed),
     )?;
-    let generated = started.elapsed().as_secs_f64();
     let options = SudokuOptions {
         subsample_size: b.subsample_size,
         min_difficulty: b.min_difficulty,
@@ -285,16 +323,12 @@ fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
         nested: b.nested,
     };
     fits(train.len(), test.len())?;
-    let files = sudoku::build(g, train, test, &options);
-    write_dataset(&b.output.out, &files, b.output.force)?;
-    let examples: Vec<String> =
-        files.splits.iter().map(|(n, s)| format!("{n} {}", s.puzzle_identifiers.len())).collect();
-    eprintln!(
-        "built {} ({}) in {:.1} s ({generated:.1} s generating)",
-        b.output.out.display(),
-        examples.join(", "),
-        started.elapsed().as_secs_f64()
-    );
+    let train = sudoku::train_split(g, train, &options);
+    let seen = Seen::of(&train, g.cells());
+    let test = test.get(|n| sudoku::generate_held_out(g, n, b.candidates, test_seed(seed), &seen))?;
+    let test = sudoku::test_split(g, test, &options);
+    built(&b.output.out, &train, &test, &seen, started.elapsed().as_secs_f64());
+    write_dataset(&b.output.out, &DatasetFiles::train_and_test(train, test), b.output.force)?;
     Ok(())
 }
 
@@ -314,16 +348,22 @@ fn build_maze(b: &MazeBuildArgs) -> Result<()> {
     if let (Some(train), Some(test)) = (b.source.generate, b.source.test_generate) {
         fits(train, test)?;
     }
+    let seed = b.seed as u64;
+    let kind = (30, 110, 40);
     let (train, test) = b.source.rows(
-        b.seed as u64,
+        seed,
         |path| Ok(maze::read_csv(path)?),
-        |n, seed| maze::generate(n, 30, 110, 40, seed),
+        |n, seed| maze::generate(n, kind.0, kind.1, kind.2, seed),
     )?;
     fits(train.len(), test.len())?;
-    let files =
-        maze::build(&train, &test, &MazeOptions { subsample_size: b.subsample_size, augment: b.aug, seed: b.seed });
-    write_dataset(&b.output.out, &files, b.output.force)?;
-    eprintln!("built {} in {:.1} s", b.output.out.display(), started.elapsed().as_secs_f64());
+    let train =
+        maze::train_split(&train, &MazeOptions { subsample_size: b.subsample_size, augment: b.aug, seed: b.seed });
+    // The CSV's side, or the generated one.
+    let side_squared = train.metadata.as_ref().map_or(kind.0 * kind.0, |m| m.seq_len);
+    let seen = Seen::of(&train, side_squared);
+    let test = maze::test_split(&test.get(|n| maze::generate_held_out(n, kind, test_seed(seed), &seen))?);
+    built(&b.output.out, &train, &test, &seen, started.elapsed().as_secs_f64());
+    write_dataset(&b.output.out, &DatasetFiles::train_and_test(train, test), b.output.force)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::dihedral;
+use super::held_out::{self, Seen};
 use crate::error::{Error, Result};
 use crate::metadata::Metadata;
 use crate::rng::SplitMix;
@@ -134,16 +135,22 @@ pub struct MazeOptions {
 
 /// Builds the splits as `build_maze_dataset.py` does.
 pub fn build(train: &[MazeRow], test: &[MazeRow], options: &MazeOptions) -> DatasetFiles {
+    DatasetFiles::train_and_test(train_split(train, options), test_split(test))
+}
+
+/// The training split: the chosen mazes (a subsample, if asked), with their dihedral images.
+pub fn train_split(train: &[MazeRow], options: &MazeOptions) -> SplitArrays {
     let mut rng = crate::rng::NumpyLegacy::new(options.seed);
     let chosen: Vec<MazeRow> = match options.subsample_size {
         Some(k) if k < train.len() => rng.choice(train.len(), k).into_iter().map(|i| train[i].clone()).collect(),
         _ => train.to_vec(),
     };
-    DatasetFiles {
-        splits: vec![("train".into(), convert(&chosen, options.augment)), ("test".into(), convert(test, false))],
-        identifiers: vec!["<blank>".into()],
-        extra: Vec::new(),
-    }
+    convert(&chosen, options.augment)
+}
+
+/// The test split: each maze once, as it is.
+pub fn test_split(test: &[MazeRow]) -> SplitArrays {
+    convert(test, false)
 }
 
 /// The cells up, down, left and right of cell `c` on a `side × side` grid.
@@ -297,8 +304,12 @@ pub fn generate_one(side: usize, min_path: usize, loops: usize, rng: &mut SplitM
 
 /// `count` mazes (deterministic for a seed whatever the thread count).
 pub fn generate(count: usize, side: usize, min_path: usize, loops: usize, seed: u64) -> Vec<MazeRow> {
-    (0..count)
-        .into_par_iter()
+    generate_range(0..count, side, min_path, loops, seed)
+}
+
+/// Generated mazes `rows` of the stream of `seed` (see [`generate`]).
+fn generate_range(rows: std::ops::Range<usize>, side: usize, min_path: usize, loops: usize, seed: u64) -> Vec<MazeRow> {
+    rows.into_par_iter()
         .map(|i| {
             let mut rng = SplitMix::new(
                 seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
@@ -308,6 +319,18 @@ pub fn generate(count: usize, side: usize, min_path: usize, loops: usize, seed: 
             row
         })
         .collect()
+}
+
+/// `count` generated test mazes of the stream of `seed` that are no example (nor dihedral image)
+/// of the training split `seen` was made of (see [`held_out::draw`]).
+pub fn generate_held_out(
+    count: usize,
+    (side, min_path, loops): (usize, usize, usize),
+    seed: u64,
+    seen: &Seen<'_>,
+) -> Result<Vec<MazeRow>> {
+    let tokens = |row: &MazeRow| row.question.iter().map(|&c| token(c)).collect();
+    held_out::draw("mazes", count, |rows| generate_range(rows, side, min_path, loops, seed), tokens, seen)
 }
 
 #[cfg(test)]

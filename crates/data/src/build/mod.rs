@@ -3,6 +3,7 @@
 pub mod arc;
 mod csv;
 pub mod dihedral;
+pub mod held_out;
 pub mod maze;
 pub mod recipe;
 pub mod sudoku;

@@ -5,10 +5,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::held_out::Seen;
 use super::sudoku::{self, SudokuOptions};
 use super::sudoku_solver::Geometry;
 use super::{build_size, check_fits, test_seed};
-use crate::writer::write_dataset;
+use crate::writer::{DatasetFiles, write_dataset};
 use crate::{Error, Result};
 
 /// A generated Sudoku dataset (a config's `generate_sudoku`).
@@ -50,9 +51,15 @@ impl SudokuRecipe {
         let (examples, bytes) = build_size(g.cells(), self.train, 1.0 + self.num_aug as f64, self.test);
         let what = format!("{} training puzzles with num_aug {}", self.train, self.num_aug);
         check_fits(&what, examples, bytes, memory_available)?;
+        write_dataset(out, &self.files()?, false)
+    }
+
+    /// The dataset's splits: the training puzzles with their shuffles, and test puzzles from
+    /// another stream that are none of the training examples (see [`super::held_out`]).
+    pub fn files(&self) -> Result<DatasetFiles> {
+        let g = self.geometry()?;
         let seed = self.seed as u64;
         let train = sudoku::generate(g, self.train, self.candidates, seed);
-        let test = sudoku::generate(g, self.test, self.candidates, test_seed(seed));
         let options = SudokuOptions {
             subsample_size: None,
             min_difficulty: None,
@@ -61,7 +68,11 @@ impl SudokuRecipe {
             official_dtypes: false,
             nested: false,
         };
-        write_dataset(out, &sudoku::build(g, train, test, &options), false)
+        let train = sudoku::train_split(g, train, &options);
+        let seen = Seen::of(&train, g.cells());
+        let test = sudoku::generate_held_out(g, self.test, self.candidates, test_seed(seed), &seen)?;
+        let test = sudoku::test_split(g, test, &options);
+        Ok(DatasetFiles::train_and_test(train, test))
     }
 }
 
@@ -84,5 +95,22 @@ mod tests {
         let e = recipe.build(&dir.join("small"), Some(1024.0)).unwrap_err().to_string();
         assert!(e.contains("of memory to build") && !dir.join("small").exists(), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_main_jobs_test_puzzles_are_none_of_its_training_examples() {
+        // The `generate_sudoku` of configs/sudoku4-tiny.yaml, the README's main job.
+        let recipe = SudokuRecipe { size: 4, train: 500, test: 200, num_aug: 8, candidates: 1, seed: 1 };
+        let files = recipe.files().unwrap();
+        let (train, test) = (&files.splits[0].1, &files.splits[1].1);
+        let seen = Seen::of(train, 16);
+        assert_eq!((train.inputs.len(), test.inputs.len()), (500 * 9 * 16, 200 * 16));
+        assert_eq!(seen.overlap(test), 0);
+        // The stream's first 200 puzzles, the test set before, held training examples.
+        let g = recipe.geometry().unwrap();
+        let first = sudoku::test_split(g, sudoku::generate(g, 200, 1, test_seed(1)), &SudokuOptions::default());
+        let before = seen.overlap(&first);
+        eprintln!("{before} of the first 200 test puzzles are training examples");
+        assert!(before > 0);
     }
 }

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::held_out::{self, Seen};
 use super::sudoku_solver::{Geometry, count_solutions, is_solution, minimal_puzzle, random_solution, rating};
 use crate::error::{Error, Result};
 use crate::metadata::Metadata;
@@ -30,6 +31,11 @@ pub struct SudokuRow {
     pub answer: Vec<u8>,
     /// Difficulty rating.
     pub rating: i64,
+}
+
+/// A cell's token: its digit + 1 (0 is padding, 1 a blank).
+fn token(digit: u8) -> u8 {
+    digit + 1
 }
 
 fn digit(g: Geometry, c: u8, blank_ok: bool) -> Option<u8> {
@@ -181,8 +187,8 @@ fn convert(
             } else {
                 shuffle(g, own.as_mut().unwrap_or(rng), &row.question, &row.answer)
             };
-            split.inputs.extend(q.iter().map(|v| v + 1));
-            split.labels.extend(a.iter().map(|v| v + 1));
+            split.inputs.extend(q.iter().map(|&v| token(v)));
+            split.labels.extend(a.iter().map(|&v| token(v)));
         }
     }
     split.metadata = Some(Metadata {
@@ -203,12 +209,24 @@ fn convert(
 
 /// Builds the train and test splits as `build_sudoku_dataset.py` does.
 pub fn build(g: Geometry, train: Vec<SudokuRow>, test: Vec<SudokuRow>, options: &SudokuOptions) -> DatasetFiles {
+    DatasetFiles::train_and_test(train_split(g, train, options), test_split(g, test, options))
+}
+
+/// The rows rated at least `options.min_difficulty`.
+fn rated(rows: Vec<SudokuRow>, options: &SudokuOptions) -> Vec<SudokuRow> {
+    rows.into_iter().filter(|r| options.min_difficulty.is_none_or(|m| r.rating >= m)).collect()
+}
+
+/// The test split: each kept row once, unshuffled.
+pub fn test_split(g: Geometry, test: Vec<SudokuRow>, options: &SudokuOptions) -> SplitArrays {
+    // Unshuffled rows draw nothing from the generator.
+    convert(g, &rated(test, options), 0, &mut NumpyLegacy::new(options.seed), None)
+}
+
+/// The training split: the kept rows (rating, subsample), each with its `num_aug` shuffles.
+pub fn train_split(g: Geometry, train: Vec<SudokuRow>, options: &SudokuOptions) -> SplitArrays {
     let mut rng = NumpyLegacy::new(options.seed);
-    let keep = |rows: Vec<SudokuRow>| -> Vec<SudokuRow> {
-        rows.into_iter().filter(|r| options.min_difficulty.is_none_or(|m| r.rating >= m)).collect()
-    };
-    let mut train = keep(train);
-    let test = keep(test);
+    let mut train = rated(train, options);
     let mut source_rows: Vec<usize> = (0..train.len()).collect();
     if let Some(k) = options.subsample_size
         && k < train.len()
@@ -217,24 +235,23 @@ pub fn build(g: Geometry, train: Vec<SudokuRow>, test: Vec<SudokuRow>, options: 
         train = source_rows.iter().map(|&i| train[i].clone()).collect();
     }
     let streams = options.nested.then_some((options.seed, source_rows.as_slice()));
-    let mut train_split = convert(g, &train, options.num_aug, &mut rng, streams);
+    let mut split = convert(g, &train, options.num_aug, &mut rng, streams);
     if options.official_dtypes && options.num_aug > 0 {
-        train_split.token_dtype = Some(crate::npy::NpyDtype::I64);
+        split.token_dtype = Some(crate::npy::NpyDtype::I64);
     }
-    let test_split = convert(g, &test, 0, &mut rng, None);
-    DatasetFiles {
-        splits: vec![("train".into(), train_split), ("test".into(), test_split)],
-        identifiers: vec!["<blank>".into()],
-        extra: Vec::new(),
-    }
+    split
 }
 
 /// Generates `count` puzzles with unique solutions, reduced to minimal clue sets; each is the
 /// hardest of `candidates` tries (by [`rating`]). Deterministic for a seed whatever the thread
 /// count: puzzle `i` draws from its own generator.
 pub fn generate(g: Geometry, count: usize, candidates: usize, seed: u64) -> Vec<SudokuRow> {
-    (0..count)
-        .into_par_iter()
+    generate_range(g, 0..count, candidates, seed)
+}
+
+/// Generated puzzles `rows` of the stream of `seed` (see [`generate`]).
+fn generate_range(g: Geometry, rows: std::ops::Range<usize>, candidates: usize, seed: u64) -> Vec<SudokuRow> {
+    rows.into_par_iter()
         .map(|i| {
             let mut rng = SplitMix::new(
                 seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (i as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
@@ -252,6 +269,19 @@ pub fn generate(g: Geometry, count: usize, candidates: usize, seed: u64) -> Vec<
             SudokuRow { source: format!("ouro-gen-{seed}"), question, answer, rating: r as i64 }
         })
         .collect()
+}
+
+/// `count` generated test puzzles of the stream of `seed` that are no example of the training
+/// split `seen` was made of (see [`held_out::draw`]).
+pub fn generate_held_out(
+    g: Geometry,
+    count: usize,
+    candidates: usize,
+    seed: u64,
+    seen: &Seen<'_>,
+) -> Result<Vec<SudokuRow>> {
+    let tokens = |row: &SudokuRow| row.question.iter().map(|&v| token(v)).collect();
+    held_out::draw("puzzles", count, |rows| generate_range(g, rows, candidates, seed), tokens, seen)
 }
 
 #[cfg(test)]
