@@ -338,6 +338,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn held_out_mazes_skip_the_training_ones_and_their_images() {
+        // Test mazes from the training stream itself: its first three are the training mazes.
+        let stream = generate(5, 30, 110, 20, 7);
+        let train = train_split(&stream[..3], &MazeOptions { augment: true, ..MazeOptions::default() });
+        let seen = Seen::of(&train, 900);
+        let test = generate_held_out(2, (30, 110, 20), 7, &seen).unwrap();
+        assert_eq!(test, stream[3..]);
+        // A dihedral image of a training maze is a training example too.
+        let image = MazeRow { question: dihedral::transform(&stream[0].question, 30, 30, 3).0, ..stream[0].clone() };
+        assert_eq!(seen.overlap(&test_split(&[image])), 1);
+    }
+
+    #[test]
     fn generated_labels_are_unique_shortest_paths() {
         for row in generate(8, 30, 110, 20, 3) {
             assert!(row.rating > 110);
