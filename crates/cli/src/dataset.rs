@@ -378,12 +378,13 @@ fn build_arc(b: &ArcBuildArgs) -> Result<()> {
         num_aug: b.num_aug,
         puzzle_identifiers_start: b.puzzle_identifiers_start,
     };
-    let counts = ouro_data::build::arc::build(&options, &b.output.out, b.output.force)?;
+    let built = ouro_data::build::arc::build(&options, &b.output.out, b.output.force)?;
     eprintln!(
-        "built {} (train {} examples, test {}) in {:.1} s",
+        "built {} (train {} examples, test {}; {} test examples are also training examples) in {:.1} s",
         b.output.out.display(),
-        counts[0],
-        counts[1],
+        built.examples[0],
+        built.examples[1],
+        built.test_seen,
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -202,9 +202,18 @@ fn read_json(path: &Path) -> Result<Value> {
 /// Splits of the output: 0 train, 1 test.
 const SPLITS: [&str; 2] = ["train", "test"];
 
-/// Builds the dataset into `out` (atomically; an existing `out` needs `force`). Returns the
-/// number of examples of each split.
-pub fn build(options: &ArcOptions, out: &Path, force: bool) -> Result<[usize; 2]> {
+/// What an ARC build wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArcBuilt {
+    /// Examples of the train and test splits.
+    pub examples: [usize; 2],
+    /// Test examples whose input is also a training example's (counted by a 64-bit hash).
+    pub test_seen: usize,
+}
+
+/// Builds the dataset into `out` (atomically; an existing `out` needs `force`). Returns what it
+/// wrote.
+pub fn build(options: &ArcOptions, out: &Path, force: bool) -> Result<ArcBuilt> {
     if options.num_aug > MAX_AUGMENTATIONS {
         return Err(Error::Config(format!(
             "--num-aug {}: a task has at most {MAX_AUGMENTATIONS} distinct augmentations (8 dihedral transforms × \
@@ -333,6 +342,9 @@ pub fn build(options: &ArcOptions, out: &Path, force: bool) -> Result<[usize; 2]
 
     let dir = AtomicDir::create(out, force)?;
     let mut counts = [0usize; 2];
+    // The training inputs by a 64-bit hash (eight bytes an example; the splits are streamed to
+    // disk), and the test examples found among them.
+    let (mut seen, mut test_seen, hasher) = (HashSet::new(), 0, std::hash::RandomState::new());
     for (s, split) in groups.iter().enumerate() {
         if split.is_empty() {
             continue;
@@ -366,6 +378,12 @@ pub fn build(options: &ArcOptions, out: &Path, force: bool) -> Result<[usize; 2]
                         (0, 0)
                     };
                     let [a, b] = encode_pair(&i, &o, pad_r, pad_c);
+                    let hash = std::hash::BuildHasher::hash_one(&hasher, &a);
+                    if s == 0 {
+                        seen.insert(hash);
+                    } else if seen.contains(&hash) {
+                        test_seen += 1;
+                    }
                     inputs.write(&a)?;
                     labels.write(&b)?;
                 }
@@ -399,7 +417,7 @@ pub fn build(options: &ArcOptions, out: &Path, force: bool) -> Result<[usize; 2]
     let path = dir.path().join("test_puzzles.json");
     std::fs::write(&path, python_json(&Value::Object(test_puzzles))).map_err(|e| Error::io(&path, e))?;
     dir.commit()?;
-    Ok(counts)
+    Ok(ArcBuilt { examples: counts, test_seen })
 }
 
 /// Inverts an augmented puzzle name: the task name, and a function mapping a grid back.
