@@ -154,17 +154,25 @@ impl<R> Rows<R> {
     }
 }
 
-/// What a build prints: its splits' sizes, and how many test examples are also training
-/// examples (none where the test set was generated).
-fn built(out: &Path, train: &SplitArrays, test: &SplitArrays, seen: &Seen<'_>, seconds: f64) {
-    let examples = |s: &SplitArrays| s.puzzle_identifiers.len();
+/// Writes a build's splits to `out` and says so, with the `overlap`: how many test examples are
+/// also training examples (none where the test set was generated).
+fn write_built(
+    out: &OutputArgs,
+    train: SplitArrays,
+    test: SplitArrays,
+    overlap: usize,
+    started: Instant,
+) -> Result<()> {
+    let examples = (train.puzzle_identifiers.len(), test.puzzle_identifiers.len());
+    write_dataset(&out.out, &DatasetFiles::train_and_test(train, test), out.force)?;
     eprintln!(
-        "built {} (train {}, test {}; {} test examples are also training examples) in {seconds:.1} s",
-        out.display(),
-        examples(train),
-        examples(test),
-        seen.overlap(test)
+        "built {} (train {}, test {}; {overlap} test examples are also training examples) in {:.1} s",
+        out.out.display(),
+        examples.0,
+        examples.1,
+        started.elapsed().as_secs_f64()
     );
+    Ok(())
 }
 
 #[derive(Args, Debug)]
@@ -327,9 +335,8 @@ fn build_sudoku(b: &SudokuBuildArgs) -> Result<()> {
     let seen = Seen::of(&train, g.cells());
     let test = test.get(|n| sudoku::generate_held_out(g, n, b.candidates, test_seed(seed), &seen))?;
     let test = sudoku::test_split(g, test, &options);
-    built(&b.output.out, &train, &test, &seen, started.elapsed().as_secs_f64());
-    write_dataset(&b.output.out, &DatasetFiles::train_and_test(train, test), b.output.force)?;
-    Ok(())
+    let overlap = seen.overlap(&test);
+    write_built(&b.output, train, test, overlap, started)
 }
 
 /// Refuses a build the format cannot index or this machine's available memory cannot hold.
@@ -362,9 +369,8 @@ fn build_maze(b: &MazeBuildArgs) -> Result<()> {
     let side_squared = train.metadata.as_ref().map_or(kind.0 * kind.0, |m| m.seq_len);
     let seen = Seen::of(&train, side_squared);
     let test = maze::test_split(&test.get(|n| maze::generate_held_out(n, kind, test_seed(seed), &seen))?);
-    built(&b.output.out, &train, &test, &seen, started.elapsed().as_secs_f64());
-    write_dataset(&b.output.out, &DatasetFiles::train_and_test(train, test), b.output.force)?;
-    Ok(())
+    let overlap = seen.overlap(&test);
+    write_built(&b.output, train, test, overlap, started)
 }
 
 fn build_arc(b: &ArcBuildArgs) -> Result<()> {
