@@ -28,12 +28,12 @@ pub use validate::{ValidateArgs, validate};
 #[derive(Args, Debug, Clone)]
 pub struct Layout {
     /// The experiment catalog: NAME is `<catalog>/NAME.yaml`.
-    #[arg(long, value_name = "DIR", default_value = "configs/experiments")]
+    #[arg(long, value_name = "DIR", default_value = Layout::CATALOG)]
     pub catalog: PathBuf,
     /// Runs go to `<output-root>/<experiment_group>/<name>/`: a directory, or `gs://…`/`s3://…`
     /// (run files staged under ouro's cache and copied up as the run goes; checkpoints written
     /// there directly).
-    #[arg(long, value_name = "DIR|URL", default_value = "runs")]
+    #[arg(long, value_name = "DIR|URL", default_value = Layout::OUTPUT_ROOT)]
     pub output_root: String,
     /// Put checkpoints at `<URL>/<experiment_group>/<name>/` instead of in the run directory
     /// (`gs://bucket/checkpoints`, `s3://...`, a path).
@@ -55,6 +55,26 @@ struct Planned {
 }
 
 impl Layout {
+    /// The default catalog.
+    const CATALOG: &str = "configs/experiments";
+    /// The default output root.
+    const OUTPUT_ROOT: &str = "runs";
+
+    /// The flags that give this layout on a command line (none for the defaults).
+    fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if self.catalog != Path::new(Layout::CATALOG) {
+            flags.extend(["--catalog".to_string(), self.catalog.display().to_string()]);
+        }
+        if self.output_root != Layout::OUTPUT_ROOT {
+            flags.extend(["--output-root".to_string(), self.output_root.clone()]);
+        }
+        if let Some(root) = &self.checkpoint_root {
+            flags.extend(["--checkpoint-root".to_string(), root.clone()]);
+        }
+        flags
+    }
+
     /// The output root.
     fn root(&self) -> Result<OutputRoot> {
         Ok(OutputRoot::open(&self.output_root)?)

@@ -99,9 +99,9 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
             print_summary(&summary, &p.run_dir);
             if summary.stopped {
                 bail!(
-                    "stopped by a signal after step {} with that step saved; `ouro run {}` continues",
+                    "stopped by a signal after step {} with that step saved; `{}` continues",
                     summary.steps,
-                    p.name
+                    continue_command(args)
                 );
             }
             Ok(())
@@ -133,6 +133,18 @@ fn warn_if_running_elsewhere(name: &str, run_dir: &std::path::Path) {
     }
 }
 
+/// The command that continues the run `args` started: the same experiment, overrides, layout
+/// and step limit, quoted for a shell.
+fn continue_command(args: &RunArgs) -> String {
+    let mut words = vec!["ouro".to_string(), "run".into(), args.name.clone()];
+    words.extend(args.overrides.iter().cloned());
+    words.extend(args.layout.flags());
+    if let Some(limit) = args.max_steps {
+        words.extend(["--max-steps".to_string(), limit.to_string()]);
+    }
+    shell_words::join(words)
+}
+
 /// Whether `e` is the refusal of a second writer of the run's checkpoint location.
 fn held_by_another(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<ouro_train::Error>().is_some_and(ouro_train::Error::is_lease_held))
@@ -140,6 +152,44 @@ fn held_by_another(e: &anyhow::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    /// `ouro run ...` as the CLI parses it.
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: super::RunArgs,
+    }
+
+    #[test]
+    fn a_stopped_run_is_continued_by_the_command_that_started_it() {
+        let typed = [
+            "ouro",
+            "tiny_h64",
+            "arch.hidden_size=64",
+            "data_paths=[data/a, data/b]",
+            "--output-root",
+            "s3://bucket/runs",
+            "--max-steps",
+            "40",
+        ];
+        let args = Cli::parse_from(typed).run;
+        let command = super::continue_command(&args);
+        assert_eq!(
+            command,
+            "ouro run tiny_h64 'arch.hidden_size=64' 'data_paths=[data/a, data/b]' --output-root s3://bucket/runs --max-steps 40"
+        );
+        // Parsed back, it is the same run.
+        let words = shell_words::split(&command).unwrap();
+        let again = Cli::parse_from(std::iter::once("ouro".to_string()).chain(words.into_iter().skip(2))).run;
+        assert_eq!(
+            (again.name, again.overrides, again.layout.output_root),
+            (args.name, args.overrides, args.layout.output_root)
+        );
+        // The defaults add no flags.
+        assert_eq!(super::continue_command(&Cli::parse_from(["ouro", "tiny_h64"]).run), "ouro run tiny_h64");
+    }
+
     #[test]
     fn a_lease_lost_to_another_machine_is_told_from_a_failure() {
         let held = ouro_train::Error::from(ouro_ckpt::Error::Held("s3://b/run is leased to host a".into()));
