@@ -251,3 +251,26 @@ fn names_cannot_lead_runs_out_of_the_output_root() {
     // Nothing was written anywhere: not beside the root, not in it.
     assert!(!root.exists() && !root.parent().unwrap().parent().unwrap().join("x").exists());
 }
+
+/// A run stopped at step 6 and again at step 12 has both steps committed; the dry run names the
+/// step a run would resume from, the newest (`committed()` lists newest first).
+#[test]
+fn a_dry_run_names_the_newest_committed_step_to_resume_from() {
+    let dir = scratch("resume-step");
+    let root = dir.join("runs");
+    let set = format!("data_paths=[{}]", dir.join("sudoku4").display());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "tiny_h16", "--output-root", root.to_str().unwrap(), &set];
+        args.extend(extra);
+        ouro(&args)
+    };
+    for limit in ["6", "12"] {
+        let (ok, stdout, stderr) = run(&["--max-steps", limit]);
+        assert!(ok, "{stdout}\n{stderr}");
+    }
+    let location = ouro_store::Location::open(root.join("tiny/tiny_h16/checkpoints").to_str().unwrap()).unwrap();
+    assert_eq!(ouro_ckpt::committed(&location).unwrap(), [12, 6]);
+    let (ok, stdout, stderr) = run(&["--dry-run"]);
+    assert!(ok && stdout.contains("# would resume from step 12"), "{stdout}\n{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
