@@ -8,6 +8,7 @@ mod backend;
 mod bench;
 mod ckpt;
 mod compile;
+mod data_hint;
 mod dataset;
 mod experiment;
 mod info;
@@ -104,6 +105,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error_chain(e.as_ref()));
+            if let Some(hint) = data_hint::missing_dataset(&e) {
+                eprintln!("{hint}");
+            }
             ExitCode::FAILURE
         }
     }

@@ -164,7 +164,7 @@ impl PuzzleDataset {
         for p in paths {
             let file = p.join(split).join("dataset.json");
             if !file.is_file() {
-                return Err(Error::Inconsistent { path: p.clone(), message: format!("missing {}", file.display()) });
+                return Err(Error::Missing { path: p.clone(), file });
             }
             metas.push(Metadata::read(&file)?);
         }

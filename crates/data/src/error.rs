@@ -11,6 +11,14 @@ pub enum Error {
     /// A file whose contents are not what the dataset format says.
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// No dataset at a path a config names (it has not been built or fetched).
+    #[error("dataset {path}: missing {file}")]
+    Missing {
+        /// The dataset directory.
+        path: PathBuf,
+        /// The file that would say it is one.
+        file: PathBuf,
+    },
     /// A dataset whose files disagree with each other or with its metadata.
     #[error("dataset {path}: {message}")]
     Inconsistent { path: PathBuf, message: String },

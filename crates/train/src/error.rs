@@ -112,6 +112,14 @@ impl Error {
         matches!(self.cause(), Error::Checkpoint(ouro_ckpt::Error::Held(_)))
     }
 
+    /// The dataset directory this error found missing, if that is what it is.
+    pub fn missing_dataset(&self) -> Option<&std::path::Path> {
+        match self.cause() {
+            Error::Data(ouro_data::Error::Missing { path, .. }) => Some(path),
+            _ => None,
+        }
+    }
+
     /// `self`, saying what was being done.
     pub fn context(self, what: impl Into<String>) -> Error {
         Error::Context { what: what.into(), source: Box::new(self) }
