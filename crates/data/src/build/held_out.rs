@@ -23,8 +23,7 @@ impl<'a> Seen<'a> {
         let inputs = train.inputs.as_slice();
         let count = inputs.len().checked_div(seq_len).unwrap_or(0);
         let mut sorted: Vec<u32> = (0..count as u32).collect();
-        let example = |i: u32| &inputs[i as usize * seq_len..(i as usize + 1) * seq_len];
-        sorted.sort_unstable_by(|&a, &b| example(a).cmp(example(b)));
+        sorted.sort_unstable_by(|&a, &b| example(inputs, seq_len, a).cmp(example(inputs, seq_len, b)));
         Seen { inputs, seq_len, sorted }
     }
 
@@ -33,14 +32,18 @@ impl<'a> Seen<'a> {
         if tokens.len() != self.seq_len {
             return false;
         }
-        let at = |i: u32| &self.inputs[i as usize * self.seq_len..(i as usize + 1) * self.seq_len];
-        self.sorted.binary_search_by(|&i| at(i).cmp(tokens)).is_ok()
+        self.sorted.binary_search_by(|&i| example(self.inputs, self.seq_len, i).cmp(tokens)).is_ok()
     }
 
     /// How many of `split`'s examples have an input some training example has.
     pub fn overlap(&self, split: &SplitArrays) -> usize {
         split.inputs.chunks_exact(self.seq_len.max(1)).filter(|x| self.contains(x)).count()
     }
+}
+
+/// Example `i` of `inputs`, `seq_len` tokens each.
+fn example(inputs: &[u8], seq_len: usize, i: u32) -> &[u8] {
+    &inputs[i as usize * seq_len..(i as usize + 1) * seq_len]
 }
 
 /// `count` rows none of whose inputs training has seen, in the order `generate` makes them:
