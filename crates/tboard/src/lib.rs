@@ -23,8 +23,10 @@ mod read;
 mod record;
 #[cfg(test)]
 mod test_util;
+mod truncate;
 mod write;
 
 pub use histogram::Histogram;
 pub use read::{Event, ReadError, ReadErrorKind, What, read_events};
+pub use truncate::retain_events;
 pub use write::{EventWriter, now};

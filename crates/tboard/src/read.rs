@@ -50,9 +50,9 @@ pub enum What {
 /// Why an event file could not be read, and where.
 #[derive(Debug)]
 pub struct ReadError {
-    path: PathBuf,
-    offset: u64,
-    kind: ReadErrorKind,
+    pub(crate) path: PathBuf,
+    pub(crate) offset: u64,
+    pub(crate) kind: ReadErrorKind,
 }
 
 /// What went wrong in a [`ReadError`].

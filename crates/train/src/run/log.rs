@@ -24,6 +24,10 @@ const RATE_WINDOW: usize = 64;
 /// Steps between throughput records.
 const THROUGHPUT_EVERY: u64 = 10;
 
+/// Seconds between the progress lines of a run without a progress bar (`ouro batch` logs each
+/// run to a file), so its log shows it going between evaluations.
+const PROGRESS_EVERY: f64 = 30.0;
+
 /// The median of `values` (NaN for none).
 pub(crate) fn median(values: &[f64]) -> f64 {
     if values.is_empty() {
@@ -62,7 +66,7 @@ pub(crate) fn open_metrics(
     let yaml = cfg.to_yaml()?;
     let config_path = options.run_dir.join("config.yaml");
     std::fs::write(&config_path, &yaml).with_context(|| format!("writing {}", config_path.display()))?;
-    let mut log = MetricsLog::open(&options.run_dir, resumed_from.is_none())?;
+    let mut log = MetricsLog::open(&options.run_dir, resumed_from)?;
     log.text(resumed_from.unwrap_or(0), "config", &format!("```yaml\n{yaml}```"))?;
     Ok(log)
 }
@@ -96,6 +100,15 @@ fn truncate_metrics(path: &Path, step: u64) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", tmp.display()))
 }
 
+/// A duration in seconds, minutes or hours, whichever reads best.
+fn span(seconds: f64) -> String {
+    match seconds {
+        s if s < 90.0 => format!("{s:.0} s"),
+        s if s < 5400.0 => format!("{:.1} min", s / 60.0),
+        s => format!("{:.1} h", s / 3600.0),
+    }
+}
+
 /// The progress bar of a run of `limit` steps (hidden unless asked for, on the leader).
 pub(crate) fn progress_bar(limit: u64, visible: bool) -> ProgressBar {
     let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
@@ -123,6 +136,8 @@ pub(crate) struct StepLog {
     /// Seconds between reads, one a step.
     pub step_times: Vec<f64>,
     last: Instant,
+    /// When the last progress line was logged.
+    last_progress: Instant,
     /// Halting counts summed since the last histogram.
     halt_sums: Vec<f64>,
 }
@@ -139,6 +154,7 @@ impl StepLog {
             pending: Vec::new(),
             step_times: Vec::new(),
             last: Instant::now(),
+            last_progress: Instant::now(),
             halt_sums: Vec::new(),
         }
     }
@@ -176,6 +192,12 @@ impl StepLog {
         }
         self.bar.set_position(s);
         self.bar.set_message(format!("{}  {:.0} ex/s", self.bar.message(), gbs / recent));
+        if self.bar.is_hidden() && now.duration_since(self.last_progress).as_secs_f64() >= PROGRESS_EVERY {
+            self.last_progress = now;
+            let total = self.bar.length().unwrap_or(s);
+            let left = total.saturating_sub(s) as f64 * recent;
+            tracing::info!("step {s}/{total}: {}, {:.2} steps/s, {} left", self.bar.message(), 1.0 / recent, span(left));
+        }
         Ok(())
     }
 
