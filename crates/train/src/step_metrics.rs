@@ -78,6 +78,9 @@ impl TrainMetrics {
         let per_batch = |v: f64| v / global_batch as f64;
         let mut out = vec![
             ("count", per_halted(m.count)),
+            // The official `count` is itself divided by the count (1, or 0 when no sequence
+            // halted); the number halted weighs the per-halted values over a window.
+            ("halted", m.count),
             ("accuracy", per_halted(m.accuracy)),
             ("exact_accuracy", per_halted(m.exact_accuracy)),
             ("q_halt_accuracy", per_halted(m.q_halt_accuracy)),
@@ -115,7 +118,8 @@ mod tests {
         assert_eq!((get("train/count"), get("train/accuracy"), get("train/steps")), (1.0, 0.5, 2.0));
         assert_eq!((get("train/lm_loss"), get("train/q_continue_loss"), get("train/lr")), (2.0, 8.0, 0.01));
         assert_eq!(get("train/loss_scale"), 128.0);
-        assert!(log.iter().all(|(n, _)| !n.contains("halted") && n != "train/finite"));
+        assert_eq!(get("train/halted"), 4.0, "the number halted, to weigh a window by");
+        assert!(log.iter().all(|(n, _)| !n.contains("halted_after") && n != "train/finite"));
         let mut unsound = values;
         unsound[13] = 0.0;
         assert!(!layout.read(&unsound).unwrap().finite);
