@@ -95,6 +95,14 @@ pub fn load_group(output_root: &Path, group: &str) -> Result<Group> {
     Ok(Group { runs, skipped })
 }
 
+/// The tags of the run whose results are in `dir` (its config's `tags`; none when it has no
+/// config yet).
+pub fn tags_of(dir: &Path) -> Vec<String> {
+    let path = dir.join("config.yaml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Vec::new() };
+    TrainConfig::parse(&text, &path.display().to_string(), &[]).map_or_else(|_| Vec::new(), |c| c.study.tags)
+}
+
 /// A config's recipe as dotted keys → values (lists whole): what runs differ in; empty for none.
 fn recipe_keys(config: Option<&TrainConfig>) -> BTreeMap<String, Value> {
     config.map_or_else(BTreeMap::new, |c| flatten(&serde_json::to_value(&c.recipe).unwrap_or(Value::Null)))

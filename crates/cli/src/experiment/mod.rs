@@ -99,6 +99,33 @@ impl Layout {
     }
 }
 
+impl Planned {
+    /// The shape of the run's data: the config's `data_shape`, else read from the data.
+    fn data_shape(&self) -> ouro_data::Result<ouro_train::config::DataShape> {
+        if let Some(shape) = &self.config.run.data_shape {
+            return Ok(shape.clone());
+        }
+        let dir = ouro_data::remote::resolve(&self.config.recipe.data_paths[0])?;
+        let meta = ouro_data::Metadata::read(&dir.join("train").join("dataset.json"))?;
+        let test = ouro_data::Metadata::read(&dir.join("test").join("dataset.json")).ok().map(|m| m.total_puzzles);
+        Ok(ouro_train::cost::shape_of(&meta, test))
+    }
+
+    /// The steps of the whole run, as training counts them (`None` when the data cannot be
+    /// read yet, or several datasets are merged: the run records it when it ends).
+    fn total_steps(&self) -> Option<u64> {
+        let recipe = &self.config.recipe;
+        let shape = self.data_shape().ok().filter(|_| recipe.data_paths.len() == 1)?;
+        let steps = ouro_data::total_steps_of(
+            shape.total_groups,
+            shape.mean_puzzle_examples,
+            recipe.epochs as u64,
+            recipe.global_batch_size,
+        );
+        Some(steps)
+    }
+}
+
 /// Brings down every run's record of a remote root, so the runs it holds are known.
 fn pull_records(root: &OutputRoot) -> Result<()> {
     root.pull("", |relative| relative.ends_with("/run.json"))
@@ -275,15 +302,7 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
 
 /// The cost of a planned run, as one line (with its memory as `memory` plans it).
 fn cost_line(p: &Planned, cost: &CostArgs, memory: &mut MemoryPlan<'_>) -> String {
-    let shape = match &p.config.run.data_shape {
-        Some(s) => Ok(s.clone()),
-        None => ouro_data::remote::resolve(&p.config.recipe.data_paths[0]).and_then(|dir| {
-            let meta = ouro_data::Metadata::read(&dir.join("train").join("dataset.json"))?;
-            let test = ouro_data::Metadata::read(&dir.join("test").join("dataset.json")).ok().map(|m| m.total_puzzles);
-            Ok(ouro_train::cost::shape_of(&meta, test))
-        }),
-    };
-    let shape = match shape {
+    let shape = match p.data_shape() {
         Ok(s) => s,
         Err(e) => return format!("cost unknown: no data_shape in the config and no data to read it from ({e:#})"),
     };

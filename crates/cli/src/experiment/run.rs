@@ -45,7 +45,11 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
     let p = args.layout.plan(&root, &args.name, &args.overrides)?;
     let next = next_step(&root, &p, args.force)?;
     let place = RunPlace { dir: p.run_dir.clone(), relative: p.relative.clone() };
-    let identity = RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running);
+    let identity = RunRecord {
+        // Known before training, so `ouro status` shows how far the run is from the start.
+        total_steps: p.total_steps().unwrap_or(0),
+        ..RunRecord::new(&p.name, &p.file, &p.overrides, &p.hash, RunState::Running)
+    };
     if args.dry_run {
         print!("{}", p.config.to_yaml()?);
         println!("# experiment {} ({}), recipe {}", p.name, p.file.display(), p.hash);

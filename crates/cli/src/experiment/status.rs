@@ -37,15 +37,13 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<30} {:<24} {:<11} {:>13} {:>9} {:>11} {:>9}",
-        "group", "experiment", "state", "step", "loss", "exact acc.", "updated"
+        "{:<24} {:<24} {:<11} {:>13} {:>9} {:>11} {:>10} {:>9} {:>9}  tags",
+        "group", "experiment", "state", "step", "loss", "exact acc.", "steps/s", "left", "updated"
     );
     for (dir, record) in runs {
         let source = record.results_dir(&dir);
         let metrics = ouro_lab::metrics::RunMetrics::read(&source).unwrap_or_default();
-        let step = metrics.train.last().map_or(record.steps, |(s, _)| *s);
-        let loss = metrics.last("train/lm_loss").map_or_else(|| "-".into(), |l| format!("{l:.4}"));
-        let acc = metrics.last(ouro_lab::report::PRIMARY).map_or_else(|| "-".into(), |a| format!("{:.2} %", a * 100.0));
+        let row = Row::of(&record, &metrics);
         let updated = std::fs::metadata(source.join("metrics.jsonl"))
             .and_then(|m| m.modified())
             .ok()
@@ -53,15 +51,17 @@ pub fn status(args: &StatusArgs) -> Result<()> {
             .map_or_else(|| "-".into(), |e| format!("{} ago", hours(e.as_secs_f64())));
         let group =
             dir.parent().and_then(|p| p.file_name()).map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let total = if record.total_steps > 0 { record.total_steps.to_string() } else { "?".into() };
+        let tags = ouro_lab::report::tags_of(&source).join(", ");
         println!(
-            "{:<30} {:<24} {:<11} {:>13} {:>9} {:>11} {:>9}",
+            "{:<24} {:<24} {:<11} {:>13} {:>9} {:>11} {:>10} {:>9} {:>9}  {tags}",
             group,
             record.name,
             record.shown_state(),
-            format!("{step}/{total}"),
-            loss,
-            acc,
+            row.step,
+            row.loss,
+            row.accuracy,
+            row.rate,
+            row.left,
             updated
         );
         if let Some(e) = &record.error {
@@ -69,4 +69,64 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A run's figures as `ouro status` shows them.
+struct Row {
+    /// `step/total` (`?` for a total not known yet).
+    step: String,
+    loss: String,
+    accuracy: String,
+    /// Optimizer steps per second, at the last throughput record.
+    rate: String,
+    /// The time left at that rate, for a run that is going.
+    left: String,
+}
+
+impl Row {
+    fn of(record: &ouro_lab::RunRecord, metrics: &ouro_lab::metrics::RunMetrics) -> Row {
+        let step = metrics.train.last().map_or(record.steps, |(s, _)| *s);
+        let total = if record.total_steps > 0 { record.total_steps.to_string() } else { "?".into() };
+        let seconds_per_step = metrics.throughput.last().and_then(|(_, v)| v.get("throughput/step_seconds").copied());
+        let going = record.alive() && record.total_steps > step;
+        let left = match seconds_per_step {
+            Some(s) if going && s > 0.0 => hours((record.total_steps - step) as f64 * s),
+            _ => "-".into(),
+        };
+        Row {
+            step: format!("{step}/{total}"),
+            loss: metrics.last("train/lm_loss").map_or_else(|| "-".into(), |l| format!("{l:.4}")),
+            accuracy: metrics
+                .last(ouro_lab::report::PRIMARY)
+                .map_or_else(|| "-".into(), |a| format!("{:.2} %", a * 100.0)),
+            rate: seconds_per_step.filter(|s| *s > 0.0).map_or_else(|| "-".into(), |s| format!("{:.2}", 1.0 / s)),
+            left,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ouro_lab::RunRecord;
+    use ouro_lab::metrics::RunMetrics;
+    use ouro_lab::runs::RunState;
+
+    #[test]
+    fn a_running_run_shows_its_total_rate_and_time_left() {
+        let record = RunRecord {
+            total_steps: 1000,
+            ..RunRecord::new("a", std::path::Path::new("a.yaml"), &[], "h", RunState::Running).owned_by_this_process()
+        };
+        let step = |s: u64, k: &str, v: f64| (s, [(k.to_string(), v)].into_iter().collect());
+        let metrics = RunMetrics {
+            train: vec![step(400, "train/lm_loss", 0.5)],
+            throughput: vec![step(400, "throughput/step_seconds", 0.5)],
+            ..RunMetrics::default()
+        };
+        let row = super::Row::of(&record, &metrics);
+        assert_eq!((row.step.as_str(), row.rate.as_str(), row.left.as_str()), ("400/1000", "2.00", "5.0 min"));
+        // A run that is not going has no time left to show.
+        let stopped = RunRecord { state: RunState::Stopped, ..record };
+        assert_eq!(super::Row::of(&stopped, &metrics).left, "-");
+    }
 }
