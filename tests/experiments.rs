@@ -139,6 +139,7 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
             ["batch", "--pattern", "tiny", "--output-root"].iter().map(|s| s.to_string()).collect();
         a.push(root.display().to_string());
         a.extend(["--set".to_string(), set.clone()]);
+        a.extend(FAST.iter().flat_map(|o| ["--set".to_string(), o.to_string()]));
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
@@ -179,7 +180,7 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
     let (ok, stdout, stderr) = ouro(&["report", "tiny", "--output-root", root.to_str().unwrap()]);
     assert!(ok, "{stderr}");
     let report = root.join("tiny/report");
-    for plot in ["train_loss", "eval_accuracy", "final_accuracy", "throughput", "wall_time"] {
+    for plot in ["train_loss", "eval_accuracy", "train_accuracy", "final_accuracy", "throughput", "wall_time"] {
         let png = std::fs::read(report.join(format!("{plot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 2000, "{plot}.png");
         let svg = std::fs::read_to_string(report.join(format!("{plot}.svg"))).unwrap();
@@ -190,10 +191,11 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
     for text in [
         "**Hypothesis:** A wider model learns 4x4 Sudoku faster",
         "**Variables:** `arch.hidden_size`",
-        "| `tiny_h64` | `64` | complete |",
-        "| `tiny_twin` | `64` | duplicate |",
+        "| `tiny_h64` | 64 | `",
+        "| complete | ",
+        "| duplicate | ",
         "same recipe as",
-        "the widest model beats chance on test tokens: `all/accuracy` of `tiny_h64` ≥ 0.3; measured",
+        "the widest model beats chance on test tokens: `all/accuracy` of `tiny_h64` ≥ 30.0 %; measured",
         "![Training loss](train_loss.png)",
         "**Status:** ",
     ] {
@@ -208,7 +210,7 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
     let (ok, _, stderr) = ouro(&["report", "tiny", "--output-root", root.to_str().unwrap()]);
     assert!(ok && stderr.contains("left out of the report") && stderr.contains("tiny_h16/run.json"), "{stderr}");
     // Running the damaged one reads it from its checkpoints and writes its record anew.
-    let (ok, _, stderr) = ouro(&["run", "tiny_h16", "--output-root", root.to_str().unwrap(), &set]);
+    let (ok, _, stderr) = ouro(&["run", "tiny_h16", "--output-root", root.to_str().unwrap(), &set, FAST[0], FAST[1]]);
     assert!(ok && stderr.contains("reading the run from its checkpoints instead"), "{stderr}");
     let record = std::fs::read_to_string(root.join("tiny/tiny_h16/run.json")).unwrap();
     assert!(record.contains("\"state\": \"complete\""), "{record}");
@@ -221,7 +223,7 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
     record["pid"] = 1.into();
     record["process_start"] = 123_456_789.into();
     std::fs::write(&h32, record.to_string()).unwrap();
-    let run_h32 = || ouro(&["run", "tiny_h32", "--output-root", root.to_str().unwrap(), &set]);
+    let run_h32 = || ouro(&["run", "tiny_h32", "--output-root", root.to_str().unwrap(), &set, FAST[0], FAST[1]]);
     let (ok, _, stderr) = run_h32();
     assert!(ok, "{stderr}");
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -233,6 +235,9 @@ fn a_batch_runs_the_tiny_group_survives_a_failure_runs_a_shared_recipe_once_and_
     assert!(!ok && stderr.contains(&format!("kill -TERM {}", std::process::id())), "{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The tiny group's schedule cut to a test's: 16 epochs, two evaluations.
+const FAST: [&str; 2] = ["epochs=16", "eval_interval=8"];
 
 fn row_of(stdout: &str, name: &str) -> String {
     stdout.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or("").to_string()
@@ -273,4 +278,40 @@ fn a_dry_run_names_the_newest_committed_step_to_resume_from() {
     let (ok, stdout, stderr) = run(&["--dry-run"]);
     assert!(ok && stdout.contains("# would resume from step 12"), "{stdout}\n{stderr}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A 2×2 sweep plans four runs named by their values in a group of their own, from `ouro
+/// batch --set` and from `ouro run` alike; `--group` puts them elsewhere.
+#[test]
+fn comma_lists_sweep_every_combination_named_by_its_values() {
+    let root = scratch("sweep").join("runs");
+    let root_arg = root.to_str().unwrap();
+    let sweep = ["--set", "arch.hidden_size=16,32", "--set", "lr=1e-3,2e-3"];
+    let mut args = vec!["batch", "tiny_h16", "--dry-run", "--output-root", root_arg];
+    args.extend(sweep);
+    let (ok, stdout, stderr) = ouro(&args);
+    assert!(ok, "{stderr}");
+    for name in [
+        "tiny_h16.hidden_size_16.lr_1e-3",
+        "tiny_h16.hidden_size_16.lr_2e-3",
+        "tiny_h16.hidden_size_32.lr_1e-3",
+        "tiny_h16.hidden_size_32.lr_2e-3",
+    ] {
+        let row = row_of(&stdout, name);
+        assert!(row.contains("tiny-sweep-hidden_size-lr") && row.contains(" run "), "{name}: {stdout}");
+    }
+    let (ok, stdout, stderr) = ouro(&[
+        "run",
+        "tiny_h16",
+        "arch.hidden_size=16,32",
+        "--dry-run",
+        "--group",
+        "widths",
+        "--output-root",
+        root_arg,
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(row_of(&stdout, "tiny_h16.hidden_size_32").contains("widths"), "{stdout}");
+    let (ok, _, stderr) = ouro(&["run", "tiny_h16", "lr=range(1,0)", "--dry-run", "--output-root", root_arg]);
+    assert!(!ok && stderr.contains("range(1,0) is empty"), "{stderr}");
 }

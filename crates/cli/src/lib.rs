@@ -67,8 +67,11 @@ enum Command {
     Status(experiment::StatusArgs),
     /// A short run of an experiment that checks it trains, checkpoints and logs.
     Validate(experiment::ValidateArgs),
-    /// Plots and a Markdown report comparing an experiment group's runs.
+    /// An experiment group's guide, before the runs (the plan) and after (results, plots), as
+    /// Markdown and HTML.
     Report(experiment::ReportArgs),
+    /// Attach a note to a run, shown by `ouro status` and in the group's guide.
+    Note(experiment::NoteArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -99,7 +102,8 @@ pub fn main() -> ExitCode {
         Command::Batch(args) => experiment::batch(&cli.backend, args),
         Command::Status(args) => experiment::status(args),
         Command::Validate(args) => experiment::validate(&cli.backend, args),
-        Command::Report(args) => experiment::report(args),
+        Command::Report(args) => experiment::report(&cli.backend, args),
+        Command::Note(args) => experiment::note(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

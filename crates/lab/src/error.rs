@@ -45,6 +45,12 @@ pub enum Error {
     /// A config that cannot be read, checked or serialised.
     #[error(transparent)]
     Train(#[from] ouro_train::Error),
+    /// Input that cannot be used (an empty note, a sweep that cannot be expanded), saying why.
+    #[error("{0}")]
+    Invalid(String),
+    /// A report's template or plot could not be drawn.
+    #[error("writing the report: {0}")]
+    Render(String),
 }
 
 /// This crate's result.

@@ -9,13 +9,18 @@
 
 pub mod catalog;
 pub mod error;
+pub mod group;
+pub mod guide;
 pub mod lifecycle;
 pub mod metrics;
+pub mod notes;
+pub mod plots;
 pub mod recipe;
 pub mod report;
 pub mod root;
 pub mod runs;
 pub mod schedule;
+pub mod sweep;
 
 pub use catalog::Catalog;
 pub use error::{Error, Result};

@@ -69,6 +69,21 @@ impl RunMetrics {
         records.iter().rev().find_map(|(_, v)| v.get(key).copied())
     }
 
+    /// `key` of the training records averaged over windows of `window` steps (the last one
+    /// shorter), at each window's mean step. A per-halted metric (accuracies, halt steps) is
+    /// weighed by the sequences that halted in each step: undefined in a step where none did,
+    /// and noisy step to step; the rest (losses, the learning rate) weigh each step alike.
+    pub fn windowed(&self, key: &str, window: usize) -> Vec<(f64, f64)> {
+        self.train.chunks(window.max(1)).filter_map(|records| weighted_mean(records, key)).collect()
+    }
+
+    /// `key` over the last `fraction` of the training records, as [`RunMetrics::windowed`]
+    /// weighs it (at least the last record).
+    pub fn recent(&self, key: &str, fraction: f64) -> Option<f64> {
+        let n = ((self.train.len() as f64 * fraction).ceil() as usize).max(1);
+        weighted_mean(&self.train[self.train.len().saturating_sub(n)..], key).map(|(_, v)| v)
+    }
+
     /// The median of `key` over the throughput records.
     pub fn median_throughput(&self, key: &str) -> Option<f64> {
         let mut values: Vec<f64> = Self::series(&self.throughput, key).into_iter().map(|(_, v)| v).collect();
@@ -78,6 +93,28 @@ impl RunMetrics {
         values.sort_by(f64::total_cmp);
         Some(values[values.len() / 2])
     }
+}
+
+/// Train metrics averaged over the sequences that halted, not over the batch.
+const PER_HALTED: [&str; 4] = ["train/accuracy", "train/exact_accuracy", "train/q_halt_accuracy", "train/steps"];
+
+/// The mean step and the weighted mean of `key` over `records`; `None` when nothing weighs.
+fn weighted_mean(records: &[Record], key: &str) -> Option<(f64, f64)> {
+    let per_halted = PER_HALTED.contains(&key);
+    let (mut steps, mut sum, mut weights) = (0.0, 0.0, 0.0);
+    for (step, values) in records {
+        let Some(v) = values.get(key).filter(|v| v.is_finite()) else { continue };
+        // Runs logged before `train/halted` weigh by the official count: 1, or 0 when none halted.
+        let w = if per_halted {
+            values.get("train/halted").or(values.get("train/count")).copied().unwrap_or(1.0)
+        } else {
+            1.0
+        };
+        steps += w * *step as f64;
+        sum += w * v;
+        weights += w;
+    }
+    (weights > 0.0).then(|| (steps / weights, sum / weights))
 }
 
 #[cfg(test)]
@@ -104,5 +141,24 @@ mod tests {
         let e = RunMetrics::read(&dir).unwrap_err().to_string();
         assert!(e.contains("metrics.jsonl:2"), "{e}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn per_halted_metrics_are_weighed_by_the_sequences_that_halted() {
+        let record = |step: u64, exact: f64, halted: f64| -> Record {
+            let values = [("train/exact_accuracy", exact), ("train/halted", halted), ("train/lm_loss", 1.0 + exact)];
+            (step, values.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        };
+        // Step 4 halted nothing: its 0 is no measurement. Step 3's 1.0 counts 3 times step 1's.
+        let m = RunMetrics {
+            train: vec![record(1, 0.5, 1.0), record(2, 0.0, 0.0), record(3, 1.0, 3.0), record(4, 0.0, 0.0)],
+            ..RunMetrics::default()
+        };
+        assert_eq!(m.last("train/exact_accuracy"), Some(0.0), "the last record alone reads 0");
+        assert_eq!(m.recent("train/exact_accuracy", 1.0), Some(0.875));
+        assert_eq!(m.recent("train/exact_accuracy", 0.5), Some(1.0), "the last two steps");
+        assert_eq!(m.windowed("train/exact_accuracy", 2), [(1.0, 0.5), (3.0, 1.0)]);
+        // A loss weighs every step alike.
+        assert_eq!(m.windowed("train/lm_loss", 4), [(2.5, 1.375)]);
     }
 }

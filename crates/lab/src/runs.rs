@@ -93,6 +93,23 @@ pub fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Seconds since the UNIX epoch as a UTC date and time (`2026-12-03 09:31 UTC`).
+pub fn utc(seconds: f64) -> String {
+    let secs = seconds.max(0.0) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+}
+
 impl RunRecord {
     /// The directory holding the results of the run recorded in `dir`: `dir` itself, or for a
     /// duplicate the run it names. A path recorded on another machine (a remote root's staging
@@ -275,6 +292,13 @@ mod tests {
         assert_eq!(found.damaged.len(), 1);
         assert!(format!("{:#}", found.damaged[0]).contains("g1/a/run.json"));
         std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(utc(0.0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(951_825_600.0), "2000-02-29 12:00 UTC");
+        assert_eq!(utc(1_796_290_260.0), "2026-12-03 09:31 UTC");
     }
 
     #[test]

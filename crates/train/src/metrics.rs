@@ -122,7 +122,6 @@ fn logged_before(event: &ouro_tboard::Event, step: u64) -> bool {
     if train { at <= step } else { at < step }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use ouro_lab::runs::RunState;
 use ouro_lab::schedule::{Event, Launcher, Schedule, leaders};
 use ouro_lab::{Catalog, OutputRoot, RunRecord};
 
-use super::{CostArgs, Layout, Next, Planned, cost_line, first_line, hours, next_step, pull_records, stem};
+use super::{CostArgs, Layout, Next, Placement, Planned, cost_line, first_line, hours, next_step, pull_records, stem};
 use crate::BackendArgs;
 
 /// Run a group of experiments: sequentially or N at a time, skipping complete runs, running a
@@ -26,11 +26,16 @@ pub struct BatchArgs {
     /// List the catalog's experiments and exit.
     #[arg(long)]
     list: bool,
-    /// Overrides applied to every run (`--set epochs=100 --set eval_interval=10`).
+    /// Overrides applied to every run (`--set epochs=100 --set eval_interval=10`); a comma list
+    /// or a range sweeps (`--set arch.hidden_size=16,32 --set lr=range(1,4)`: one run per
+    /// combination, named by its values).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
     #[command(flatten)]
     layout: Layout,
+    /// Put the runs in this experiment group (a sweep's default: `<group>-sweep-<keys>`).
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
     /// Runs at once.
     #[arg(long, default_value_t = 1)]
     parallel: usize,
@@ -82,17 +87,23 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
     // Resolve everything first: a config error shows before anything runs.
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
+    let sweep = ouro_lab::sweep::Sweep::parse(&args.overrides)?;
     for name in &names {
-        match args.layout.plan(&root, name, &args.overrides) {
-            Ok(p) => planned.push(p),
-            Err(e) => outcomes.push(Outcome {
-                name: stem(name),
-                result: format!("failed: {}", first_line(&crate::error_chain(e.as_ref()))),
-                ok: false,
-                run_dir: None,
-                seconds: 0.0,
-            }),
+        for (run_name, overrides, placement) in runs_of(args, &sweep, name)? {
+            match args.layout.plan(&root, name, &overrides, &placement) {
+                Ok(p) => planned.push(p),
+                Err(e) => outcomes.push(Outcome {
+                    name: run_name,
+                    result: format!("failed: {}", first_line(&crate::error_chain(e.as_ref()))),
+                    ok: false,
+                    run_dir: None,
+                    seconds: 0.0,
+                }),
+            }
         }
+    }
+    if sweep.is_sweep() && !args.dry_run {
+        record_sweeps(&root, args, &planned)?;
     }
     // A recipe shared by several names runs once: the others wait for it, then find it complete.
     let leader = leaders(&planned.iter().map(|p| &p.hash).collect::<Vec<_>>());
@@ -113,12 +124,126 @@ pub fn batch(backend: &BackendArgs, args: &BatchArgs) -> Result<()> {
     for event in schedule.run(&mut processes, &stop)? {
         outcomes.push(processes.outcome(event));
     }
-    print_batch_summary(&names, &outcomes);
+    print_batch_summary(&outcomes);
     let failed = outcomes.iter().filter(|o| !o.ok).count();
     if failed > 0 {
-        bail!("{failed} of {} experiments did not complete", outcomes.len());
+        bail!(
+            "{failed} of {} experiments did not complete; `{}` continues them (complete runs are skipped)",
+            outcomes.len(),
+            args.continue_command()
+        );
     }
     Ok(())
+}
+
+/// The runs experiment `name` makes: one, or with a sweep one per combination of its values
+/// (each named `<name>.<values>`, in the sweep's group): each run's name, overrides and place.
+fn runs_of(
+    args: &BatchArgs,
+    sweep: &ouro_lab::sweep::Sweep,
+    name: &str,
+) -> Result<Vec<(String, Vec<String>, Placement)>> {
+    let one = Placement { group: args.group.clone(), name: None };
+    if !sweep.is_sweep() {
+        return Ok(vec![(stem(name), args.overrides.clone(), one)]);
+    }
+    let group = match &args.group {
+        Some(g) => g.clone(),
+        None => {
+            let file = Catalog::new(&args.layout.catalog).find(name)?;
+            let config =
+                ouro_train::TrainConfig::load(&file, &sweep.fixed).with_context(|| format!("experiment {name}"))?;
+            sweep.group(config.study.experiment_group.as_deref().unwrap_or("ungrouped"))
+        }
+    };
+    Ok(sweep
+        .variants()
+        .into_iter()
+        .map(|v| {
+            let run_name = format!("{}.{}", stem(name), v.suffix);
+            let mut overrides = sweep.fixed.clone();
+            overrides.extend(v.overrides);
+            (run_name.clone(), overrides, Placement { group: Some(group.clone()), name: Some(run_name) })
+        })
+        .collect())
+}
+
+/// Writes each sweep group's plan (`sweep.json`: the command and its runs) for `ouro report`,
+/// which finds no config of the catalog in a sweep's group.
+fn record_sweeps(root: &OutputRoot, args: &BatchArgs, planned: &[Planned]) -> Result<()> {
+    let mut groups: Vec<&str> = planned.iter().map(|p| p.group.as_str()).collect();
+    groups.dedup();
+    for group in groups {
+        let runs = planned
+            .iter()
+            .filter(|p| p.group == group)
+            .map(|p| ouro_lab::sweep::PlannedRun {
+                name: p.name.clone(),
+                config_file: p.file.display().to_string(),
+                overrides: p.overrides.clone(),
+            })
+            .collect();
+        let record = ouro_lab::sweep::Record { command: args.continue_command(), runs };
+        record.write(&root.local().join(group))?;
+        root.push(&format!("{group}/{}", ouro_lab::sweep::RECORD_FILE))?;
+    }
+    Ok(())
+}
+
+impl BatchArgs {
+    /// A batch of experiment `name` alone (`ouro run` of a sweep).
+    pub(crate) fn of_one(name: String, overrides: Vec<String>, layout: &Layout, placement: &Placement) -> BatchArgs {
+        BatchArgs {
+            names: vec![name],
+            pattern: None,
+            list: false,
+            overrides,
+            layout: layout.clone(),
+            group: placement.group.clone(),
+            parallel: 1,
+            devices: None,
+            dry_run: false,
+            max_steps: None,
+            cost: CostArgs { device_tflops: None, mfu: 0.3, memory: false, target: None },
+        }
+    }
+
+    /// With `--dry-run` as given.
+    pub(crate) fn dry_run(self, dry_run: bool) -> BatchArgs {
+        BatchArgs { dry_run, ..self }
+    }
+
+    /// With `--max-steps` as given.
+    pub(crate) fn max_steps(self, max_steps: Option<u64>) -> BatchArgs {
+        BatchArgs { max_steps, ..self }
+    }
+
+    /// The command that runs this batch again: it continues what stopped and skips what is
+    /// complete.
+    fn continue_command(&self) -> String {
+        let mut words = vec!["ouro".to_string(), "batch".into()];
+        words.extend(self.names.iter().cloned());
+        if let Some(p) = &self.pattern {
+            words.extend(["--pattern".to_string(), p.clone()]);
+        }
+        for o in &self.overrides {
+            words.extend(["--set".to_string(), o.clone()]);
+        }
+        words.extend(self.layout.flags());
+        if let Some(g) = &self.group {
+            words.extend(["--group".to_string(), g.clone()]);
+        }
+        if self.parallel > 1 {
+            words.extend(["--parallel".to_string(), self.parallel.to_string()]);
+        }
+        if let Some(d) = self.devices {
+            words.extend(["--devices".to_string(), d.to_string()]);
+        }
+        if let Some(m) = self.max_steps {
+            words.extend(["--max-steps".to_string(), m.to_string()]);
+        }
+        shell_words::join(words)
+    }
 }
 
 /// The dry run's table: what each experiment would do, and its cost.
@@ -249,6 +374,8 @@ fn spawn(
     if let Some(m) = args.max_steps {
         cmd.arg("--max-steps").arg(m.to_string());
     }
+    // The run's place as planned here (a sweep's group and name), so the child finds it.
+    cmd.arg("--group").arg(&p.group).arg("--as").arg(&p.name);
     cmd.arg("--").args(&p.overrides);
     // This run's share of the accelerators, taken from those the user left visible.
     if args.parallel > 1 {
@@ -310,17 +437,16 @@ fn terminate(child: &std::process::Child) {
     }
 }
 
-fn print_batch_summary(names: &[String], outcomes: &[Outcome]) {
+fn print_batch_summary(outcomes: &[Outcome]) {
     println!("\n{:<24} {:<8} {:>10} {:>12}  result", "experiment", "ok", "wall", "exact acc.");
-    for name in names {
-        let Some(o) = outcomes.iter().find(|o| o.name == stem(name)) else { continue };
+    for o in outcomes {
         let metrics = o.run_dir.as_ref().and_then(|d| {
             let record = RunRecord::read(d).ok().flatten()?;
             let source = record.results_dir(d);
             ouro_lab::metrics::RunMetrics::read(&source).ok()
         });
         let acc = metrics
-            .and_then(|m| m.last(ouro_lab::report::PRIMARY))
+            .and_then(|m| m.last(ouro_lab::guide::PRIMARY))
             .map_or_else(|| "-".into(), |a| format!("{:.2} %", a * 100.0));
         let wall = if o.seconds > 0.0 { hours(o.seconds) } else { "-".into() };
         println!("{:<24} {:<8} {:>10} {:>12}  {}", o.name, if o.ok { "yes" } else { "NO" }, wall, acc, o.result);

@@ -13,12 +13,14 @@ use ouro_train::TrainConfig;
 use crate::train::load_config;
 
 mod batch;
+mod note;
 mod report;
 mod run;
 mod status;
 mod validate;
 
 pub use batch::{BatchArgs, batch};
+pub use note::{NoteArgs, note};
 pub use report::{ReportArgs, report};
 pub use run::{RunArgs, run};
 pub use status::{StatusArgs, status};
@@ -52,6 +54,8 @@ struct Planned {
     /// The local run directory (a remote root's staging copy).
     run_dir: PathBuf,
     hash: String,
+    /// Its experiment group.
+    group: String,
 }
 
 impl Layout {
@@ -81,11 +85,27 @@ impl Layout {
     }
 
     /// Resolves `name` with `overrides` (building a generated dataset it names).
-    fn plan(&self, root: &OutputRoot, name: &str, overrides: &[String]) -> Result<Planned> {
+    fn plan(&self, root: &OutputRoot, name: &str, overrides: &[String], placement: &Placement) -> Result<Planned> {
         let file = Catalog::new(&self.catalog).find(name)?;
-        let mut config = load_config(&file, overrides).with_context(|| format!("experiment {name}"))?;
-        let name = stem(&file.display().to_string());
+        let config = load_config(&file, overrides).with_context(|| format!("experiment {name}"))?;
+        self.place(root, file, config, overrides, placement)
+    }
+
+    /// Where the experiment of `file`, resolved as `config`, runs, and its recipe's hash.
+    fn place(
+        &self,
+        root: &OutputRoot,
+        file: PathBuf,
+        mut config: TrainConfig,
+        overrides: &[String],
+        placement: &Placement,
+    ) -> Result<Planned> {
+        let name = placement.name.clone().unwrap_or_else(|| stem(&file.display().to_string()));
         ouro_train::config::check_path_name("the experiment's name", &name)?;
+        if let Some(group) = &placement.group {
+            ouro_train::config::check_path_name("the experiment group", group)?;
+            config.study.experiment_group = Some(group.clone());
+        }
         let group = config.study.experiment_group.clone().unwrap_or_else(|| "ungrouped".into());
         let relative = format!("{group}/{name}");
         let run_dir = root.local().join(&group).join(&name);
@@ -95,7 +115,33 @@ impl Layout {
             config.run.checkpoint.location = Some(root.url(&format!("{relative}/checkpoints")));
         }
         let hash = recipe_hash(&config.recipe, &data_fingerprint(&config.recipe)?)?;
-        Ok(Planned { name, file, overrides: overrides.to_vec(), config, relative, run_dir, hash })
+        Ok(Planned { name, file, overrides: overrides.to_vec(), config, relative, run_dir, hash, group })
+    }
+}
+
+/// Where a run goes when not where its config says: `--group` and `--as`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Placement {
+    /// Put the run in this experiment group instead of the config's `experiment_group` (a
+    /// sweep's runs go to `<group>-sweep-<keys>` unless this is given).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// Name the run NAME instead of after its config (a sweep names each run by its values).
+    #[arg(long = "as", id = "run_as", value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+impl Placement {
+    /// The flags that give this placement on a command line.
+    fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if let Some(group) = &self.group {
+            flags.extend(["--group".to_string(), group.clone()]);
+        }
+        if let Some(name) = &self.name {
+            flags.extend(["--as".to_string(), name.clone()]);
+        }
+        flags
     }
 }
 
@@ -274,7 +320,8 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
         if r.hash != p.hash && !force {
             bail!(
                 "{} holds a run of another recipe (hash {}, now {}: the config, its overrides or the data changed); \
-                 pass --force to replace it, or choose another --output-root",
+                 pass --force to replace it, `--as NAME` or `--group GROUP` to run it beside it, or choose another \
+                 --output-root",
                 p.run_dir.display(),
                 r.hash,
                 p.hash
@@ -302,37 +349,47 @@ fn next_step(root: &OutputRoot, p: &Planned, force: bool) -> Result<Next> {
 
 /// The cost of a planned run, as one line (with its memory as `memory` plans it).
 fn cost_line(p: &Planned, cost: &CostArgs, memory: &mut MemoryPlan<'_>) -> String {
-    let shape = match p.data_shape() {
-        Ok(s) => s,
-        Err(e) => return format!("cost unknown: no data_shape in the config and no data to read it from ({e:#})"),
+    let Costed { cost: c, seconds, basis, shape } = match costed(p, cost, memory) {
+        Ok(c) => c,
+        Err(why) => return format!("cost unknown: {why}"),
     };
-    match ouro_train::cost::estimate(&p.config.recipe, &shape) {
-        Ok(c) => {
-            let (peak, devices) = memory.rate(p);
-            let rate = peak * cost.mfu * devices as f64;
-            let depths = if c.depths.is_empty() {
-                String::new()
-            } else {
-                let spans: Vec<String> =
-                    c.depths.iter().map(|(d, n)| format!("{}x{} for {n}", d.h_cycles, d.l_cycles)).collect();
-                format!("; depth (H_cycles x L_cycles) {} steps", spans.join(", "))
-            };
-            format!(
-                "{:.2} M params, {} steps, {:.3} PFLOP train + {:.3} PFLOP eval ({} evals); {} at {:.0} % MFU of {} x {:.0} TFLOP/s",
-                c.params as f64 / 1e6,
-                c.total_steps,
-                c.train_flops / 1e15,
-                c.eval_flops() / 1e15,
-                c.evaluations,
-                hours(c.seconds(rate)),
-                cost.mfu * 100.0,
-                devices,
-                peak / 1e12,
-            ) + &depths
-                + &memory.line(p, &shape)
-        }
-        Err(e) => format!("cost unknown: {e:#}"),
-    }
+    let depths = if c.depths.is_empty() {
+        String::new()
+    } else {
+        let spans: Vec<String> =
+            c.depths.iter().map(|(d, n)| format!("{}x{} for {n}", d.h_cycles, d.l_cycles)).collect();
+        format!("; depth (H_cycles x L_cycles) {} steps", spans.join(", "))
+    };
+    format!(
+        "{:.2} M params, {} steps, {:.3} PFLOP train + {:.3} PFLOP eval ({} evals); {} at {basis}",
+        c.params as f64 / 1e6,
+        c.total_steps,
+        c.train_flops / 1e15,
+        c.eval_flops() / 1e15,
+        c.evaluations,
+        hours(seconds),
+    ) + &depths
+        + &memory.line(p, &shape)
+}
+
+/// A planned run costed: the cost model's figures, the seconds they take at the devices' rate,
+/// and that rate in words.
+struct Costed {
+    cost: ouro_train::cost::Cost,
+    seconds: f64,
+    basis: String,
+    shape: ouro_train::config::DataShape,
+}
+
+/// Costs a planned run on the devices `memory` plans it for; why not, when it cannot be.
+fn costed(p: &Planned, cost: &CostArgs, memory: &MemoryPlan<'_>) -> std::result::Result<Costed, String> {
+    let shape =
+        p.data_shape().map_err(|e| format!("no data_shape in the config and no data to read it from ({e:#})"))?;
+    let c = ouro_train::cost::estimate(&p.config.recipe, &shape).map_err(|e| format!("{e:#}"))?;
+    let (peak, devices) = memory.rate(p);
+    let seconds = c.seconds(peak * cost.mfu * devices as f64);
+    let basis = format!("{:.0} % MFU of {} x {:.0} TFLOP/s", cost.mfu * 100.0, devices, peak / 1e12);
+    Ok(Costed { cost: c, seconds, basis, shape })
 }
 
 /// A size in GiB, or in MiB below one GiB.

@@ -9,7 +9,7 @@ use ouro_lab::RunRecord;
 use ouro_lab::lifecycle::{Ended, Lifecycle, RunPlace, record_duplicate};
 use ouro_lab::runs::RunState;
 
-use super::{CostArgs, Layout, Next, cost_line, next_step, pull_records};
+use super::{CostArgs, Layout, Next, Placement, cost_line, next_step, pull_records};
 use crate::BackendArgs;
 use crate::train::{HowToRun, print_summary, train_config};
 
@@ -25,6 +25,8 @@ pub struct RunArgs {
     overrides: Vec<String>,
     #[command(flatten)]
     layout: Layout,
+    #[command(flatten)]
+    placement: Placement,
     /// Show the resolved config, the run directory, what it would do and its estimated cost; run nothing.
     #[arg(long)]
     dry_run: bool,
@@ -40,9 +42,20 @@ pub struct RunArgs {
 
 /// Runs `ouro run`.
 pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
+    let sweep = ouro_lab::sweep::Sweep::parse(&args.overrides)?;
+    if sweep.is_sweep() {
+        // Several runs, one per combination: a batch of one experiment.
+        if args.placement.name.is_some() {
+            bail!("--as names one run, and {} is a sweep of several: leave --as out", args.overrides.join(" "));
+        }
+        let batch = super::BatchArgs::of_one(args.name.clone(), args.overrides.clone(), &args.layout, &args.placement)
+            .dry_run(args.dry_run)
+            .max_steps(args.max_steps);
+        return super::batch(backend, &batch);
+    }
     let root = args.layout.root()?;
     pull_records(&root)?;
-    let p = args.layout.plan(&root, &args.name, &args.overrides)?;
+    let p = args.layout.plan(&root, &args.name, &args.overrides, &args.placement)?;
     let next = next_step(&root, &p, args.force)?;
     let place = RunPlace { dir: p.run_dir.clone(), relative: p.relative.clone() };
     let identity = RunRecord {
@@ -143,6 +156,7 @@ fn continue_command(args: &RunArgs) -> String {
     let mut words = vec!["ouro".to_string(), "run".into(), args.name.clone()];
     words.extend(args.overrides.iter().cloned());
     words.extend(args.layout.flags());
+    words.extend(args.placement.flags());
     if let Some(limit) = args.max_steps {
         words.extend(["--max-steps".to_string(), limit.to_string()]);
     }

@@ -20,7 +20,7 @@ pub struct StatusArgs {
 pub fn status(args: &StatusArgs) -> Result<()> {
     let root = ouro_lab::OutputRoot::open(&args.output_root)?;
     // Records and metrics only: no weights, no checkpoints.
-    root.pull("", |r| r.ends_with("/run.json") || r.ends_with("/metrics.jsonl"))?;
+    root.pull("", |r| ["/run.json", "/metrics.jsonl", "/config.yaml", "/notes.jsonl"].iter().any(|f| r.ends_with(f)))?;
     let scan = ouro_lab::scan(root.local())?;
     for damaged in &scan.damaged {
         eprintln!("warning: skipped {}", crate::error_chain(damaged));
@@ -51,7 +51,7 @@ pub fn status(args: &StatusArgs) -> Result<()> {
             .map_or_else(|| "-".into(), |e| format!("{} ago", hours(e.as_secs_f64())));
         let group =
             dir.parent().and_then(|p| p.file_name()).map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let tags = ouro_lab::report::tags_of(&source).join(", ");
+        let tags = ouro_lab::group::tags_of(&source).join(", ");
         println!(
             "{:<24} {:<24} {:<11} {:>13} {:>9} {:>11} {:>10} {:>9} {:>9}  {tags}",
             group,
@@ -66,6 +66,15 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         );
         if let Some(e) = &record.error {
             println!("    {}", first_line(e));
+        }
+        let notes = ouro_lab::notes::read(&dir).unwrap_or_default();
+        if let Some(n) = notes.last() {
+            let more = if notes.len() > 1 {
+                format!(" (+{} more: `ouro note {}`)", notes.len() - 1, record.name)
+            } else {
+                String::new()
+            };
+            println!("    note, {}: {}{more}", ouro_lab::runs::utc(n.time), first_line(&n.text));
         }
     }
     Ok(())
@@ -97,7 +106,7 @@ impl Row {
             step: format!("{step}/{total}"),
             loss: metrics.last("train/lm_loss").map_or_else(|| "-".into(), |l| format!("{l:.4}")),
             accuracy: metrics
-                .last(ouro_lab::report::PRIMARY)
+                .last(ouro_lab::guide::PRIMARY)
                 .map_or_else(|| "-".into(), |a| format!("{:.2} %", a * 100.0)),
             rate: seconds_per_step.filter(|s| *s > 0.0).map_or_else(|| "-".into(), |s| format!("{:.2}", 1.0 / s)),
             left,

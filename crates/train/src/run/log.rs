@@ -196,7 +196,12 @@ impl StepLog {
             self.last_progress = now;
             let total = self.bar.length().unwrap_or(s);
             let left = total.saturating_sub(s) as f64 * recent;
-            tracing::info!("step {s}/{total}: {}, {:.2} steps/s, {} left", self.bar.message(), 1.0 / recent, span(left));
+            tracing::info!(
+                "step {s}/{total}: {}, {:.2} steps/s, {} left",
+                self.bar.message(),
+                1.0 / recent,
+                span(left)
+            );
         }
         Ok(())
     }
