@@ -133,3 +133,35 @@ fn the_guide_is_the_plan_before_the_runs_and_the_results_after() {
     assert!(html.contains("hidden_size = 64"), "legends name the varied value");
     std::fs::remove_dir_all(base).unwrap();
 }
+
+/// The HTML guide as a browser draws it: headless Chromium (`OURO_CHROMIUM`, the browser's
+/// path; CI installs Debian's `chromium`) takes a screenshot of the page with runs, which must
+/// hold the drawn plots and tables (a blank or broken page compresses to a few kilobytes).
+#[test]
+#[ignore = "needs Chromium: OURO_CHROMIUM=/usr/bin/chromium cargo test -p ouro-lab --test guide -- --ignored"]
+fn a_browser_draws_the_html_guide() {
+    let chromium = std::env::var("OURO_CHROMIUM").expect("OURO_CHROMIUM names the Chromium binary");
+    let base = std::env::temp_dir().join(format!("ouro-guide-browser-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = OutputRoot::open(base.to_str().unwrap()).unwrap();
+    write_run(&base, 16, 0.2);
+    write_run(&base, 64, 0.8);
+    let files = write_report(&root, &plan(), None).unwrap();
+    let shot = base.join("guide.png");
+    let out = std::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,4000"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", files.html.display()))
+        .output()
+        .unwrap();
+    assert!(shot.is_file(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(&shot).unwrap();
+    // The IHDR chunk: width and height, big-endian, at bytes 16..24.
+    let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    assert_eq!((w, h), (1200, 4000));
+    assert!(png.len() > 150_000, "a {} byte screenshot is no drawn guide", png.len());
+    if let Ok(keep) = std::env::var("OURO_KEEP_SCREENSHOT") {
+        std::fs::copy(&shot, keep).unwrap();
+    }
+    std::fs::remove_dir_all(base).unwrap();
+}
