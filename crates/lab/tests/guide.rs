@@ -157,7 +157,8 @@ fn a_browser_draws_the_html_guide() {
     assert!(shot.is_file(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
     let png = std::fs::read(&shot).unwrap();
     // The IHDR chunk: width and height, big-endian, at bytes 16..24.
-    let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    let (w, h) =
+        (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
     assert_eq!((w, h), (1200, 4000));
     assert!(png.len() > 150_000, "a {} byte screenshot is no drawn guide", png.len());
     if let Ok(keep) = std::env::var("OURO_KEEP_SCREENSHOT") {

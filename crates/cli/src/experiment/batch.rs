@@ -456,6 +456,28 @@ fn print_batch_summary(outcomes: &[Outcome]) {
 #[cfg(test)]
 mod tests {
     use super::device_share;
+    use clap::Parser;
+
+    /// `ouro batch ...` as the CLI parses it.
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        batch: super::BatchArgs,
+    }
+
+    #[test]
+    fn a_stopped_batch_is_continued_by_the_command_that_started_it() {
+        let typed = ["ouro", "tiny_h16", "--pattern", "exp0*", "--set", "lr=1e-3,2e-3", "--output-root", "s3://b/runs"];
+        let args = Cli::parse_from(typed.iter().copied().chain(["--parallel", "2", "--max-steps", "9"])).batch;
+        let command = args.continue_command();
+        assert_eq!(
+            command,
+            "ouro batch tiny_h16 --pattern 'exp0*' --set 'lr=1e-3,2e-3' --output-root s3://b/runs --parallel 2 --max-steps 9"
+        );
+        let words = shell_words::split(&command).unwrap();
+        let again = Cli::parse_from(std::iter::once("ouro".to_string()).chain(words.into_iter().skip(2))).batch;
+        assert_eq!((again.names, again.overrides, again.parallel), (args.names, args.overrides, args.parallel));
+    }
 
     #[test]
     fn parallel_runs_split_the_devices_the_user_left_visible() {
