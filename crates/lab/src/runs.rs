@@ -153,24 +153,12 @@ impl RunRecord {
 
     /// The record in `run_dir`, if it has one.
     pub fn read(run_dir: &Path) -> Result<Option<RunRecord>> {
-        let path = run_dir.join("run.json");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| Error::Damaged { what: path.display().to_string(), message: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
-        }
+        read_json(&run_dir.join("run.json"))
     }
 
     /// Writes the record into `run_dir` (whole or not at all: a temporary file renamed).
     pub fn write(&self, run_dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(run_dir).map_err(|e| Error::io(format!("creating {}", run_dir.display()), e))?;
-        let path = run_dir.join("run.json");
-        let tmp = run_dir.join("run.json.tmp");
-        let text = serde_json::to_string_pretty(self).expect("a run record serialises (plain fields, string keys)");
-        std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        write_json(run_dir, "run.json", self)
     }
 
     /// This record, owned by the calling process (its pid, start time, boot and machine).
@@ -209,6 +197,26 @@ impl RunRecord {
     pub fn shown_state(&self) -> String {
         if self.state == RunState::Running && !self.alive() { "interrupted".into() } else { self.state.to_string() }
     }
+}
+
+/// The JSON file at `path` (`None` when there is none); one that does not parse is damaged.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::Damaged { what: path.display().to_string(), message: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+    }
+}
+
+/// Writes `value` as `dir/file` in JSON, whole or not at all (a temporary file renamed).
+pub(crate) fn write_json(dir: &Path, file: &str, value: &impl Serialize) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let (path, tmp) = (dir.join(file), dir.join(format!("{file}.tmp")));
+    let text = serde_json::to_string_pretty(value).expect("ouro's records serialise (plain fields, string keys)");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 /// When this machine booted, in seconds since the UNIX epoch (`btime` of `/proc/stat`).

@@ -36,23 +36,12 @@ pub struct PlannedRun {
 impl Record {
     /// Writes the record into `group_dir` (whole: a temporary file renamed).
     pub fn write(&self, group_dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(group_dir).map_err(|e| Error::io(format!("creating {}", group_dir.display()), e))?;
-        let (path, tmp) = (group_dir.join(RECORD_FILE), group_dir.join(format!("{RECORD_FILE}.tmp")));
-        let text = serde_json::to_string_pretty(self).expect("a sweep record serialises (strings)");
-        std::fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+        crate::runs::write_json(group_dir, RECORD_FILE, self)
     }
 
     /// The record in `group_dir`, if the group is a sweep's.
     pub fn read(group_dir: &Path) -> Result<Option<Record>> {
-        let path = group_dir.join(RECORD_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| Error::Damaged { what: path.display().to_string(), message: e.to_string() }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
-        }
+        crate::runs::read_json(&group_dir.join(RECORD_FILE))
     }
 }
 
