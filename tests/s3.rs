@@ -258,10 +258,15 @@ fn two_writers_of_one_location(dir: &Path, data: &str, cache: &Path) {
 fn remote_output_root(dir: &Path, data: &str, cache: &Path) {
     let root = format!("s3://{BUCKET}/runs");
     let data = format!("data_paths=[{data}]");
+    // The catalog's tiny group trains 300 epochs; 16 keep this test short.
+    let short = ["epochs=16", "eval_interval=8"];
     // Every machine uses the plugin already fetched.
     let plugin = walk(&cache.join("pjrt")).into_iter().find(|p| p.extension().is_some_and(|e| e == "so")).unwrap();
     let machine = |name: &str, args: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
+        if args[0] == "run" {
+            all.extend(short);
+        }
         all.extend(["--output-root", &root]);
         let mut cmd = ouro_s3(&all, &dir.join(format!("cache-{name}")));
         cmd.env("OURO_PJRT_PLUGIN", &plugin);
