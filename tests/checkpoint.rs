@@ -291,6 +291,7 @@ fn a_stop_before_the_first_step_saves_nothing_and_the_documented_commands_start_
             stop: Some(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true))),
             job_store: None,
             persist: None,
+            evaluate_at_limit: false,
         };
         let summary = ouro_train::train(&runtime, &cfg, &options).unwrap();
         assert!(summary.stopped && summary.steps == 0 && summary.checkpoints.is_empty(), "{summary:?}");

@@ -273,6 +273,11 @@ fn remote_output_root(dir: &Path, data: &str, cache: &Path) {
         run(cmd)
     };
     // 16 epochs of 50 puzzles: 12 steps, evaluated after 6 and 12.
+    // The guide's validation, into the store: checkpoints and metrics found there.
+    let out = machine("a", &["validate", "tiny_h16", &data, "--steps", "6"]);
+    let checkpoints = format!("committed step_6, step_3 in {root}/_validate/tiny_h16/checkpoints");
+    assert!(out.contains(&checkpoints) && out.contains(&format!(" in {root}/_validate/tiny_h16\n")), "{out}");
+    assert_eq!(http("GET", &format!("/{BUCKET}/runs/_validate/tiny_h16/metrics.jsonl"), &[]), 200);
     let out = machine("a", &["run", "tiny_h16", &data, "--max-steps", "6"]);
     assert!(out.contains("6 steps of 12"), "{out}");
     for file in ["run.json", "config.yaml", "metrics.jsonl", "checkpoints/step_6/manifest.json"] {

@@ -113,6 +113,8 @@ pub(crate) struct HowToRun {
     pub resume: bool,
     /// Copies the run directory elsewhere during the run (see `RunOptions::persist`).
     pub persist: Option<ouro_train::run::Persist>,
+    /// Evaluate once when `max_steps` ends the run before any evaluation.
+    pub evaluate_at_limit: bool,
 }
 
 /// Trains `config` into `run_dir` on the chosen plugin (what `ouro train`, `ouro run` and
@@ -141,6 +143,7 @@ pub(crate) fn train_config(
         job_store: job.as_ref().map(|cluster| cluster.store()),
         hosts: job.map(|cluster| Arc::new(crate::JobHosts::new(cluster, None)) as Arc<dyn ouro_ckpt::Hosts>),
         persist: how.persist,
+        evaluate_at_limit: how.evaluate_at_limit,
     };
     Ok(ouro_train::train(&runtime, config, &options)?)
 }

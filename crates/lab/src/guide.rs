@@ -30,6 +30,8 @@ pub struct Plan {
     pub commands: Vec<(String, String)>,
     /// The command that wrote the guide.
     pub generated_by: String,
+    /// The keys a sweep of the group varies (config keys: `arch.hidden_size`).
+    pub swept: Vec<String>,
 }
 
 /// One config of the plan.
@@ -207,12 +209,41 @@ impl Entry<'_> {
     }
 }
 
+/// The variables of a group of `configs`: those of its design and the keys it is swept over
+/// that take more than one value (the design's alone when none does), else every key whose
+/// value differs.
+pub fn variables(design: &Study, swept: &[String], configs: &[&TrainConfig]) -> Vec<String> {
+    if design.variables.is_empty() && swept.is_empty() {
+        return varied_keys(configs);
+    }
+    let mut keys: Vec<String> = design.variables.iter().chain(swept).cloned().collect();
+    let mut seen = std::collections::BTreeSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
+    let varies = |key: &String| {
+        let mut values = configs.iter().map(|c| value_text(Some(c), key));
+        values.next().is_some_and(|first| values.any(|v| v != first))
+    };
+    let varied: Vec<String> = keys.iter().filter(|k| varies(k)).cloned().collect();
+    if varied.is_empty() { design.variables.clone() } else { varied }
+}
+
+/// What the estimates are costed on, each basis once (measured ones differ by config).
+fn estimate_bases(plan: &Plan) -> Option<String> {
+    let mut bases: Vec<&str> = Vec::new();
+    for e in plan.configs.iter().filter_map(|p| p.estimate.as_ref()) {
+        if !bases.contains(&e.basis.as_str()) {
+            bases.push(&e.basis);
+        }
+    }
+    (!bases.is_empty()).then(|| bases.join("; "))
+}
+
 /// The guide of `plan`, with what `group`'s runs (under `root`) measured so far.
 pub fn guide(plan: &Plan, group: &Group, root: &OutputRoot, plots: Vec<Plot>) -> Guide {
     let entries = entries(plan, group);
     let configs: Vec<&TrainConfig> = entries.iter().filter_map(Entry::config).collect();
     let study = configs.iter().find_map(|c| c.study.design.clone()).unwrap_or_default();
-    let variables = if study.variables.is_empty() { varied_keys(&configs) } else { study.variables.clone() };
+    let variables = variables(&study, &plan.swept, &configs);
     let mut tags: Vec<String> = configs.iter().flat_map(|c| c.study.tags.iter().cloned()).collect();
     tags.sort();
     tags.dedup();
@@ -357,7 +388,7 @@ fn time(plan: &Plan, entries: &[Entry<'_>]) -> Time {
         entries.iter().filter_map(|e| e.run).filter(|r| r.record.same_as.is_none()).map(|r| r.seconds).sum();
     Time {
         estimated_total: total.filter(|_| !plan.configs.is_empty()).map(duration),
-        basis: plan.configs.iter().find_map(|p| p.estimate.as_ref()).map(|e| e.basis.clone()),
+        basis: estimate_bases(plan),
         // An empty sum is -0.0.
         measured_total: duration(measured.max(0.0)),
     }

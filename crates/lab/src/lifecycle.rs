@@ -61,29 +61,9 @@ impl Lifecycle {
         Ok(Lifecycle { root, place, prior, record, started: Instant::now() })
     }
 
-    /// A persist hook for training on a remote root: copies the run directory up on a thread
-    /// of its own, so a slow or unreachable store never holds training; a copy asked for while
-    /// one is under way is skipped (the next one, or the final copy, takes the files as they are
-    /// then). `None` for a local root.
+    /// The persist hook of this run (see [`persist_to`]).
     pub fn persist(&self) -> Option<Persist> {
-        if !self.root.is_remote() {
-            return None;
-        }
-        let (root, relative) = (self.root.clone(), self.place.relative.clone());
-        let busy = Arc::new(AtomicBool::new(false));
-        Some(Arc::new(move || {
-            if busy.swap(true, Ordering::AcqRel) {
-                return Ok(());
-            }
-            let (root, relative, busy) = (root.clone(), relative.clone(), busy.clone());
-            std::thread::spawn(move || {
-                if let Err(e) = root.push(&relative) {
-                    tracing::warn!("copying the run to {} failed (the run goes on): {e:#}", root.url(&relative));
-                }
-                busy.store(false, Ordering::Release);
-            });
-            Ok(())
-        }))
+        persist_to(self.root.clone(), &self.place.relative)
     }
 
     /// Records how the run ended and copies the run to the root.
@@ -117,6 +97,31 @@ impl Lifecycle {
         self.root.push(&self.place.relative).map_err(|e| Error::Push { url, source: Box::new(e) })?;
         Ok(())
     }
+}
+
+/// A persist hook for training into `relative` on a remote root: copies the run directory up
+/// on a thread of its own, so a slow or unreachable store never holds training; a copy asked
+/// for while one is under way is skipped (the next one, or the final copy, takes the files as
+/// they are then). `None` for a local root.
+pub fn persist_to(root: Arc<OutputRoot>, relative: &str) -> Option<Persist> {
+    if !root.is_remote() {
+        return None;
+    }
+    let relative = relative.to_string();
+    let busy = Arc::new(AtomicBool::new(false));
+    Some(Arc::new(move || {
+        if busy.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (root, relative, busy) = (root.clone(), relative.clone(), busy.clone());
+        std::thread::spawn(move || {
+            if let Err(e) = root.push(&relative) {
+                tracing::warn!("copying the run to {} failed (the run goes on): {e:#}", root.url(&relative));
+            }
+            busy.store(false, Ordering::Release);
+        });
+        Ok(())
+    }))
 }
 
 /// Records a run whose recipe is complete in `other` as its duplicate (the steps of that run),

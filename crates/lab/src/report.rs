@@ -9,8 +9,10 @@ use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Serde, Value};
 use minijinja::{AutoEscape, Environment};
 
+use ouro_train::TrainConfig;
+
 use crate::error::{Error, Result};
-use crate::group::{Group, GroupRun, load_group, varied_keys};
+use crate::group::{Group, GroupRun, load_group};
 use crate::guide::{Plan, Plot, guide};
 use crate::plots::plots;
 use crate::root::OutputRoot;
@@ -76,11 +78,8 @@ fn draw_plots(out: &Path, plan: &Plan, group: &Group) -> Result<(Vec<Plot>, Vec<
         return Ok((Vec::new(), Vec::new()));
     }
     let study = measured.iter().find_map(|r| r.config.as_ref()?.study.design.clone()).unwrap_or_default();
-    let variables = if study.variables.is_empty() {
-        varied_keys(&measured.iter().filter_map(|r| r.config.as_ref()).collect::<Vec<_>>())
-    } else {
-        study.variables
-    };
+    let configs: Vec<&TrainConfig> = measured.iter().filter_map(|r| r.config.as_ref()).collect();
+    let variables = crate::guide::variables(&study, &plan.swept, &configs);
     let (mut shown, mut files) = (Vec::new(), Vec::new());
     for drawing in plots(&plan.group, &measured, &variables) {
         let render = |e: ouro_plot::Error| Error::Render(format!("{}: {e}", drawing.name));

@@ -25,6 +25,9 @@ pub struct OutputRoot {
     remote: Option<Location>,
     /// What this process has pushed: path → (size, modified).
     pushed: Mutex<BTreeMap<String, (u64, SystemTime)>>,
+    /// Held through each push: a copy a run's background thread began never lands after a
+    /// later one (the last push reads the files last).
+    pushing: Mutex<()>,
 }
 
 /// Files the mirror never moves: checkpoints live in the store already and have their own
@@ -43,6 +46,7 @@ impl OutputRoot {
                 local: PathBuf::from(spec),
                 remote: None,
                 pushed: Mutex::default(),
+                pushing: Mutex::default(),
             });
         }
         let location = Location::open(spec).map_err(|source| Error::Root { url: ouro_store::redact(spec), source })?;
@@ -59,6 +63,7 @@ impl OutputRoot {
             local,
             remote: Some(location),
             pushed: Mutex::default(),
+            pushing: Mutex::default(),
         })
     }
 
@@ -123,6 +128,7 @@ impl OutputRoot {
     /// weights at the same size); the number copied. Nothing for a local root.
     pub fn push(&self, prefix: &str) -> Result<usize> {
         let Some(remote) = self.under(prefix)? else { return Ok(0) };
+        let _one_at_a_time = self.pushing.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.local.join(prefix);
         let sizes: BTreeMap<String, u64> = remote.list()?.into_iter().map(|(r, s, _)| (r, s)).collect();
         let mut copied = 0;

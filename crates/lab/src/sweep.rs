@@ -43,6 +43,23 @@ impl Record {
     pub fn read(group_dir: &Path) -> Result<Option<Record>> {
         crate::runs::read_json(&group_dir.join(RECORD_FILE))
     }
+
+    /// The config keys whose overrides differ between the runs, in the order they are given.
+    pub fn swept_keys(&self) -> Vec<String> {
+        let assignments = |run: &PlannedRun| -> Vec<(String, String)> {
+            let pairs = run.overrides.iter().filter_map(|o| o.split_once('='));
+            pairs.map(|(k, v)| (k.trim_start_matches('+').to_string(), v.to_string())).collect()
+        };
+        let all: Vec<Vec<(String, String)>> = self.runs.iter().map(assignments).collect();
+        let value = |of: &[(String, String)], key: &str| of.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        let mut keys: Vec<String> = Vec::new();
+        for (key, _) in all.iter().flatten() {
+            if !keys.contains(key) && all.iter().any(|a| value(a, key) != value(&all[0], key)) {
+                keys.push(key.clone());
+            }
+        }
+        keys
+    }
 }
 
 /// The most runs one sweep may expand to (a typo like `range(0,1e9)` must not plan a billion).
@@ -245,6 +262,21 @@ mod tests {
         std::fs::write(dir.join(RECORD_FILE), "{").unwrap();
         assert!(Record::read(&dir).unwrap_err().to_string().contains(RECORD_FILE));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_sweeps_record_names_the_keys_it_varies() {
+        let runs = sweep(&["epochs=8", "+arch.hidden_size=16,32", "seed=0,1"]).unwrap().variants();
+        let runs = runs
+            .into_iter()
+            .map(|v| PlannedRun {
+                name: v.suffix,
+                config_file: "a.yaml".into(),
+                overrides: [vec!["epochs=8".to_string()], v.overrides].concat(),
+            })
+            .collect();
+        let record = Record { command: String::new(), runs };
+        assert_eq!(record.swept_keys(), ["arch.hidden_size", "seed"]);
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn plan() -> Plan {
         configs,
         commands: vec![("every config".into(), "ouro batch tiny_h16 tiny_h64".into())],
         generated_by: "ouro report tiny".into(),
+        swept: vec![],
     }
 }
 

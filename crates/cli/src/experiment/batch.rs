@@ -204,7 +204,7 @@ impl BatchArgs {
             devices: None,
             dry_run: false,
             max_steps: None,
-            cost: CostArgs { device_tflops: None, mfu: 0.3, memory: false, target: None },
+            cost: CostArgs { device_tflops: None, mfu: 0.3, memory: false, target: None, measure: false },
         }
     }
 

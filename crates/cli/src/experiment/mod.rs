@@ -198,7 +198,15 @@ pub struct CostArgs {
     /// fits. With `--memory` alone, each config's `target` key is compiled for.
     #[arg(long, value_name = "SLICE")]
     pub target: Option<String>,
+    /// Estimate time from the train step timed on the chosen plugin (at up to 64 rows on
+    /// synthetic data, as `ouro bench`) instead of a device's peak: what the runs take on this
+    /// machine. Seconds per distinct recipe.
+    #[arg(long)]
+    pub measure: bool,
 }
+
+/// The most rows `--measure` times a train step at (the achieved FLOP/s barely moves above).
+const MEASURE_ROWS: usize = 64;
 
 /// Where a dry run's memory figures come from.
 pub(crate) struct MemoryPlan<'a> {
@@ -210,11 +218,20 @@ pub(crate) struct MemoryPlan<'a> {
     targets: Vec<(String, std::rc::Rc<crate::compile::TargetCompiler>)>,
     /// Results by (recipe hash, memory switches, target): duplicates compile once.
     seen: std::collections::HashMap<String, String>,
+    /// `--measure`'s achieved FLOP/s and how it was measured, by recipe hash.
+    rates: std::collections::HashMap<String, std::result::Result<(f64, String), String>>,
 }
 
 impl<'a> MemoryPlan<'a> {
     pub(crate) fn new(args: &'a CostArgs, backend: &'a crate::BackendArgs) -> MemoryPlan<'a> {
-        MemoryPlan { args, backend, runtime: None, targets: Default::default(), seen: Default::default() }
+        MemoryPlan {
+            args,
+            backend,
+            runtime: None,
+            targets: Default::default(),
+            seen: Default::default(),
+            rates: Default::default(),
+        }
     }
 
     /// The target a planned run's memory is compiled for: `--target`, else with `--memory` the
@@ -252,13 +269,10 @@ impl<'a> MemoryPlan<'a> {
         if !self.args.memory {
             return String::new();
         }
-        if self.runtime.is_none() {
-            match self.backend.client(1).and_then(|c| Ok(ouro_runtime::Runtime::new(c)?)) {
-                Ok(r) => self.runtime = Some(r),
-                Err(e) => return format!("; memory unknown: {e:#}"),
-            }
-        }
-        let runtime = self.runtime.as_ref().expect("set above");
+        let runtime = match self.runtime() {
+            Ok(r) => r,
+            Err(e) => return format!("; memory unknown: {e:#}"),
+        };
         match ouro_train::cost::memory(runtime, &p.config, &shape.dims(p.config.recipe.global_batch_size)) {
             Ok(m) => format!(
                 "; memory {} per device ({} state at {} rows + {} activations at {} rows, extrapolated by the {} compiler)",
@@ -271,6 +285,47 @@ impl<'a> MemoryPlan<'a> {
             ),
             Err(e) => format!("; memory unknown: {e:#}"),
         }
+    }
+
+    /// One device of the chosen plugin, opened on first use.
+    fn runtime(&mut self) -> Result<&ouro_runtime::Runtime> {
+        if self.runtime.is_none() {
+            self.runtime = Some(ouro_runtime::Runtime::new(self.backend.client(1)?)?);
+        }
+        Ok(self.runtime.as_ref().expect("set above"))
+    }
+
+    /// The FLOP/s `p`'s train step achieves on one device of the chosen plugin, and how it was
+    /// measured (once per recipe).
+    fn measured_rate(
+        &mut self,
+        p: &Planned,
+        shape: &ouro_train::config::DataShape,
+    ) -> std::result::Result<(f64, String), String> {
+        if let Some(rate) = self.rates.get(&p.hash) {
+            return rate.clone();
+        }
+        let rate = self.measure(p, shape).map_err(|e| format!("timing the train step: {e:#}"));
+        self.rates.insert(p.hash.clone(), rate.clone());
+        rate
+    }
+
+    fn measure(&mut self, p: &Planned, shape: &ouro_train::config::DataShape) -> Result<(f64, String)> {
+        let mut config = p.config.clone();
+        let rows = config.recipe.global_batch_size.min(MEASURE_ROWS);
+        config.recipe.global_batch_size = rows;
+        config.recipe.mesh = ouro_train::config::MeshConfig::default();
+        config.recipe.grad_accum_steps = 1;
+        let runtime = self.runtime()?;
+        let which = ouro_train::bench::Which::Train;
+        let mut bench = ouro_train::bench::StepBench::new(runtime, &config, shape.dims(rows), which)?;
+        bench.step()?;
+        bench.sync()?;
+        let mut windows = (0..3).map(|_| bench.time(2)).collect::<std::result::Result<Vec<f64>, _>>()?;
+        windows.sort_by(f64::total_cmp);
+        let step = windows[1];
+        let platform = runtime.client().platform_name();
+        Ok((bench.flops / step, format!("the train step timed on {platform}: {:.0} ms at {rows} rows", step * 1e3)))
     }
 
     /// Peak FLOP/s of one device, and the devices, a planned run is costed on (its target's,
@@ -382,13 +437,22 @@ struct Costed {
 }
 
 /// Costs a planned run on the devices `memory` plans it for; why not, when it cannot be.
-fn costed(p: &Planned, cost: &CostArgs, memory: &MemoryPlan<'_>) -> std::result::Result<Costed, String> {
+fn costed(p: &Planned, cost: &CostArgs, memory: &mut MemoryPlan<'_>) -> std::result::Result<Costed, String> {
     let shape =
         p.data_shape().map_err(|e| format!("no data_shape in the config and no data to read it from ({e:#})"))?;
     let c = ouro_train::cost::estimate(&p.config.recipe, &shape).map_err(|e| format!("{e:#}"))?;
-    let (peak, devices) = memory.rate(p);
-    let seconds = c.seconds(peak * cost.mfu * devices as f64);
-    let basis = format!("{:.0} % MFU of {} x {:.0} TFLOP/s", cost.mfu * 100.0, devices, peak / 1e12);
+    let (rate, basis) = if cost.measure {
+        let (rate, how) = memory.measured_rate(p, &shape)?;
+        (rate, format!("{:.2} TFLOP/s ({how})", rate / 1e12))
+    } else {
+        let (peak, devices) = memory.rate(p);
+        let mut basis = format!("{:.0} % MFU of {} x {:.0} TFLOP/s", cost.mfu * 100.0, devices, peak / 1e12);
+        if cost.device_tflops.is_none() && cost.target.is_none() && p.config.run.target.is_none() {
+            basis.push_str(" (H100s: the config names no target; --measure times the step here)");
+        }
+        (peak * cost.mfu * devices as f64, basis)
+    };
+    let seconds = c.seconds(rate);
     Ok(Costed { cost: c, seconds, basis, shape })
 }
 

@@ -115,7 +115,7 @@ fn plan(backend: &BackendArgs, args: &ReportArgs, root: &OutputRoot) -> Result<P
         hashes.push((format!("{}/{}", args.group, p.name), p.hash.clone()));
         members.push(p);
     }
-    let memory = MemoryPlan::new(&args.cost, backend);
+    let mut memory = MemoryPlan::new(&args.cost, backend);
     let catalog_members = members.len() - commands_of.len();
     let configs = members
         .iter()
@@ -133,7 +133,13 @@ fn plan(backend: &BackendArgs, args: &ReportArgs, root: &OutputRoot) -> Result<P
                     Some(j) => commands_of[j].clone(),
                     None => run_command(&p.name, &args.overrides, &args.layout),
                 },
-                estimate: costed(p, &args.cost, &memory).ok().map(|c| Estimate { seconds: c.seconds, basis: c.basis }),
+                estimate: match costed(p, &args.cost, &mut memory) {
+                    Ok(c) => Some(Estimate { seconds: c.seconds, basis: c.basis }),
+                    Err(why) => {
+                        eprintln!("warning: {}: no time estimate: {why}", p.name);
+                        None
+                    }
+                },
                 same_recipe,
             }
         })
@@ -143,10 +149,16 @@ fn plan(backend: &BackendArgs, args: &ReportArgs, root: &OutputRoot) -> Result<P
         Some(s) => s.command.clone(),
         None => batch_command(args, &names),
     };
+    // Validation runs a config of the catalog: a sweep's first run is its config and overrides.
+    let validate = match sweep.as_ref().and_then(|s| s.runs.first()) {
+        Some(run) => Some((run.config_file.clone(), run.overrides.clone())),
+        None => names.first().map(|name| (name.clone(), args.overrides.clone())),
+    };
     Ok(Plan {
         group: args.group.clone(),
         configs,
-        commands: commands(args, &batch, &names, root),
+        swept: sweep.as_ref().map(ouro_lab::sweep::Record::swept_keys).unwrap_or_default(),
+        commands: commands(args, &batch, names.first(), validate, root),
         generated_by: shell_words::join(
             ["ouro", "report", args.group.as_str()].into_iter().map(String::from).chain(args.layout.flags()),
         ),
@@ -184,22 +196,23 @@ fn batch_command(args: &ReportArgs, names: &[String]) -> String {
 }
 
 /// The commands that run the group (`batch`), watch it and report it.
-fn commands(args: &ReportArgs, batch: &str, names: &[String], root: &OutputRoot) -> Vec<(String, String)> {
+fn commands(
+    args: &ReportArgs,
+    batch: &str,
+    first: Option<&String>,
+    validate: Option<(String, Vec<String>)>,
+    root: &OutputRoot,
+) -> Vec<(String, String)> {
     let group = &args.group;
-    // `status` reads the output root alone; `validate` runs in a scratch directory.
+    // `status` reads the output root alone.
     let root_flag = if args.layout.output_root == Layout::OUTPUT_ROOT {
         String::new()
     } else {
         format!(" --output-root {}", shell_words::quote(&args.layout.output_root))
     };
-    let catalog_flag = if args.layout.catalog == std::path::Path::new(Layout::CATALOG) {
-        String::new()
-    } else {
-        format!(" --catalog {}", shell_words::quote(&args.layout.catalog.display().to_string()))
-    };
     let layout_flags = shell_words::join(args.layout.flags());
     let report_flags = if layout_flags.is_empty() { String::new() } else { format!(" {layout_flags}") };
-    let log = root.local().join(group).join(names.first().map_or("NAME", String::as_str)).join("ouro.log");
+    let log = root.local().join(group).join(first.map_or("NAME", String::as_str)).join("ouro.log");
     let mut out = vec![
         ("what would run, and its estimated time".to_string(), format!("{batch} --dry-run")),
         ("every config, one after the other (complete runs skipped, stopped ones resumed)".into(), batch.to_string()),
@@ -224,8 +237,14 @@ fn commands(args: &ReportArgs, batch: &str, names: &[String], root: &OutputRoot)
             "kill -TERM <batch pid>".into(),
         ),
     ];
-    if let Some(first) = names.first() {
-        out.push(("check a config on a short run first".into(), format!("ouro validate {first}{catalog_flag}")));
+    if let Some((config, overrides)) = validate {
+        let mut words = vec!["ouro".to_string(), "validate".into(), config];
+        words.extend(overrides);
+        words.extend(args.layout.flags());
+        out.push((
+            "check a config first: a short run, scaled down, into the same stores".into(),
+            shell_words::join(words),
+        ));
     }
     out.push(("this guide again, with the results so far".into(), format!("ouro report {group}{report_flags}")));
     out

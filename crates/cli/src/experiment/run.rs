@@ -109,7 +109,8 @@ pub fn run(backend: &BackendArgs, args: &RunArgs) -> Result<()> {
     }
     let run = Lifecycle::begin(Arc::new(root), place, identity, resume)?;
     // The runner owns the directory: a fresh start replaces what a failed attempt left.
-    let how = HowToRun { max_steps: args.max_steps, force: true, resume, persist: run.persist() };
+    let how =
+        HowToRun { max_steps: args.max_steps, force: true, resume, persist: run.persist(), ..HowToRun::default() };
     match train_config(backend, &p.config, &p.run_dir, how) {
         Ok(summary) => {
             run.end(Ended::Trained { summary: &summary, max_steps: args.max_steps })?;

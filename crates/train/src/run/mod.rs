@@ -70,6 +70,9 @@ pub struct RunOptions {
     /// each checkpoint and each evaluation. `ouro run` copies the directory to a remote output
     /// root with it. A failure is logged and the run goes on.
     pub persist: Option<Persist>,
+    /// When `max_steps` ends the run before it has evaluated at all, evaluate once first (a
+    /// validation run checks the eval step that a long run first meets hours in).
+    pub evaluate_at_limit: bool,
 }
 
 /// See [`RunOptions::persist`].
@@ -320,7 +323,14 @@ impl<'a> Run<'a> {
         self.log.bar.set_position(self.steps);
         for iteration in self.first_iteration..self.plan.iterations {
             while let Some(batch) = self.sampler.next_train() {
-                if self.steps >= self.limit || self.stop_requested()? {
+                if self.steps >= self.limit {
+                    if self.setup.options.evaluate_at_limit && self.summary.last_eval.is_empty() {
+                        self.log.drain()?;
+                        self.evaluate(iteration)?;
+                    }
+                    return Ok(());
+                }
+                if self.stop_requested()? {
                     return Ok(());
                 }
                 self.step(&batch, iteration)?;
