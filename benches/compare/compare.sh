@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# ouro's TRM train step against a plain-JAX reference of the same step (trm_jax.py), on CPU:
+# ouro's TRM train step against a plain-JAX reference of the same step (trm_jax.py) and, with
+# OFFICIAL set, the official PyTorch TRM (trm_torch.py), on CPU:
 #   1. ouro:        `ouro bench --config <yaml>`  (ouro's graph on ouro's runtime, pinned PJRT CPU plugin)
 #   2. JAX:         `trm_jax.py bench`            (JAX's graph on jaxlib's own XLA)
 #   3. JAX graph on ouro's runtime: `ouro bench --stablehlo` of `trm_jax.py export`
 #   4. JAX with jemalloc: (2) with the allocator ouro links (LD_PRELOAD, oversize_threshold:0),
 #      when a libjemalloc.so is found (apt install libjemalloc2), so the table shows what of the
 #      difference is the host allocator (see crates/pjrt/src/host_allocator.rs)
-# at a tiny and a small config, ROUNDS rounds each (the order of the three rotates per round),
-# then a table of medians over rounds.
+#   5. PyTorch:     `trm_torch.py bench`          (the official model, loss head, optimizers and
+#      EMA imported from the checkout at OFFICIAL, torch.compile'd), when OFFICIAL is set
+# at each config, ROUNDS rounds each (the order of the runs rotates per round), then a table of
+# medians over rounds.
 #
 #   bash benches/compare/compare.sh
+#   OFFICIAL=/path/to/TinyRecursiveModels CONFIGS="attn128 mlp512" bash benches/compare/compare.sh
 #
 # Environment: ROUNDS (3), WARMUP (3), WINDOWS (10), STEPS (5) as for `ouro bench`;
-# CONFIGS ("tiny small tiny-bf16 small-bf16"); OURO_CACHE_DIR (~/.cache/ouro: the venv goes to tools/jax-venv);
+# CONFIGS ("tiny small tiny-bf16 small-bf16"; also attn128 and mlp512, issue 21's two);
+# OURO_CACHE_DIR (~/.cache/ouro: the venvs go to tools/jax-venv and tools/torch-venv);
 # OURO_BIN (skip the build and use this binary); KEEP=1 keeps the work directory;
-# JAX_JEMALLOC (the libjemalloc.so for run 4; default: the system's, if any; empty: skip run 4).
+# JAX_JEMALLOC (the libjemalloc.so for run 4; default: the system's, if any; empty: skip run 4);
+# OFFICIAL (a TinyRecursiveModels checkout: adds run 5); TORCH_PY (its python; default: the
+# torch venv, created with torch 2.15.0 when missing).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,6 +34,7 @@ warmup="${WARMUP:-3}"
 windows="${WINDOWS:-10}"
 steps="${STEPS:-5}"
 configs="${CONFIGS:-tiny small tiny-bf16 small-bf16}"
+torch_version="2.15.0"
 
 # --- the JAX venv ---------------------------------------------------------------------------
 py="$venv/bin/python"
@@ -35,6 +43,21 @@ if ! { [ -x "$py" ] && "$py" -c "import jax, jaxlib, sys; sys.exit(jax.__version
     python3 -m venv "$venv"
     "$py" -m pip install --quiet --upgrade pip
     "$py" -m pip install --quiet "jax==$jax_version" "jaxlib==$jax_version"
+fi
+
+# --- the PyTorch venv (with OFFICIAL) -------------------------------------------------------
+if [ -n "${OFFICIAL:-}" ]; then
+    OFFICIAL="$(realpath "$OFFICIAL")"
+    [ -f "$OFFICIAL/pretrain.py" ] || { echo "OFFICIAL=$OFFICIAL: no pretrain.py (a TinyRecursiveModels checkout?)" >&2; exit 2; }
+    if [ -z "${TORCH_PY:-}" ]; then
+        TORCH_PY="$cache/tools/torch-venv/bin/python"
+        if ! "$TORCH_PY" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$torch_version')" 2>/dev/null; then
+            echo "== creating $cache/tools/torch-venv (torch==$torch_version and the official code's imports)" >&2
+            python3 -m venv "$cache/tools/torch-venv"
+            "$TORCH_PY" -m pip install --quiet "torch==$torch_version" numpy einops pydantic hydra-core omegaconf \
+                coolname tqdm pyyaml argdantic
+        fi
+    fi
 fi
 
 # --- ouro -----------------------------------------------------------------------------------
@@ -60,20 +83,24 @@ if [ "${KEEP:-0}" != 1 ]; then trap 'rm -rf "$work"' EXIT; fi
 results="$work/results.jsonl"
 : > "$results"
 
-# Config shapes: name hidden heads expansion L_layers H_cycles L_cycles puzzle_emb_len pos dtype halt batch seq vocab puzzle_ids
+# Config shapes: name hidden heads expansion L_layers H_cycles L_cycles puzzle_emb_len pos dtype halt batch seq vocab puzzle_ids mlp_t
+# attn128 and mlp512 are issue 21's: the official arch (H 3 x L 6, 16 puzzle tokens, 16 ACT steps)
+# on 9x9 Sudoku, with attention at D 128 and batch 64, and the paper's Sudoku TRM-MLP at batch 16.
 shape_of() {
     case "$1" in
-        tiny) echo "64 4 2 2 2 2 1 rope float32 4 64 16 6 1" ;;
-        small) echo "256 4 4 2 2 2 1 rope float32 4 32 81 11 1" ;;
-        tiny-bf16) echo "64 4 2 2 2 2 1 rope bfloat16 4 64 16 6 1" ;;
-        small-bf16) echo "256 4 4 2 2 2 1 rope bfloat16 4 32 81 11 1" ;;
-        *) echo "unknown config $1 (tiny, small, tiny-bf16, small-bf16)" >&2; exit 2 ;;
+        tiny) echo "64 4 2 2 2 2 1 rope float32 4 64 16 6 1 false" ;;
+        small) echo "256 4 4 2 2 2 1 rope float32 4 32 81 11 1 false" ;;
+        tiny-bf16) echo "64 4 2 2 2 2 1 rope bfloat16 4 64 16 6 1 false" ;;
+        small-bf16) echo "256 4 4 2 2 2 1 rope bfloat16 4 32 81 11 1 false" ;;
+        attn128) echo "128 4 4 2 3 6 16 rope bfloat16 16 64 81 11 1 false" ;;
+        mlp512) echo "512 8 4 2 3 6 16 none bfloat16 16 16 81 11 1 true" ;;
+        *) echo "unknown config $1 (tiny, small, tiny-bf16, small-bf16, attn128, mlp512)" >&2; exit 2 ;;
     esac
 }
 
 # The ouro config: benches/train.rs's `config` (lr 1e-3, wd 0.1, puzzle lr 1e-2, puzzle wd 0.1,
 # EMA on, defaults otherwise: AdamATan2 0.9/0.95, warm-up 2000, EMA rate 0.999).
-write_yaml() { # file hidden heads expansion l_layers h_cycles l_cycles p_len pos dtype halt batch
+write_yaml() { # file hidden heads expansion l_layers h_cycles l_cycles p_len pos dtype halt batch mlp_t
     cat > "$1" <<EOF
 arch:
   hidden_size: $2
@@ -83,7 +110,7 @@ arch:
   H_cycles: $6
   L_cycles: $7
   puzzle_emb_len: $8
-  mlp_t: false
+  mlp_t: ${13}
   pos_encodings: $9
   forward_dtype: ${10}
   halt_max_steps: ${11}
@@ -130,19 +157,22 @@ export JAX_PLATFORMS=cpu
 timing=(--warmup "$warmup" --windows "$windows" --steps "$steps")
 for config in $configs; do
     shape="$(shape_of "$config")"
-    read -r hidden heads expansion l_layers h_cycles l_cycles p_len pos dtype halt batch seq vocab pids <<< "$shape"
+    read -r hidden heads expansion l_layers h_cycles l_cycles p_len pos dtype halt batch seq vocab pids mlp_t <<< "$shape"
     dir="$work/$config"
     mkdir -p "$dir"
-    write_yaml "$dir/ouro.yaml" "$hidden" "$heads" "$expansion" "$l_layers" "$h_cycles" "$l_cycles" "$p_len" "$pos" "$dtype" "$halt" "$batch"
+    write_yaml "$dir/ouro.yaml" "$hidden" "$heads" "$expansion" "$l_layers" "$h_cycles" "$l_cycles" "$p_len" "$pos" "$dtype" "$halt" "$batch" "$mlp_t"
+    # trm_jax.py's flags, which trm_torch.py shares.
     jax_args=(--hidden-size "$hidden" --num-heads "$heads" --expansion "$expansion" --l-layers "$l_layers"
         --h-cycles "$h_cycles" --l-cycles "$l_cycles" --puzzle-emb-len "$p_len" --pos-encodings "$pos"
         --forward-dtype "$dtype" --halt-max-steps "$halt" --batch "$batch" --seq-len "$seq" --vocab-size "$vocab"
         --num-puzzle-ids "$pids")
+    if [ "$mlp_t" = true ]; then jax_args+=(--mlp-t); fi
     echo "== $config: exporting the JAX step" >&2
     "$py" "$here/trm_jax.py" "${jax_args[@]}" export --out "$dir/jax" > "$dir/export.json"
     for ((round = 1; round <= rounds; round++)); do
         runs=(ouro jax jax_on_ouro)
         if [ -n "$JAX_JEMALLOC" ]; then runs+=(jax_jemalloc); fi
+        if [ -n "${OFFICIAL:-}" ]; then runs+=(torch); fi
         shift_by=$(((round - 1) % ${#runs[@]}))
         order=("${runs[@]:shift_by}" "${runs[@]:0:shift_by}")
         for kind in "${order[@]}"; do
@@ -152,6 +182,8 @@ for config in $configs; do
                 jax) record "$config" jax "$round" "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
                 jax_jemalloc) record "$config" jax_jemalloc "$round" env LD_PRELOAD="$JAX_JEMALLOC" \
                     MALLOC_CONF=oversize_threshold:0 "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
+                torch) record "$config" torch "$round" env PYTHONPATH="$here" "$TORCH_PY" "$here/trm_torch.py" \
+                    "$OFFICIAL" "${jax_args[@]}" bench "${timing[@]}" ;;
                 jax_on_ouro) record "$config" jax_on_ouro "$round" "$ouro" bench --stablehlo "$dir/jax/step.mlir" \
                     --args "$dir/jax/args.safetensors" --rows "$batch" "${timing[@]}" --json ;;
             esac
@@ -172,10 +204,17 @@ print(f"TRM train step on CPU, medians over {sys.argv[2]} rounds (each round: me
 print(f"ouro: its own graph on the pinned PJRT CPU plugin (XLA of jax 0.11.2); JAX {jax_version} with its own jaxlib XLA;")
 print("JAX graph on ouro runtime: trm_jax.py's StableHLO run by `ouro bench --stablehlo` on the pinned plugin.")
 jemalloc = any(r["kind"] == "jax_jemalloc" for r in rows)
+torch_runs = [r for r in rows if r["kind"] == "torch"]
+if torch_runs:
+    print(f"PyTorch {torch_runs[0]['torch_version']}: the official TRM, loss head, optimizers and EMA, torch.compile'd.")
 head = ["config", "ouro ms", "JAX ms", "ouro/JAX", "JAX-graph@ouro ms"]
 if jemalloc:
     head += ["JAX+jemalloc ms", "ouro/(JAX+jemalloc)"]
+if torch_runs:
+    head += ["PyTorch ms", "ouro/PyTorch"]
 head += ["compile ouro s", "compile JAX s", "compile JAX-graph@ouro s"]
+if torch_runs:
+    head += ["first step PyTorch s"]
 table = []
 for c in configs:
     o, j, x = (med(c, k, "median_step_seconds") for k in ("ouro", "jax", "jax_on_ouro"))
@@ -183,14 +222,19 @@ for c in configs:
     if jemalloc:
         je = med(c, "jax_jemalloc", "median_step_seconds")
         row += [f"{je*1e3:.2f}", f"{o/je:.3f}"]
+    if torch_runs:
+        t = med(c, "torch", "median_step_seconds")
+        row += [f"{t*1e3:.2f}", f"{o/t:.3f}"]
     row += [f"{med(c, 'ouro', 'compile_seconds'):.2f}", f"{med(c, 'jax', 'compile_seconds'):.2f}",
             f"{med(c, 'jax_on_ouro', 'compile_seconds'):.2f}"]
+    if torch_runs:
+        row += [f"{med(c, 'torch', 'compile_seconds'):.2f}"]
     table.append(row)
 widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(head)]
 fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(r, widths)))
 print(fmt(head))
 for r in table:
     print(fmt(r))
-print("ouro/JAX > 1: ouro is slower. Compile: ouro = its XLA compile of the traced step; JAX = trace + lower + compile;")
+print("ouro/JAX, ouro/PyTorch > 1: ouro is slower. Compile: ouro = its XLA compile of the traced step; JAX = trace + lower + compile;")
 print("JAX-graph@ouro = the plugin's compile of JAX's StableHLO text.")
 EOF

@@ -22,8 +22,6 @@ import types
 
 import torch
 
-OFFICIAL, CONFIG, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
-
 
 class AdamATan2(torch.optim.Optimizer):
     """The rule of imoneoi/adam_atan2's kernel (no epsilon, a = b = 1)."""
@@ -89,16 +87,24 @@ class CpuTorch(types.ModuleType):
         return torch.device("cpu") if str(spec).startswith("cuda") else torch.device(spec, *args)
 
 
-def main():
-    os.environ["DISABLE_COMPILE"] = "1"
+def import_pretrain(official, wandb):
+    """The official `pretrain` module of the checkout at `official`, on the CPU: AdamATan2 and
+    `wandb` stood in, `cuda` tensors and devices resolved to the CPU."""
     sys.modules["adam_atan2"] = types.SimpleNamespace(AdamATan2=AdamATan2)
-    sys.modules["wandb"] = recorder(OUT)
+    sys.modules["wandb"] = wandb
     torch.Tensor.cuda = lambda self, *a, **k: self
-    sys.path.insert(0, OFFICIAL)
+    sys.path.insert(0, official)
     import pretrain  # noqa: E402  (the official training script)
 
     pretrain.torch = CpuTorch("torch")
-    with open(CONFIG) as f:
+    return pretrain
+
+
+def main():
+    official, config_path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.environ["DISABLE_COMPILE"] = "1"
+    pretrain = import_pretrain(official, recorder(out))
+    with open(config_path) as f:
         config = json.load(f)
     # hydra's `main` hands a passed config straight to the task.
     pretrain.launch(config)

@@ -4,9 +4,12 @@
 //! them when the execution ends. glibc serves any block over 32 MiB with a fresh `mmap` and
 //! hands it back with `munmap`, so every step faults its whole working set in again, zeroing
 //! each page: on the small benchmark config 123k page faults per step, about a quarter of the
-//! step's time. jemalloc keeps freed pages mapped (purging them only after they sit unused for
-//! its decay time, 10 s) and, with `oversize_threshold:0`, serves large blocks from the same
-//! arenas instead of a dedicated arena that purges them at once.
+//! step's time. jemalloc keeps freed pages mapped and, with `oversize_threshold:0`, serves large
+//! blocks from the same arenas instead of a dedicated arena that purges them at once. Its
+//! default decay still returns pages that sit unused for 10 s, which a step that long (the
+//! baseline on 2 CPU cores) meets every time: its temporaries were faulted in again each step,
+//! 12.6 % of the step in the kernel's page zeroing. `dirty_decay_ms:-1` never purges: a training
+//! process repeats one step, so its high-water mark is its working set.
 //!
 //! The plugin's `malloc` is resolved by the dynamic linker against the executable, so jemalloc
 //! is built unprefixed (`unprefixed_malloc_on_supported_platforms`): it is `malloc` for the
@@ -32,37 +35,41 @@ static GLOBAL: HostAllocator = HostAllocator;
 #[used]
 #[unsafe(export_name = "malloc_conf")]
 static MALLOC_CONF: &u8 = &CONF[0];
-const CONF: &[u8] = b"oversize_threshold:0\0";
+const CONF: &[u8] = b"oversize_threshold:0,dirty_decay_ms:-1\0";
 
-/// The allocator in use and its option that matters here, for logs: `jemalloc
-/// (oversize_threshold 0)`.
+/// The allocator in use and its options that matter here, for logs: `jemalloc
+/// (oversize_threshold 0, dirty_decay_ms -1)`.
 pub fn describe() -> String {
     // Reading the configuration through the symbol keeps it linked into every binary that
     // loads a plugin.
     let conf = std::hint::black_box(MALLOC_CONF) as *const u8;
     debug_assert_eq!(conf, CONF.as_ptr());
-    match oversize_threshold() {
-        Some(bytes) => format!("jemalloc (oversize_threshold {bytes})"),
-        None => "jemalloc".into(),
+    match (oversize_threshold(), dirty_decay_ms()) {
+        (Some(bytes), Some(ms)) => format!("jemalloc (oversize_threshold {bytes}, dirty_decay_ms {ms})"),
+        _ => "jemalloc".into(),
     }
 }
 
 /// jemalloc's `opt.oversize_threshold` as the allocator read it, None if it cannot say.
 pub fn oversize_threshold() -> Option<usize> {
-    let mut value: usize = 0;
-    let mut len = size_of::<usize>();
-    // SAFETY: `opt.oversize_threshold` is a size_t; `value` and `len` describe a buffer of
-    // exactly that size, and no new value is written.
+    option::<usize>(c"opt.oversize_threshold")
+}
+
+/// jemalloc's `opt.dirty_decay_ms` (−1: freed pages are never purged), None if it cannot say.
+pub fn dirty_decay_ms() -> Option<isize> {
+    option::<isize>(c"opt.dirty_decay_ms")
+}
+
+/// A jemalloc option of C type `T` (`size_t`, `ssize_t`), read with `mallctl`.
+fn option<T: Copy + Default>(name: &std::ffi::CStr) -> Option<T> {
+    let mut value = T::default();
+    let mut len = size_of::<T>();
+    // SAFETY: the options read here have exactly `T`'s size; `value` and `len` describe that
+    // buffer, and no new value is written.
     let rc = unsafe {
-        tikv_jemalloc_sys::mallctl(
-            c"opt.oversize_threshold".as_ptr(),
-            (&raw mut value).cast(),
-            &mut len,
-            std::ptr::null_mut(),
-            0,
-        )
+        tikv_jemalloc_sys::mallctl(name.as_ptr(), (&raw mut value).cast(), &mut len, std::ptr::null_mut(), 0)
     };
-    (rc == 0 && len == size_of::<usize>()).then_some(value)
+    (rc == 0 && len == size_of::<T>()).then_some(value)
 }
 
 #[cfg(test)]
@@ -72,6 +79,7 @@ mod tests {
         // Zero unless MALLOC_CONF overrides it: this fails if the configuration is not linked.
         if std::env::var_os("MALLOC_CONF").is_none() {
             assert_eq!(super::oversize_threshold(), Some(0));
+            assert_eq!(super::dirty_decay_ms(), Some(-1), "freed pages are kept however long a step takes");
         }
     }
 

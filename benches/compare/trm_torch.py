@@ -1,0 +1,190 @@
+"""The official PyTorch TRM's train step (or eval step), timed on CPU, for compare.sh.
+
+Usage: python trm_torch.py /path/to/TinyRecursiveModels [shape and hyperparameter flags] bench
+           [--eval] [--no-compile] [--warmup N] [--windows N] [--steps N]
+
+The step is the official code's, imported from the checkout (nothing copied): `pretrain.
+create_model` builds the TRM with its ACT loss head, `torch.compile`d as the official trains it
+(unless --no-compile), its optimizers (AdamATan2 stood in, see official_curves.py; the sparse
+SignSGD of the puzzle embeddings) and learning rates; one step is `pretrain.train_batch` followed
+by the EMA update, as the official loop does. The eval step (--eval) is the inner loop of the
+official `evaluate` for one batch: a fresh carry, then the model until every sequence halts
+(`halt_max_steps` ACT steps in eval mode), under `torch.inference_mode`.
+
+The flags are trm_jax.py's (the same shapes and hyperparameters as compare.sh's ouro config);
+the batch is synthetic (random tokens, puzzle identifier 0), like `ouro bench`'s. Each window is
+STEPS steps back to back; the median window is reported, after WARMUP steps (the first one
+compiles). Prints one JSON line: median_step_seconds, compile_seconds (the first step's time,
+torch.compile's trace and inductor build included), windows, torch_version.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+from official_curves import import_pretrain, recorder
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = p.add_argument
+    a("official", help="a TinyRecursiveModels checkout")
+    a("--hidden-size", type=int, default=64)
+    a("--num-heads", type=int, default=4)
+    a("--expansion", type=float, default=2.0)
+    a("--l-layers", type=int, default=2)
+    a("--h-cycles", type=int, default=2)
+    a("--l-cycles", type=int, default=2)
+    a("--puzzle-emb-len", type=int, default=1)
+    a("--mlp-t", action="store_true")
+    a("--pos-encodings", choices=["rope", "none", "learned"], default="rope")
+    a("--forward-dtype", choices=["float32", "bfloat16"], default="float32")
+    a("--halt-max-steps", type=int, default=4)
+    a("--batch", type=int, default=64)
+    a("--seq-len", type=int, default=16)
+    a("--vocab-size", type=int, default=6)
+    a("--num-puzzle-ids", type=int, default=1)
+    a("--seed", type=int, default=0)
+    a("--lr", type=float, default=1e-3)
+    a("--weight-decay", type=float, default=0.1)
+    a("--puzzle-emb-lr", type=float, default=1e-2)
+    a("--puzzle-emb-weight-decay", type=float, default=0.1)
+    a("--ema-rate", type=float, default=0.999)
+    a("--no-ema", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("bench", help="time the official step; one JSON line")
+    b.add_argument("--eval", action="store_true", help="the eval step instead of the train step")
+    b.add_argument("--no-compile", action="store_true", help="eager PyTorch (the official DISABLE_COMPILE)")
+    b.add_argument("--warmup", type=int, default=3)
+    b.add_argument("--windows", type=int, default=10)
+    b.add_argument("--steps", type=int, default=5)
+    return p
+
+
+def official_config(args) -> dict:
+    """The keys of the official cfg_pretrain.yaml with config/arch/trm.yaml, as hydra passes them."""
+    arch = dict(
+        name="recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+        loss=dict(name="losses@ACTLossHead", loss_type="stablemax_cross_entropy"),
+        halt_exploration_prob=0.1,
+        halt_max_steps=args.halt_max_steps,
+        H_cycles=args.h_cycles,
+        L_cycles=args.l_cycles,
+        H_layers=0,
+        L_layers=args.l_layers,
+        hidden_size=args.hidden_size,
+        num_heads=args.num_heads,
+        expansion=args.expansion,
+        puzzle_emb_ndim=args.hidden_size,
+        pos_encodings=args.pos_encodings,
+        forward_dtype=args.forward_dtype,
+        mlp_t=args.mlp_t,
+        puzzle_emb_len=args.puzzle_emb_len,
+        no_ACT_continue=True,
+    )
+    return dict(
+        arch=arch,
+        data_paths=["synthetic"],
+        global_batch_size=args.batch,
+        epochs=1,
+        lr=args.lr,
+        lr_min_ratio=1.0,
+        lr_warmup_steps=2000,
+        weight_decay=args.weight_decay,
+        beta1=0.9,
+        beta2=0.95,
+        puzzle_emb_lr=args.puzzle_emb_lr,
+        puzzle_emb_weight_decay=args.puzzle_emb_weight_decay,
+        seed=args.seed,
+        ema=not args.no_ema,
+        ema_rate=args.ema_rate,
+    )
+
+
+def synthetic_batch(args) -> dict:
+    g = torch.Generator().manual_seed(args.seed)
+    tokens = lambda: torch.randint(1, args.vocab_size, (args.batch, args.seq_len), generator=g, dtype=torch.int32)
+    return dict(inputs=tokens(), labels=tokens(), puzzle_identifiers=torch.zeros(args.batch, dtype=torch.int32))
+
+
+def cmd_bench(args) -> None:
+    if args.no_compile:
+        os.environ["DISABLE_COMPILE"] = "1"
+    pretrain = import_pretrain(args.official, recorder(os.devnull))
+    torch.manual_seed(args.seed)
+    config = pretrain.PretrainConfig(**official_config(args))
+    metadata = pretrain.PuzzleDatasetMetadata(
+        pad_id=0,
+        ignore_label_id=0,
+        blank_identifier_id=0,
+        vocab_size=args.vocab_size,
+        seq_len=args.seq_len,
+        num_puzzle_identifiers=args.num_puzzle_ids,
+        total_groups=1,
+        mean_puzzle_examples=1.0,
+        total_puzzles=1,
+        sets=["all"],
+    )
+    model, optimizers, optimizer_lrs = pretrain.create_model(config, metadata, rank=0, world_size=1)
+    state = pretrain.TrainState(model, optimizers, optimizer_lrs, carry=None, step=0, total_steps=1_000_000)
+    ema = None
+    if config.ema:
+        ema = pretrain.EMAHelper(mu=config.ema_rate)
+        ema.register(model)
+    batch = synthetic_batch(args)
+
+    def train_step():
+        pretrain.train_batch(config, state, batch, global_batch_size=args.batch, rank=0, world_size=1)
+        if ema is not None:
+            ema.update(model)
+
+    def eval_step():
+        with torch.inference_mode():
+            carry = model.initial_carry(batch)
+            while True:
+                carry, _, _, _, all_finish = model(carry=carry, batch=batch, return_keys=[])
+                if all_finish:
+                    break
+
+    if args.eval:
+        model.eval()
+    step = eval_step if args.eval else train_step
+    started = time.perf_counter()
+    step()
+    compile_seconds = time.perf_counter() - started
+    for _ in range(max(args.warmup - 1, 0)):
+        step()
+    windows = []
+    for _ in range(args.windows):
+        started = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        windows.append((time.perf_counter() - started) / args.steps)
+    windows.sort()
+    median = windows[len(windows) // 2]  # the same pick as `ouro bench`
+    print(json.dumps(dict(
+        impl="pytorch",
+        torch_version=torch.__version__,
+        threads=torch.get_num_threads(),
+        compiled=not args.no_compile,
+        step="eval" if args.eval else "train",
+        rows=args.batch,
+        compile_seconds=compile_seconds,
+        median_step_seconds=median,
+        windows=windows,
+        examples_per_second=args.batch / median,
+    )))
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.windows < 1 or args.steps < 1:
+        sys.exit("--windows and --steps must be at least 1")
+    cmd_bench(args)
+
+
+if __name__ == "__main__":
+    main()
