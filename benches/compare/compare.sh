@@ -16,7 +16,8 @@
 #   OFFICIAL=/path/to/TinyRecursiveModels CONFIGS="attn128 mlp512" bash benches/compare/compare.sh
 #
 # Environment: ROUNDS (3), WARMUP (3), WINDOWS (10), STEPS (5) as for `ouro bench`;
-# CONFIGS ("tiny small tiny-bf16 small-bf16"; also attn128 and mlp512, issue 21's two);
+# CONFIGS ("tiny small tiny-bf16 small-bf16"; also attn128 and mlp512, issue 21's two, and their
+# float32 variants attn128-f32 and mlp512-f32);
 # OURO_CACHE_DIR (~/.cache/ouro: the venvs go to tools/jax-venv and tools/torch-venv);
 # OURO_BIN (skip the build and use this binary); KEEP=1 keeps the work directory;
 # JAX_JEMALLOC (the libjemalloc.so for run 4; default: the system's, if any; empty: skip run 4);
@@ -85,7 +86,9 @@ results="$work/results.jsonl"
 
 # Config shapes: name hidden heads expansion L_layers H_cycles L_cycles puzzle_emb_len pos dtype halt batch seq vocab puzzle_ids mlp_t
 # attn128 and mlp512 are issue 21's: the official arch (H 3 x L 6, 16 puzzle tokens, 16 ACT steps)
-# on 9x9 Sudoku, with attention at D 128 and batch 64, and the paper's Sudoku TRM-MLP at batch 16.
+# on 9x9 Sudoku, with attention at D 128 and batch 64, and the paper's Sudoku TRM-MLP at batch 16;
+# the -f32 variants run the same in float32 (for CPUs without bf16 instructions, where PyTorch's
+# bf16 path is a different program).
 shape_of() {
     case "$1" in
         tiny) echo "64 4 2 2 2 2 1 rope float32 4 64 16 6 1 false" ;;
@@ -94,7 +97,9 @@ shape_of() {
         small-bf16) echo "256 4 4 2 2 2 1 rope bfloat16 4 32 81 11 1 false" ;;
         attn128) echo "128 4 4 2 3 6 16 rope bfloat16 16 64 81 11 1 false" ;;
         mlp512) echo "512 8 4 2 3 6 16 none bfloat16 16 16 81 11 1 true" ;;
-        *) echo "unknown config $1 (tiny, small, tiny-bf16, small-bf16, attn128, mlp512)" >&2; exit 2 ;;
+        attn128-f32) echo "128 4 4 2 3 6 16 rope float32 16 64 81 11 1 false" ;;
+        mlp512-f32) echo "512 8 4 2 3 6 16 none float32 16 16 81 11 1 true" ;;
+        *) echo "unknown config $1 (tiny, small, tiny-bf16, small-bf16, attn128, mlp512, attn128-f32, mlp512-f32)" >&2; exit 2 ;;
     esac
 }
 

@@ -6,7 +6,7 @@ use ouro_ir::{DType, Tensor, Tracer};
 
 use crate::config::{DataDims, PosEncoding, TrmConfig};
 use crate::footprint::{Footprint, MAX_TENSOR_ELEMENTS, gib};
-use crate::layers::{Rope, attention, embedding, linear, rms_norm, swiglu};
+use crate::layers::{Rope, attention, embedding, linear, rms_norm, rms_norm_over, swiglu, token_mlp};
 use crate::params::{ParamSpec, param_specs};
 
 /// A TRM for data of a given shape.
@@ -125,7 +125,8 @@ impl Trm {
         (x.cast(DType::F32) * (d as f64).sqrt()).cast(dtype)
     }
 
-    /// One post-norm block.
+    /// One post-norm block, on `[B, T, D]` or, with `mlp_t`, on the position-major `[T, B, D]`
+    /// (see [`Trm::forward`]).
     fn block<'t>(
         &self,
         params: &Named<Tensor<'t>>,
@@ -137,9 +138,8 @@ impl Trm {
         let p = |name: &str| weight(params, &format!("inner.L_level.layers.{layer}.{name}"));
         let eps = self.cfg.rms_norm_eps;
         let h = if self.cfg.mlp_t {
-            let u = h.transpose(&[0, 2, 1]);
-            let mixed = swiglu(u, p("mlp_t.gate_up_proj.weight"), p("mlp_t.down_proj.weight"));
-            rms_norm(u + mixed, eps).transpose(&[0, 2, 1])
+            let mixed = token_mlp(h, p("mlp_t.gate_up_proj.weight"), p("mlp_t.down_proj.weight"));
+            rms_norm_over(h + mixed, 0, eps)
         } else {
             let a =
                 attention(h, p("self_attn.qkv_proj.weight"), p("self_attn.o_proj.weight"), self.cfg.num_heads, rope);
@@ -199,7 +199,11 @@ impl Trm {
         let tr = inputs.tracer();
         let rope = self.rope.as_ref().map(|r| r.constants(tr));
         let x = self.input_embeddings(params, inputs, puzzle_rows);
-        let (mut z_h, mut z_l) = (z_h, z_l);
+        // An `mlp_t` model mixes positions in every block, an attention-free one nothing else
+        // across rows: it runs position-major, `[T, B, D]`, transposing three tensors here and
+        // two at the end instead of two per block (`token_mlp`).
+        let major = |t: Tensor<'t>| if self.cfg.mlp_t { t.transpose(&[1, 0, 2]) } else { t };
+        let (x, mut z_h, mut z_l) = (major(x), major(z_h), major(z_l));
         if self.cfg.h_cycles > 1 {
             let _s = tr.scope("no_grad_cycles");
             // Cut the gradient on everything the loop reads: a `while` is never differentiated.
@@ -223,6 +227,7 @@ impl Trm {
             let _s = tr.scope("grad_cycle");
             (z_h, z_l) = self.h_cycle(params, z_h, z_l, x, rope, false);
         }
+        (z_h, z_l) = (major(z_h), major(z_l));
         let _s = tr.scope("heads");
         let prefix = self.cfg.puzzle_emb_len();
         let logits = linear(z_h, weight(params, "inner.lm_head.weight"), None).slice_dim(1, prefix, self.positions());

@@ -6,10 +6,12 @@ mod linear;
 mod rms_norm;
 mod rope;
 mod swiglu;
+mod token_mlp;
 
 pub use attention::attention;
 pub use embedding::embedding;
 pub use linear::linear;
-pub use rms_norm::rms_norm;
+pub use rms_norm::{rms_norm, rms_norm_over};
 pub use rope::{Rope, apply_rope};
 pub use swiglu::swiglu;
+pub use token_mlp::token_mlp;

@@ -1,0 +1,22 @@
+use ouro_ir::{DotDims, Tensor, composite};
+
+use super::swiglu::halves;
+
+/// The `mlp_t` token mixer: the official SwiGLU over positions, applied to a position-major
+/// state `h: [T, B, D]` (weights `gate_up: [2I, T]`, `down: [T, I]`), giving `[T, B, D]`.
+///
+/// The official code transposes `[B, T, D]` to `[B, D, T]` and runs its SwiGLU over the last
+/// axis: matmuls `[B·D, T] × [T, 2I]` and `[B·D, I] × [I, T]` whose output rows are `T` wide
+/// (97 on Sudoku, an odd vector width), plus two transposes per block. Position-major, the
+/// same products are `[2I, T] × [T, B·D]` and `[T, I] × [I, B·D]`: `B·D` is the wide, aligned
+/// axis and no block transposes. The gate and up halves are two matmuls, as in [`super::swiglu`].
+#[track_caller]
+pub fn token_mlp<'t>(h: Tensor<'t>, gate_up_weight: Tensor<'t>, down_weight: Tensor<'t>) -> Tensor<'t> {
+    let shape = h.shape();
+    let (t, rest) = (shape[0], shape[1..].iter().product::<usize>());
+    let dtype = h.dtype();
+    let x = h.reshape(&[t, rest]);
+    let weight_first = DotDims { lhs_contract: vec![1], rhs_contract: vec![0], ..DotDims::default() };
+    let [gate, up] = halves(gate_up_weight).map(|w| w.cast(dtype).dot_general(x, weight_first.clone()));
+    down_weight.cast(dtype).dot_general(composite::silu(gate) * up, weight_first).reshape(&shape)
+}
