@@ -50,7 +50,7 @@ use ouro::ir::tree::{Named, Tree};
 use ouro::ir::{DType, HostArray, Tensor, TensorType, Tracer};
 use ouro::lower::LowerOptions;
 use ouro::runtime::Runtime;
-use ouro_nn::{DataDims, FloatType, LossConfig, PosEncoding, Role, Trm, TrmConfig};
+use ouro_nn::{Compiler, DataDims, FloatType, LossConfig, PosEncoding, Role, Trm, TrmConfig};
 use ouro_optim::Schedule;
 use ouro_train::{Key, OptimizerConfig, OptimizerKind, StepConfig, StepWeights, forward_backward, train_step};
 
@@ -103,6 +103,8 @@ struct Variant {
     /// The official script forces its exploration draws to ouro's (trm_parity_draws.json).
     exploration: f64,
     no_act_continue: bool,
+    /// The graph's form (the same values for either compiler).
+    compiler: Compiler,
 }
 
 /// The recorded variants in float32 with halting exploration off and the Q-continue loss off.
@@ -114,6 +116,7 @@ const F32: Variant = Variant {
     loss: FloatType::Float64,
     exploration: 0.0,
     no_act_continue: true,
+    compiler: Compiler::Accelerator,
 };
 
 /// The paper's numerics: a bfloat16 forward, exploration on, and the Q-continue target.
@@ -140,7 +143,10 @@ fn model(v: Variant) -> Trm {
         no_act_continue: v.no_act_continue,
         ..TrmConfig::default()
     };
-    Trm::new(cfg, DataDims { batch_size: B, seq_len: 8, vocab_size: 7, num_puzzle_identifiers: 5 }).unwrap()
+    let mut model =
+        Trm::new(cfg, DataDims { batch_size: B, seq_len: 8, vocab_size: 7, num_puzzle_identifiers: 5 }).unwrap();
+    model.compiler = v.compiler;
+    model
 }
 
 /// Max |a − b| / max(1, max |b|).
@@ -215,6 +221,7 @@ const UPDATE: f64 = 1e-3 * std::f64::consts::FRAC_PI_2;
 fn check(v: Variant) {
     let variant = v.name;
     let dump = load(&format!("trm_parity_{variant}.safetensors"));
+    let variant = format!("{variant} (graph for {:?})", v.compiler);
     let get = |k: &str| dump.get(k).unwrap_or_else(|| panic!("{variant}: the dump has no {k}")).clone();
     let model = model(v);
     let tol = tolerance(v);
@@ -417,7 +424,9 @@ fn attention_with_rope_matches_the_official_trm() {
 
 #[test]
 fn mlp_t_matches_the_official_trm() {
-    check(Variant { name: "mlp_t", mlp_t: true, pos: PosEncoding::None, ..F32 });
+    let mlp_t = Variant { name: "mlp_t", mlp_t: true, pos: PosEncoding::None, ..F32 };
+    check(mlp_t);
+    check(Variant { compiler: Compiler::Cpu, ..mlp_t });
 }
 
 #[test]
@@ -430,6 +439,7 @@ fn learned_positions_match_the_official_trm() {
 fn attention_in_bfloat16_with_exploration_and_q_continue_matches_the_official_trm() {
     check(BF16);
     check(Variant { loss: FloatType::Float32, ..BF16 });
+    check(Variant { compiler: Compiler::Cpu, ..BF16 });
 }
 
 #[test]
@@ -437,4 +447,5 @@ fn mlp_t_in_bfloat16_with_exploration_and_q_continue_matches_the_official_trm() 
     let mlp_t = Variant { name: "mlp_t_bf16", mlp_t: true, pos: PosEncoding::None, ..BF16 };
     check(mlp_t);
     check(Variant { loss: FloatType::Float32, ..mlp_t });
+    check(Variant { compiler: Compiler::Cpu, ..mlp_t });
 }

@@ -22,7 +22,9 @@
 # OURO_BIN (skip the build and use this binary); KEEP=1 keeps the work directory;
 # JAX_JEMALLOC (the libjemalloc.so for run 4; default: the system's, if any; empty: skip run 4);
 # OFFICIAL (a TinyRecursiveModels checkout: adds run 5); TORCH_PY (its python; default: the
-# torch venv, created with torch 2.15.0 when missing).
+# torch venv, created with torch 2.15.0 when missing); EVAL=1 times the eval step instead
+# (`halt_max_steps` forward ACT steps on a fresh carry): ouro's and, with OFFICIAL, PyTorch's
+# (trm_jax.py has no eval step, so runs 2-4 are skipped).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,6 +38,9 @@ windows="${WINDOWS:-10}"
 steps="${STEPS:-5}"
 configs="${CONFIGS:-tiny small tiny-bf16 small-bf16}"
 torch_version="2.15.0"
+eval_step="${EVAL:-0}"
+step_flag=()
+if [ "$eval_step" = 1 ]; then step_flag=(--eval); fi
 
 # --- the JAX venv ---------------------------------------------------------------------------
 py="$venv/bin/python"
@@ -172,23 +177,28 @@ for config in $configs; do
         --forward-dtype "$dtype" --halt-max-steps "$halt" --batch "$batch" --seq-len "$seq" --vocab-size "$vocab"
         --num-puzzle-ids "$pids")
     if [ "$mlp_t" = true ]; then jax_args+=(--mlp-t); fi
-    echo "== $config: exporting the JAX step" >&2
-    "$py" "$here/trm_jax.py" "${jax_args[@]}" export --out "$dir/jax" > "$dir/export.json"
+    if [ "$eval_step" = 1 ]; then
+        runs_of_config=(ouro)
+    else
+        echo "== $config: exporting the JAX step" >&2
+        "$py" "$here/trm_jax.py" "${jax_args[@]}" export --out "$dir/jax" > "$dir/export.json"
+        runs_of_config=(ouro jax jax_on_ouro)
+        if [ -n "$JAX_JEMALLOC" ]; then runs_of_config+=(jax_jemalloc); fi
+    fi
     for ((round = 1; round <= rounds; round++)); do
-        runs=(ouro jax jax_on_ouro)
-        if [ -n "$JAX_JEMALLOC" ]; then runs+=(jax_jemalloc); fi
+        runs=("${runs_of_config[@]}")
         if [ -n "${OFFICIAL:-}" ]; then runs+=(torch); fi
         shift_by=$(((round - 1) % ${#runs[@]}))
         order=("${runs[@]:shift_by}" "${runs[@]:0:shift_by}")
         for kind in "${order[@]}"; do
             case "$kind" in
                 ouro) record "$config" ouro "$round" "$ouro" bench --config "$dir/ouro.yaml" --seq-len "$seq" \
-                    --vocab-size "$vocab" --puzzle-ids "$pids" "${timing[@]}" --json ;;
+                    --vocab-size "$vocab" --puzzle-ids "$pids" "${step_flag[@]}" "${timing[@]}" --json ;;
                 jax) record "$config" jax "$round" "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
                 jax_jemalloc) record "$config" jax_jemalloc "$round" env LD_PRELOAD="$JAX_JEMALLOC" \
                     MALLOC_CONF=oversize_threshold:0 "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
                 torch) record "$config" torch "$round" env PYTHONPATH="$here" "$TORCH_PY" "$here/trm_torch.py" \
-                    "$OFFICIAL" "${jax_args[@]}" bench "${timing[@]}" ;;
+                    "$OFFICIAL" "${jax_args[@]}" bench "${step_flag[@]}" "${timing[@]}" ;;
                 jax_on_ouro) record "$config" jax_on_ouro "$round" "$ouro" bench --stablehlo "$dir/jax/step.mlir" \
                     --args "$dir/jax/args.safetensors" --rows "$batch" "${timing[@]}" --json ;;
             esac
@@ -196,42 +206,55 @@ for config in $configs; do
     done
 done
 
-"$py" - "$results" "$rounds" <<'EOF'
+"$py" - "$results" "$rounds" "$eval_step" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+step = "eval" if sys.argv[3] == "1" else "train"
+has = {r["kind"] for r in rows}
 configs = list(dict.fromkeys(r["config"] for r in rows))
 jax_version = next((r["jax_version"] for r in rows if r["kind"] == "jax"), "?")
 def med(config, kind, key):
     v = [r[key] for r in rows if r["config"] == config and r["kind"] == kind]
     return statistics.median(v) if v else float("nan")
 print()
-print(f"TRM train step on CPU, medians over {sys.argv[2]} rounds (each round: median of the timed windows)")
-print(f"ouro: its own graph on the pinned PJRT CPU plugin (XLA of jax 0.11.2); JAX {jax_version} with its own jaxlib XLA;")
-print("JAX graph on ouro runtime: trm_jax.py's StableHLO run by `ouro bench --stablehlo` on the pinned plugin.")
-jemalloc = any(r["kind"] == "jax_jemalloc" for r in rows)
+print(f"TRM {step} step on CPU, medians over {sys.argv[2]} rounds (each round: median of the timed windows)")
+print("ouro: its own graph on the pinned PJRT CPU plugin (XLA of jax 0.11.2).")
+if "jax" in has:
+    print(f"JAX {jax_version} with its own jaxlib XLA; JAX graph on ouro runtime: trm_jax.py's StableHLO run by")
+    print("`ouro bench --stablehlo` on the pinned plugin.")
+jax = "jax" in has
+jemalloc = "jax_jemalloc" in has
 torch_runs = [r for r in rows if r["kind"] == "torch"]
 if torch_runs:
-    print(f"PyTorch {torch_runs[0]['torch_version']}: the official TRM, loss head, optimizers and EMA, torch.compile'd.")
-head = ["config", "ouro ms", "JAX ms", "ouro/JAX", "JAX-graph@ouro ms"]
+    what = "evaluation loop" if step == "eval" else "TRM, loss head, optimizers and EMA"
+    print(f"PyTorch {torch_runs[0]['torch_version']}: the official {what}, torch.compile'd.")
+head = ["config", "ouro ms"]
+if jax:
+    head += ["JAX ms", "ouro/JAX", "JAX-graph@ouro ms"]
 if jemalloc:
     head += ["JAX+jemalloc ms", "ouro/(JAX+jemalloc)"]
 if torch_runs:
     head += ["PyTorch ms", "ouro/PyTorch"]
-head += ["compile ouro s", "compile JAX s", "compile JAX-graph@ouro s"]
+head += ["compile ouro s"]
+if jax:
+    head += ["compile JAX s", "compile JAX-graph@ouro s"]
 if torch_runs:
     head += ["first step PyTorch s"]
 table = []
 for c in configs:
     o, j, x = (med(c, k, "median_step_seconds") for k in ("ouro", "jax", "jax_on_ouro"))
-    row = [c, f"{o*1e3:.2f}", f"{j*1e3:.2f}", f"{o/j:.3f}", f"{x*1e3:.2f}"]
+    row = [c, f"{o*1e3:.2f}"]
+    if jax:
+        row += [f"{j*1e3:.2f}", f"{o/j:.3f}", f"{x*1e3:.2f}"]
     if jemalloc:
         je = med(c, "jax_jemalloc", "median_step_seconds")
         row += [f"{je*1e3:.2f}", f"{o/je:.3f}"]
     if torch_runs:
         t = med(c, "torch", "median_step_seconds")
         row += [f"{t*1e3:.2f}", f"{o/t:.3f}"]
-    row += [f"{med(c, 'ouro', 'compile_seconds'):.2f}", f"{med(c, 'jax', 'compile_seconds'):.2f}",
-            f"{med(c, 'jax_on_ouro', 'compile_seconds'):.2f}"]
+    row += [f"{med(c, 'ouro', 'compile_seconds'):.2f}"]
+    if jax:
+        row += [f"{med(c, 'jax', 'compile_seconds'):.2f}", f"{med(c, 'jax_on_ouro', 'compile_seconds'):.2f}"]
     if torch_runs:
         row += [f"{med(c, 'torch', 'compile_seconds'):.2f}"]
     table.append(row)
@@ -240,6 +263,10 @@ fmt = lambda r: "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in 
 print(fmt(head))
 for r in table:
     print(fmt(r))
-print("ouro/JAX, ouro/PyTorch > 1: ouro is slower. Compile: ouro = its XLA compile of the traced step; JAX = trace + lower + compile;")
-print("JAX-graph@ouro = the plugin's compile of JAX's StableHLO text.")
+print("ouro/JAX, ouro/PyTorch > 1: ouro is slower. Compile: ouro = its XLA compile of the traced step", end="")
+if jax:
+    print("; JAX = trace + lower + compile;")
+    print("JAX-graph@ouro = the plugin's compile of JAX's StableHLO text.")
+else:
+    print(".")
 EOF

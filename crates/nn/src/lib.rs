@@ -16,4 +16,4 @@ pub use config::{DataDims, FloatType, LossConfig, LossType, PosEncoding, TrmConf
 pub use footprint::Footprint;
 pub use loss::{ActLoss, METRICS, Metrics, act_loss};
 pub use params::{Init, ParamSpec, Role, count, init, param_specs};
-pub use trm::{InnerOutput, Trm};
+pub use trm::{Compiler, InnerOutput, Trm};

@@ -6,7 +6,7 @@ use ouro_ir::{DType, Tensor, Tracer};
 
 use crate::config::{DataDims, PosEncoding, TrmConfig};
 use crate::footprint::{Footprint, MAX_TENSOR_ELEMENTS, gib};
-use crate::layers::{Rope, attention, embedding, linear, rms_norm, rms_norm_over, swiglu, token_mlp};
+use crate::layers::{GateUp, Rope, attention, embedding, linear, rms_norm, rms_norm_over, swiglu, token_mlp};
 use crate::params::{ParamSpec, param_specs};
 
 /// A TRM for data of a given shape.
@@ -21,7 +21,37 @@ pub struct Trm {
     /// Recompute each reasoning-module call of the cycle with gradient in the backward pass
     /// instead of keeping its activations (less memory, about one more forward of that cycle).
     pub remat: bool,
+    /// The compiler the graph is written for (the values are the same).
+    pub compiler: Compiler,
     rope: Option<Rope>,
+}
+
+/// Which compiler a traced TRM is written for. The forms compute the same values and keep the
+/// same state layout (a checkpoint moves between them); each is the one its compiler runs
+/// fastest, measured side by side (docs/performance.md, "Graph forms").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compiler {
+    /// TPU and GPU compilers: the official forms (one `gate_up` matmul per SwiGLU, the `mlp_t`
+    /// mixer on a transposed `[B, D, T]` state).
+    #[default]
+    Accelerator,
+    /// XLA:CPU: SwiGLUs as two matmuls ([`GateUp::Split`]) and `mlp_t` position-major
+    /// ([`token_mlp`]), which the TPU compiler streams with more bytes.
+    Cpu,
+}
+
+impl Compiler {
+    /// The compiler of a PJRT platform (`cpu`, `tpu`, `cuda`, ...).
+    pub fn of_platform(platform: &str) -> Compiler {
+        if platform.eq_ignore_ascii_case("cpu") { Compiler::Cpu } else { Compiler::Accelerator }
+    }
+
+    fn gate_up(self) -> GateUp {
+        match self {
+            Compiler::Accelerator => GateUp::Fused,
+            Compiler::Cpu => GateUp::Split,
+        }
+    }
 }
 
 /// What one inner forward returns.
@@ -73,7 +103,7 @@ impl Trm {
         let positions = dims.seq_len + cfg.puzzle_emb_len();
         let rope = (!cfg.mlp_t && cfg.pos_encodings == PosEncoding::Rope)
             .then(|| Rope::new(cfg.head_dim(), positions, cfg.rope_theta));
-        Ok(Trm { cfg, dims, unroll: false, remat: false, rope })
+        Ok(Trm { cfg, dims, unroll: false, remat: false, compiler: Compiler::default(), rope })
     }
 
     /// Every tensor of the model.
@@ -125,8 +155,12 @@ impl Trm {
         (x.cast(DType::F32) * (d as f64).sqrt()).cast(dtype)
     }
 
-    /// One post-norm block, on `[B, T, D]` or, with `mlp_t`, on the position-major `[T, B, D]`
-    /// (see [`Trm::forward`]).
+    /// Whether the recursion runs on `[T, B, D]` (an `mlp_t` model for XLA:CPU, see [`token_mlp`]).
+    fn position_major(&self) -> bool {
+        self.cfg.mlp_t && self.compiler == Compiler::Cpu
+    }
+
+    /// One post-norm block, on `[B, T, D]` or on the position-major `[T, B, D]`.
     fn block<'t>(
         &self,
         params: &Named<Tensor<'t>>,
@@ -137,15 +171,20 @@ impl Trm {
         let _s = h.tracer().scope(&format!("layers.{layer}"));
         let p = |name: &str| weight(params, &format!("inner.L_level.layers.{layer}.{name}"));
         let eps = self.cfg.rms_norm_eps;
-        let h = if self.cfg.mlp_t {
+        let form = self.compiler.gate_up();
+        let h = if self.position_major() {
             let mixed = token_mlp(h, p("mlp_t.gate_up_proj.weight"), p("mlp_t.down_proj.weight"));
             rms_norm_over(h + mixed, 0, eps)
+        } else if self.cfg.mlp_t {
+            let u = h.transpose(&[0, 2, 1]);
+            let mixed = swiglu(u, p("mlp_t.gate_up_proj.weight"), p("mlp_t.down_proj.weight"), form);
+            rms_norm(u + mixed, eps).transpose(&[0, 2, 1])
         } else {
             let a =
                 attention(h, p("self_attn.qkv_proj.weight"), p("self_attn.o_proj.weight"), self.cfg.num_heads, rope);
             rms_norm(h + a, eps)
         };
-        rms_norm(h + swiglu(h, p("mlp.gate_up_proj.weight"), p("mlp.down_proj.weight")), eps)
+        rms_norm(h + swiglu(h, p("mlp.gate_up_proj.weight"), p("mlp.down_proj.weight"), form), eps)
     }
 
     /// The shared reasoning module: `blocks(z + injection)`.
@@ -199,10 +238,10 @@ impl Trm {
         let tr = inputs.tracer();
         let rope = self.rope.as_ref().map(|r| r.constants(tr));
         let x = self.input_embeddings(params, inputs, puzzle_rows);
-        // An `mlp_t` model mixes positions in every block, an attention-free one nothing else
-        // across rows: it runs position-major, `[T, B, D]`, transposing three tensors here and
-        // two at the end instead of two per block (`token_mlp`).
-        let major = |t: Tensor<'t>| if self.cfg.mlp_t { t.transpose(&[1, 0, 2]) } else { t };
+        // An `mlp_t` model mixes positions in every block and nothing else across rows: for
+        // XLA:CPU it runs position-major, `[T, B, D]`, transposing three tensors here and two at
+        // the end instead of two per block (`token_mlp`).
+        let major = |t: Tensor<'t>| if self.position_major() { t.transpose(&[1, 0, 2]) } else { t };
         let (x, mut z_h, mut z_l) = (major(x), major(z_h), major(z_l));
         if self.cfg.h_cycles > 1 {
             let _s = tr.scope("no_grad_cycles");

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use ouro_nn::DataDims;
+use ouro_nn::{Compiler, DataDims};
 use ouro_pjrt::{CompileOptions, CompiledMemoryStats, CostAnalysis, OptionOverrideValue, Program, Topology};
 
 use crate::config::TrainConfig;
@@ -145,12 +145,12 @@ fn mesh_device_ids(topology: &Topology, n: usize) -> Result<Vec<i64>> {
     Ok(devices[..n].iter().map(|d| i64::from(d.2)).collect())
 }
 
-/// The `kind` step of `cfg` on data of `dims` (at `cfg`'s global batch), as the StableHLO text
-/// a plugin compiles (the learning-rate schedule spans one step: only its constants differ from
-/// a real run's).
-pub fn step_program(cfg: &TrainConfig, dims: &DataDims, kind: StepKind) -> Result<String> {
+/// The `kind` step of `cfg` on data of `dims` (at `cfg`'s global batch), written for
+/// `compiler`, as the StableHLO text a plugin compiles (the learning-rate schedule spans one
+/// step: only its constants differ from a real run's).
+pub fn step_program(cfg: &TrainConfig, dims: &DataDims, kind: StepKind, compiler: Compiler) -> Result<String> {
     let gbs = cfg.recipe.global_batch_size;
-    let model = model_at(&cfg.recipe, &cfg.run, DataDims { batch_size: gbs, ..*dims })?;
+    let model = model_at(&cfg.recipe, &cfg.run, DataDims { batch_size: gbs, ..*dims }, compiler)?;
     let step_cfg = step_config(&cfg.recipe, 1);
     let func = match kind {
         StepKind::Train => train_step(&model, &step_cfg, gbs)?.func,
@@ -185,7 +185,8 @@ pub fn compile_step(
         ),
     };
     options.env_option_overrides.extend(overrides.iter().cloned());
-    let text = step_program(cfg, &dims, kind)?;
+    let compiler = Compiler::of_platform(topology.platform_name());
+    let text = step_program(cfg, &dims, kind, compiler)?;
     let started = Instant::now();
     let exe = match topology.compile(&Program::text(text), &options) {
         Ok(exe) => exe,
@@ -207,9 +208,9 @@ pub fn compile_step(
         let mut unrolled = cfg.clone();
         unrolled.run.unroll_cycles = true;
         let exe =
-            topology.compile(&Program::text(step_program(&unrolled, &dims, kind)?), &options).with_context(|| {
-                format!("compiling the train step with unrolled cycles (for its bytes) for {}", topology.name())
-            })?;
+            topology.compile(&Program::text(step_program(&unrolled, &dims, kind, compiler)?), &options).with_context(
+                || format!("compiling the train step with unrolled cycles (for its bytes) for {}", topology.name()),
+            )?;
         bytes = cost_of(&exe)?.bytes_accessed().map(|b| (b, BytesSource::Unrolled)).or(bytes);
     } else if cfg.run.unroll_cycles && kind == StepKind::Train {
         bytes = bytes.map(|(b, _)| (b, BytesSource::Unrolled));

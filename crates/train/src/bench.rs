@@ -16,7 +16,7 @@ use crate::config::TrainConfig;
 use crate::devices::{DeviceState, Devices};
 use crate::error::Result;
 use crate::init::init_state;
-use crate::run::{model_at, step_config};
+use crate::run::{compiler_of, model_at, step_config};
 use crate::state::StateLayout;
 use crate::step::{eval_step, train_step};
 
@@ -57,7 +57,7 @@ impl StepBench {
     pub fn new(runtime: &Runtime, cfg: &TrainConfig, dims: DataDims, which: Which) -> Result<StepBench> {
         let gbs = cfg.recipe.global_batch_size;
         let dims = DataDims { batch_size: gbs, ..dims };
-        let model = model_at(&cfg.recipe, &cfg.run, dims)?;
+        let model = model_at(&cfg.recipe, &cfg.run, dims, compiler_of(runtime))?;
         let step_cfg = step_config(&cfg.recipe, 1_000_000);
         let parallel = step_cfg.parallel.as_ref();
         let options = cfg.recipe.lower_options();

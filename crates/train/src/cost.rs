@@ -183,7 +183,12 @@ pub fn memory(runtime: &ouro_runtime::Runtime, cfg: &TrainConfig, dims: &DataDim
         one.recipe.global_batch_size = n;
         one.recipe.mesh.data = 1;
         one.recipe.grad_accum_steps = 1;
-        let model = crate::run::model_at(&one.recipe, &one.run, DataDims { batch_size: n, ..*dims })?;
+        let model = crate::run::model_at(
+            &one.recipe,
+            &one.run,
+            DataDims { batch_size: n, ..*dims },
+            crate::run::compiler_of(runtime),
+        )?;
         let step = train_step(&model, &crate::run::step_config(&one.recipe, 1), n)?;
         let exe = runtime.compile(&step.func, &one.recipe.lower_options())?;
         let s = exe.loaded().compiled_memory_stats()?;

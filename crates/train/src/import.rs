@@ -46,7 +46,7 @@ pub fn import_weights(runtime: &Runtime, cfg: &TrainConfig, file: &Path, locatio
         )));
     }
     let data = PuzzleDataset::open_locations(&cfg.recipe.data_paths, "train").context("opening the training data")?;
-    let model = model_of(&cfg.recipe, &cfg.run, &data.metadata)?;
+    let model = model_of(&cfg.recipe, &cfg.run, &data.metadata, runtime)?;
     let gbs = cfg.recipe.global_batch_size;
     let total = total_steps(&data.metadata, cfg.recipe.epochs as u64, gbs);
     // Checkpoints hold whole arrays whatever the mesh: one device makes the fresh state.

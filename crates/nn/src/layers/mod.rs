@@ -13,5 +13,5 @@ pub use embedding::embedding;
 pub use linear::linear;
 pub use rms_norm::{rms_norm, rms_norm_over};
 pub use rope::{Rope, apply_rope};
-pub use swiglu::swiglu;
+pub use swiglu::{GateUp, swiglu};
 pub use token_mlp::token_mlp;

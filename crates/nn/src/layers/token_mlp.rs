@@ -9,7 +9,8 @@ use super::swiglu::halves;
 /// axis: matmuls `[B·D, T] × [T, 2I]` and `[B·D, I] × [I, T]` whose output rows are `T` wide
 /// (97 on Sudoku, an odd vector width), plus two transposes per block. Position-major, the
 /// same products are `[2I, T] × [T, B·D]` and `[T, I] × [I, B·D]`: `B·D` is the wide, aligned
-/// axis and no block transposes. The gate and up halves are two matmuls, as in [`super::swiglu`].
+/// axis and no block transposes. The gate and up halves are two matmuls
+/// ([`super::GateUp::Split`]): this is the form for XLA:CPU ([`crate::trm::Compiler::Cpu`]).
 #[track_caller]
 pub fn token_mlp<'t>(h: Tensor<'t>, gate_up_weight: Tensor<'t>, down_weight: Tensor<'t>) -> Tensor<'t> {
     let shape = h.shape();

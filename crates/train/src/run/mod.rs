@@ -25,7 +25,7 @@ use ouro_pjrt::Client;
 use ouro_runtime::Runtime;
 
 pub use plan::step_config;
-pub(crate) use plan::{model_at, model_of};
+pub(crate) use plan::{compiler_of, model_at, model_of};
 pub(crate) use saves::run_record;
 
 use crate::checkpoint::MeshPlace;
@@ -107,7 +107,7 @@ pub struct Summary {
 pub fn train(runtime: &Runtime, cfg: &TrainConfig, options: &RunOptions) -> Result<Summary> {
     let (plan, splits) = Plan::new(cfg)?;
     let meta = splits.train.metadata.clone();
-    let model = model_of(&cfg.recipe, &cfg.run, &meta)?;
+    let model = model_of(&cfg.recipe, &cfg.run, &meta, runtime)?;
     plan::check_platform(&cfg.recipe, runtime)?;
     // Compile everything first, so a bad program fails before any data moves.
     let started = Instant::now();

@@ -3,7 +3,7 @@
 //! before anything is compiled or allocated.
 
 use ouro_data::{PuzzleDataset, total_steps};
-use ouro_nn::{DataDims, FloatType, Trm};
+use ouro_nn::{Compiler, DataDims, FloatType, Trm};
 use ouro_optim::Schedule;
 use ouro_runtime::Runtime;
 
@@ -42,23 +42,30 @@ pub fn step_config(recipe: &Recipe, total: u64) -> StepConfig {
     }
 }
 
-/// The model `recipe` describes over the dimensions of its data, compiled as `run` says.
-pub(crate) fn model_of(recipe: &Recipe, run: &RunConfig, meta: &ouro_data::Metadata) -> Result<Trm> {
+/// The model `recipe` describes over the dimensions of its data, compiled as `run` says, for
+/// the platform of `runtime`.
+pub(crate) fn model_of(recipe: &Recipe, run: &RunConfig, meta: &ouro_data::Metadata, runtime: &Runtime) -> Result<Trm> {
     let dims = DataDims {
         batch_size: recipe.global_batch_size,
         seq_len: meta.seq_len,
         vocab_size: meta.vocab_size,
         num_puzzle_identifiers: meta.num_puzzle_identifiers,
     };
-    model_at(recipe, run, dims)
+    model_at(recipe, run, dims, compiler_of(runtime))
+}
+
+/// The compiler `runtime`'s steps are written for.
+pub(crate) fn compiler_of(runtime: &Runtime) -> Compiler {
+    Compiler::of_platform(runtime.client().platform_name())
 }
 
 /// The model `recipe` trains on data of `dims`, with its memory and speed switches (`remat`,
-/// `unroll_cycles`) applied.
-pub(crate) fn model_at(recipe: &Recipe, run: &RunConfig, dims: DataDims) -> Result<Trm> {
+/// `unroll_cycles`) applied, written for `compiler`.
+pub(crate) fn model_at(recipe: &Recipe, run: &RunConfig, dims: DataDims, compiler: Compiler) -> Result<Trm> {
     let mut model = Trm::new(recipe.arch.clone(), dims).map_err(|e| Error::Config(format!("config: {e}")))?;
     model.remat = run.remat;
     model.unroll = run.unroll_cycles;
+    model.compiler = compiler;
     Ok(model)
 }
 

@@ -43,7 +43,7 @@ impl<'a> DepthPrograms<'a> {
     }
 
     fn model(&self, depth: Depth) -> Result<Trm> {
-        model_of(&at_depth(&self.cfg.recipe, depth), &self.cfg.run, self.meta)
+        model_of(&at_depth(&self.cfg.recipe, depth), &self.cfg.run, self.meta, self.runtime)
             .with_context(|| format!("the model at {depth}"))
     }
 
