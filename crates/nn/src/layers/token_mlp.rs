@@ -8,9 +8,9 @@ use super::swiglu::halves;
 /// The official code transposes `[B, T, D]` to `[B, D, T]` and runs its SwiGLU over the last
 /// axis: matmuls `[B·D, T] × [T, 2I]` and `[B·D, I] × [I, T]` whose output rows are `T` wide
 /// (97 on Sudoku, an odd vector width), plus two transposes per block. Position-major, the
-/// same products are `[2I, T] × [T, B·D]` and `[T, I] × [I, B·D]`: `B·D` is the wide, aligned
-/// axis and no block transposes. The gate and up halves are two matmuls
-/// ([`super::GateUp::Split`]): this is the form for XLA:CPU ([`crate::trm::Compiler::Cpu`]).
+/// same products are `[I, T] × [T, B·D]` (the gate, then the up projection: two matmuls on the
+/// weight's halves, [`super::GateUp::Split`]) and `[T, I] × [I, B·D]`: `B·D` is the wide axis
+/// and no block transposes. This is the form for XLA:CPU ([`crate::trm::Compiler::Cpu`]).
 #[track_caller]
 pub fn token_mlp<'t>(h: Tensor<'t>, gate_up_weight: Tensor<'t>, down_weight: Tensor<'t>) -> Tensor<'t> {
     let shape = h.shape();
