@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ouro's TRM train step against a plain-JAX reference of the same step (trm_jax.py) and, with
-# OFFICIAL set, the official PyTorch TRM (trm_torch.py), on CPU:
+# OFFICIAL set, the official PyTorch TRM (trm_torch.py), on CPU (or, PLATFORM=gpu, on a GPU):
 #   1. ouro:        `ouro bench --config <yaml>`  (ouro's graph on ouro's runtime, pinned PJRT CPU plugin)
 #   2. JAX:         `trm_jax.py bench`            (JAX's graph on jaxlib's own XLA)
 #   3. JAX graph on ouro's runtime: `ouro bench --stablehlo` of `trm_jax.py export`
@@ -24,7 +24,9 @@
 # OFFICIAL (a TinyRecursiveModels checkout: adds run 5); TORCH_PY (its python; default: the
 # torch venv, created with torch 2.15.0 when missing); EVAL=1 times the eval step instead
 # (`halt_max_steps` forward ACT steps on a fresh carry): ouro's and, with OFFICIAL, PyTorch's
-# (trm_jax.py has no eval step, so runs 2-4 are skipped).
+# (trm_jax.py has no eval step, so runs 2-4 are skipped); PLATFORM=gpu runs all of them on the
+# GPU (ouro `--platform gpu`, JAX_PLATFORMS=cuda, the official code on `cuda`; run 4 is skipped);
+# BATCH overrides every config's batch; JAX_PY (a python with jax for a GPU, used as it is).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,12 +41,18 @@ steps="${STEPS:-5}"
 configs="${CONFIGS:-tiny small tiny-bf16 small-bf16}"
 torch_version="2.15.0"
 eval_step="${EVAL:-0}"
+platform="${PLATFORM:-cpu}"
+case "$platform" in
+    cpu) jax_platform=cpu; torch_device=cpu ;;
+    gpu) jax_platform=cuda; torch_device=cuda; JAX_JEMALLOC= ;;
+    *) echo "PLATFORM=$platform: expected cpu or gpu" >&2; exit 2 ;;
+esac
 step_flag=()
 if [ "$eval_step" = 1 ]; then step_flag=(--eval); fi
 
 # --- the JAX venv ---------------------------------------------------------------------------
-py="$venv/bin/python"
-if ! { [ -x "$py" ] && "$py" -c "import jax, jaxlib, sys; sys.exit(jax.__version__ != '$jax_version' or jaxlib.__version__ != '$jax_version')" 2>/dev/null; }; then
+py="${JAX_PY:-$venv/bin/python}"
+if [ -z "${JAX_PY:-}" ] && ! { [ -x "$py" ] && "$py" -c "import jax, jaxlib, sys; sys.exit(jax.__version__ != '$jax_version' or jaxlib.__version__ != '$jax_version')" 2>/dev/null; }; then
     echo "== creating $venv (jax==$jax_version jaxlib==$jax_version)" >&2
     python3 -m venv "$venv"
     "$py" -m pip install --quiet --upgrade pip
@@ -163,11 +171,12 @@ EOF
 
 for config in $configs; do shape_of "$config" > /dev/null; done
 
-export JAX_PLATFORMS=cpu
+export JAX_PLATFORMS="$jax_platform"
 timing=(--warmup "$warmup" --windows "$windows" --steps "$steps")
 for config in $configs; do
     shape="$(shape_of "$config")"
     read -r hidden heads expansion l_layers h_cycles l_cycles p_len pos dtype halt batch seq vocab pids mlp_t <<< "$shape"
+    batch="${BATCH:-$batch}"
     dir="$work/$config"
     mkdir -p "$dir"
     write_yaml "$dir/ouro.yaml" "$hidden" "$heads" "$expansion" "$l_layers" "$h_cycles" "$l_cycles" "$p_len" "$pos" "$dtype" "$halt" "$batch" "$mlp_t"
@@ -192,21 +201,21 @@ for config in $configs; do
         order=("${runs[@]:shift_by}" "${runs[@]:0:shift_by}")
         for kind in "${order[@]}"; do
             case "$kind" in
-                ouro) record "$config" ouro "$round" "$ouro" bench --config "$dir/ouro.yaml" --seq-len "$seq" \
+                ouro) record "$config" ouro "$round" "$ouro" --platform "$platform" bench --config "$dir/ouro.yaml" --seq-len "$seq" \
                     --vocab-size "$vocab" --puzzle-ids "$pids" "${step_flag[@]}" "${timing[@]}" --json ;;
                 jax) record "$config" jax "$round" "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
                 jax_jemalloc) record "$config" jax_jemalloc "$round" env LD_PRELOAD="$JAX_JEMALLOC" \
                     MALLOC_CONF=oversize_threshold:0 "$py" "$here/trm_jax.py" "${jax_args[@]}" bench "${timing[@]}" ;;
-                torch) record "$config" torch "$round" env PYTHONPATH="$here" "$TORCH_PY" "$here/trm_torch.py" \
-                    "$OFFICIAL" "${jax_args[@]}" bench "${step_flag[@]}" "${timing[@]}" ;;
-                jax_on_ouro) record "$config" jax_on_ouro "$round" "$ouro" bench --stablehlo "$dir/jax/step.mlir" \
+                torch) record "$config" torch "$round" env PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" "$TORCH_PY" "$here/trm_torch.py" \
+                    "$OFFICIAL" "${jax_args[@]}" bench --device "$torch_device" "${step_flag[@]}" "${timing[@]}" ;;
+                jax_on_ouro) record "$config" jax_on_ouro "$round" "$ouro" --platform "$platform" bench --stablehlo "$dir/jax/step.mlir" \
                     --args "$dir/jax/args.safetensors" --rows "$batch" "${timing[@]}" --json ;;
             esac
         done
     done
 done
 
-"$py" - "$results" "$rounds" "$eval_step" <<'EOF'
+"$py" - "$results" "$rounds" "$eval_step" "$platform" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 step = "eval" if sys.argv[3] == "1" else "train"
@@ -217,11 +226,19 @@ def med(config, kind, key):
     v = [r[key] for r in rows if r["config"] == config and r["kind"] == kind]
     return statistics.median(v) if v else float("nan")
 print()
-print(f"TRM {step} step on CPU, medians over {sys.argv[2]} rounds (each round: median of the timed windows)")
-print("ouro: its own graph on the pinned PJRT CPU plugin (XLA of jax 0.11.2).")
+gpu = sys.argv[4] == "gpu"
+ouro_runs = [r for r in rows if r["kind"] == "ouro"]
+where = ouro_runs[0].get("device_kind", "GPU") if gpu and ouro_runs else "CPU"
+print(f"TRM {step} step on {where}, medians over {sys.argv[2]} rounds (each round: median of the timed windows)")
+plugin = "the CUDA plugin in python's site-packages" if gpu else "the pinned PJRT CPU plugin (XLA of jax 0.11.2)"
+print(f"ouro: its own graph on {plugin}.")
 if "jax" in has:
     print(f"JAX {jax_version} with its own jaxlib XLA; JAX graph on ouro runtime: trm_jax.py's StableHLO run by")
-    print("`ouro bench --stablehlo` on the pinned plugin.")
+    print("`ouro bench --stablehlo` on the same plugin as ouro.")
+if gpu:
+    for r in ouro_runs:
+        mfu = f"{r['mfu'] * 100:.1f} %" if r.get("mfu") is not None else "?"
+        print(f"ouro {r['config']} round {r['round']}: {r['examples_per_second']:.0f} examples/s, MFU {mfu}")
 jax = "jax" in has
 jemalloc = "jax_jemalloc" in has
 torch_runs = [r for r in rows if r["kind"] == "torch"]

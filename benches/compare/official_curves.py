@@ -87,16 +87,18 @@ class CpuTorch(types.ModuleType):
         return torch.device("cpu") if str(spec).startswith("cuda") else torch.device(spec, *args)
 
 
-def import_pretrain(official, wandb):
-    """The official `pretrain` module of the checkout at `official`, on the CPU: AdamATan2 and
-    `wandb` stood in, `cuda` tensors and devices resolved to the CPU."""
+def import_pretrain(official, wandb, on_cpu=True):
+    """The official `pretrain` module of the checkout at `official`: AdamATan2 and `wandb` stood
+    in and, `on_cpu`, `cuda` tensors and devices resolved to the CPU."""
     sys.modules["adam_atan2"] = types.SimpleNamespace(AdamATan2=AdamATan2)
     sys.modules["wandb"] = wandb
-    torch.Tensor.cuda = lambda self, *a, **k: self
+    if on_cpu:
+        torch.Tensor.cuda = lambda self, *a, **k: self
     sys.path.insert(0, official)
     import pretrain  # noqa: E402  (the official training script)
 
-    pretrain.torch = CpuTorch("torch")
+    if on_cpu:
+        pretrain.torch = CpuTorch("torch")
     return pretrain
 
 

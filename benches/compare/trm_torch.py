@@ -1,7 +1,7 @@
-"""The official PyTorch TRM's train step (or eval step), timed on CPU, for compare.sh.
+"""The official PyTorch TRM's train step (or eval step), timed on CPU or a GPU, for compare.sh.
 
 Usage: python trm_torch.py /path/to/TinyRecursiveModels [shape and hyperparameter flags] bench
-           [--eval] [--no-compile] [--warmup N] [--windows N] [--steps N]
+           [--eval] [--no-compile] [--device cpu|cuda] [--warmup N] [--windows N] [--steps N]
 
 The step is the official code's, imported from the checkout (nothing copied): `pretrain.
 create_model` builds the TRM with its ACT loss head, `torch.compile`d as the official trains it
@@ -13,8 +13,10 @@ official `evaluate` for one batch: a fresh carry, then the model until every seq
 
 The flags are trm_jax.py's (the same shapes and hyperparameters as compare.sh's ouro config);
 the batch is synthetic (random tokens, puzzle identifier 0), like `ouro bench`'s. Each window is
-STEPS steps back to back; the median window is reported, after WARMUP steps (the first one
-compiles). Prints one JSON line: median_step_seconds, compile_seconds (the first step's time,
+STEPS steps back to back (on a GPU, waited for once at its end); the median window is
+reported, after WARMUP steps (the first one compiles). On a GPU (--device cuda) the official code
+runs as written, on `cuda`; AdamATan2 is still the stand-in of official_curves.py (the kernel
+package is not on PyPI), a per-tensor loop of torch ops where the package launches one kernel. Prints one JSON line: median_step_seconds, compile_seconds (the first step's time,
 torch.compile's trace and inductor build included), windows, torch_version.
 """
 import argparse
@@ -37,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="time the official step; one JSON line")
     b.add_argument("--eval", action="store_true", help="the eval step instead of the train step")
     b.add_argument("--no-compile", action="store_true", help="eager PyTorch (the official DISABLE_COMPILE)")
+    b.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the official code runs")
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--windows", type=int, default=10)
     b.add_argument("--steps", type=int, default=5)
@@ -92,7 +95,8 @@ def synthetic_batch(args) -> dict:
 def cmd_bench(args) -> None:
     if args.no_compile:
         os.environ["DISABLE_COMPILE"] = "1"
-    pretrain = import_pretrain(args.official, recorder(os.devnull))
+    pretrain = import_pretrain(args.official, recorder(os.devnull), on_cpu=args.device == "cpu")
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     torch.manual_seed(args.seed)
     config = pretrain.PretrainConfig(**official_config(args))
     metadata = pretrain.PuzzleDatasetMetadata(
@@ -121,10 +125,13 @@ def cmd_bench(args) -> None:
             ema.update(model)
 
     def eval_step():
+        # As the official `evaluate` does for each batch: the batch to the device, a fresh carry there.
         with torch.inference_mode():
-            carry = model.initial_carry(batch)
+            device_batch = {k: v.to(args.device) for k, v in batch.items()}
+            with torch.device(args.device):
+                carry = model.initial_carry(device_batch)
             while True:
-                carry, _, _, _, all_finish = model(carry=carry, batch=batch, return_keys=[])
+                carry, _, _, _, all_finish = model(carry=carry, batch=device_batch, return_keys=[])
                 if all_finish:
                     break
 
@@ -133,14 +140,17 @@ def cmd_bench(args) -> None:
     step = eval_step if args.eval else train_step
     started = time.perf_counter()
     step()
+    sync()
     compile_seconds = time.perf_counter() - started
     for _ in range(max(args.warmup - 1, 0)):
         step()
+    sync()
     windows = []
     for _ in range(args.windows):
         started = time.perf_counter()
         for _ in range(args.steps):
             step()
+        sync()
         windows.append((time.perf_counter() - started) / args.steps)
     windows.sort()
     median = windows[len(windows) // 2]  # the same pick as `ouro bench`
@@ -149,6 +159,7 @@ def cmd_bench(args) -> None:
         torch_version=torch.__version__,
         threads=torch.get_num_threads(),
         compiled=not args.no_compile,
+        device=torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
         step="eval" if args.eval else "train",
         rows=args.batch,
         compile_seconds=compile_seconds,
