@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=3)
     b.add_argument("--windows", type=int, default=10)
     b.add_argument("--steps", type=int, default=5)
+    b.add_argument("--profile", metavar="FILE", help="after timing, profile one more window with "
+                   "torch.profiler and write its per-op table (self time, input shapes) here")
     return p
 
 
@@ -153,6 +155,8 @@ def cmd_bench(args) -> None:
         sync()
         windows.append((time.perf_counter() - started) / args.steps)
     windows.sort()
+    if args.profile:
+        write_profile(args.profile, step, args.steps, sync, cuda=args.device == "cuda")
     median = windows[len(windows) // 2]  # the same pick as `ouro bench`
     print(json.dumps(dict(
         impl="pytorch",
@@ -167,6 +171,24 @@ def cmd_bench(args) -> None:
         windows=windows,
         examples_per_second=args.batch / median,
     )))
+
+
+def write_profile(path, step, steps, sync, cuda) -> None:
+    """One window of `steps` steps under torch.profiler: the ops by self time, with input shapes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities, record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+        sync()
+    sort_by = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    with open(path, "w") as f:
+        f.write(f"# torch.profiler, {steps} steps; ops by {sort_by}\n")
+        f.write(prof.key_averages().table(sort_by=sort_by, row_limit=60, max_name_column_width=60) + "\n")
+        f.write(f"# the same, grouped by input shape\n")
+        f.write(prof.key_averages(group_by_input_shape=True).table(
+            sort_by=sort_by, row_limit=80, max_name_column_width=50, max_shapes_column_width=80) + "\n")
 
 
 def main() -> None:

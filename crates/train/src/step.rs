@@ -9,7 +9,7 @@
 use ouro_ir::random::fold_in;
 use ouro_ir::tree::{Named, Tree};
 use ouro_ir::{DType, Func, OutputAttrs, ParamAttrs, Sharding, Tensor, TensorType, TraceError, Tracer};
-use ouro_nn::{Batch, Carry, Halting, ParamSpec, Trm, act_loss};
+use ouro_nn::{Batch, Carry, Compiler, Halting, ParamSpec, Trm, act_loss};
 use ouro_optim::{Moments, OptimizerConfig, Schedule, ema_update, lr_traced, sparse_sign_sgd};
 
 use crate::grads::{Accumulated, StepWeights, accumulate, model_params};
@@ -132,6 +132,17 @@ fn all_finite<'t>(values: &[Tensor<'t>]) -> Tensor<'t> {
         acc.and(v.is_finite().all(&axes))
     })
 }
+/// The gradients, for XLA:CPU materialised before their consumers. A weight used at every
+/// recursion gets its gradient as a sum of one product per use, and XLA:CPU fuses that sum into
+/// each consumer (the finite check, the moments, the update): each re-reads every partial
+/// product. Behind a barrier the sum is computed once. Other compilers get them as they are.
+fn summed_once<'t>(model: &Trm, grads: Vec<Tensor<'t>>) -> Vec<Tensor<'t>> {
+    match (model.compiler, grads.first()) {
+        (Compiler::Cpu, Some(g)) => g.tracer().optimization_barrier(&grads),
+        _ => grads,
+    }
+}
+
 /// Traces one official training step of `model` on `batch_size` rows.
 pub fn train_step(model: &Trm, cfg: &StepConfig, batch_size: usize) -> Result<TrainStep, TraceError> {
     let tr = Tracer::new("train_step");
@@ -189,6 +200,7 @@ fn next_state<'t>(
     (new_step, t): (Tensor<'t>, Tensor<'t>),
 ) -> (TrainState<Tensor<'t>>, Tensor<'t>) {
     let Accumulated { puzzle_ids, carry: new_carry, metrics: loss_metrics, total, grads, row_grads } = forward;
+    let grads = summed_once(model, grads);
     let mut checked = grads.clone();
     checked.extend(row_grads);
     let grads_finite = all_finite(&checked);

@@ -17,7 +17,17 @@ pub fn token_mlp<'t>(h: Tensor<'t>, gate_up_weight: Tensor<'t>, down_weight: Ten
     let (t, rest) = (shape[0], shape[1..].iter().product::<usize>());
     let dtype = h.dtype();
     let x = h.reshape(&[t, rest]);
-    let weight_first = DotDims { lhs_contract: vec![1], rhs_contract: vec![0], ..DotDims::default() };
-    let [gate, up] = halves(gate_up_weight).map(|w| w.cast(dtype).dot_general(x, weight_first.clone()));
-    down_weight.cast(dtype).dot_general(composite::silu(gate) * up, weight_first).reshape(&shape)
+    let [gate, up] = halves(gate_up_weight).map(|w| weight_times(w.cast(dtype), x));
+    weight_times(down_weight.cast(dtype), composite::silu(gate) * up).reshape(&shape)
+}
+
+/// `w · x` for a weight `w: [R, K]` and `x: [K, N]`, with `w` carried as `[R, K, 1]`. The input
+/// cotangent is `wᵀ · ct`, a product whose lhs is contracted on its first axis: as a plain 2-D
+/// product XLA:CPU takes no bf16 matmul for it and multiplies in f32, both operands converted.
+/// With the size-1 axis its dot canonicalisation transposes the weight into a row-major copy
+/// instead, and the product stays a bf16 one.
+fn weight_times<'t>(w: Tensor<'t>, x: Tensor<'t>) -> Tensor<'t> {
+    let (shape, n) = (w.shape(), x.shape()[1]);
+    let dims = DotDims { lhs_contract: vec![1], rhs_contract: vec![0], ..DotDims::default() };
+    w.reshape(&[shape[0], shape[1], 1]).dot_general(x, dims).reshape(&[shape[0], n])
 }
