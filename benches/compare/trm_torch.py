@@ -16,7 +16,8 @@ the batch is synthetic (random tokens, puzzle identifier 0), like `ouro bench`'s
 STEPS steps back to back (on a GPU, waited for once at its end); the median window is
 reported, after WARMUP steps (the first one compiles). On a GPU (--device cuda) the official code
 runs as written, on `cuda`; AdamATan2 is still the stand-in of official_curves.py (the kernel
-package is not on PyPI), a per-tensor loop of torch ops where the package launches one kernel. Prints one JSON line: median_step_seconds, compile_seconds (the first step's time,
+package is not on PyPI), a per-tensor loop of torch ops where the package launches one kernel.
+Prints one JSON line: median_step_seconds, compile_seconds (the first step's time,
 torch.compile's trace and inductor build included), windows, torch_version.
 """
 import argparse
@@ -186,7 +187,7 @@ def write_profile(path, step, steps, sync, cuda) -> None:
     with open(path, "w") as f:
         f.write(f"# torch.profiler, {steps} steps; ops by {sort_by}\n")
         f.write(prof.key_averages().table(sort_by=sort_by, row_limit=60, max_name_column_width=60) + "\n")
-        f.write(f"# the same, grouped by input shape\n")
+        f.write("# the same, grouped by input shape\n")
         f.write(prof.key_averages(group_by_input_shape=True).table(
             sort_by=sort_by, row_limit=80, max_name_column_width=50, max_shapes_column_width=80) + "\n")
 
