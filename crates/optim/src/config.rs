@@ -1,6 +1,6 @@
 //! The dense optimizer as a config declares it, and the one place its rule is made.
 
-use crate::{Adam, AdamAtan2, AdamW, DenseRule, Lion};
+use crate::{Adam, AdamAtan2, AdamW, Atan2, DenseRule, Lion};
 
 /// Which dense rule, with what only it takes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,9 +37,14 @@ pub struct OptimizerConfig {
 impl OptimizerConfig {
     /// The rule this config describes.
     pub fn rule(&self) -> Box<dyn DenseRule> {
+        self.rule_with(Atan2::Prim)
+    }
+
+    /// The rule this config describes, AdamATan2 computing its `atan2` as `atan2` says.
+    pub fn rule_with(&self, atan2: Atan2) -> Box<dyn DenseRule> {
         let (beta1, beta2, weight_decay) = (self.beta1, self.beta2, self.weight_decay);
         match self.kind {
-            OptimizerKind::AdamAtan2 => Box::new(AdamAtan2 { beta1, beta2, weight_decay }),
+            OptimizerKind::AdamAtan2 => Box::new(AdamAtan2 { beta1, beta2, weight_decay, atan2 }),
             OptimizerKind::AdamW { eps } => Box::new(AdamW { beta1, beta2, eps, weight_decay }),
             OptimizerKind::Adam { eps } => Box::new(Adam { beta1, beta2, eps, weight_decay }),
             OptimizerKind::Lion => Box::new(Lion { beta1, beta2, weight_decay }),

@@ -12,7 +12,7 @@ mod schedule;
 mod sign_sgd;
 
 pub use adam::Adam;
-pub use adam_atan2::AdamAtan2;
+pub use adam_atan2::{AdamAtan2, Atan2};
 pub use adamw::AdamW;
 pub use config::{OptimizerConfig, OptimizerKind};
 pub use ema::ema_update;
@@ -139,11 +139,20 @@ mod tests {
 
     #[test]
     fn each_rule_matches_its_formula() {
-        let rules: [(&str, Box<dyn DenseRule>, Reference); 4] = [
+        let rules: [(&str, Box<dyn DenseRule>, Reference); 5] = [
             ("adamw", Box::new(AdamW { beta1: B1, beta2: B2, eps: EPS, weight_decay: WD }), adamw),
             ("adam", Box::new(Adam { beta1: B1, beta2: B2, eps: EPS, weight_decay: WD }), adam),
             ("lion", Box::new(Lion { beta1: B1, beta2: B2, weight_decay: WD }), lion),
-            ("adam_atan2", Box::new(AdamAtan2 { beta1: B1, beta2: B2, weight_decay: WD }), adam_atan2),
+            (
+                "adam_atan2",
+                Box::new(AdamAtan2 { beta1: B1, beta2: B2, weight_decay: WD, atan2: Atan2::Prim }),
+                adam_atan2,
+            ),
+            (
+                "adam_atan2_polynomial",
+                Box::new(AdamAtan2 { beta1: B1, beta2: B2, weight_decay: WD, atan2: Atan2::Polynomial }),
+                adam_atan2,
+            ),
         ];
         // Signs of g and m disagreeing, a zero gradient, a first and a later step.
         let p = [0.5, -1.5, 2.0, 0.0];

@@ -10,7 +10,7 @@ use ouro_ir::random::fold_in;
 use ouro_ir::tree::{Named, Tree};
 use ouro_ir::{DType, Func, OutputAttrs, ParamAttrs, Sharding, Tensor, TensorType, TraceError, Tracer};
 use ouro_nn::{Batch, Carry, Compiler, Halting, ParamSpec, Trm, act_loss};
-use ouro_optim::{Moments, OptimizerConfig, Schedule, ema_update, lr_traced, sparse_sign_sgd};
+use ouro_optim::{Atan2, Moments, OptimizerConfig, Schedule, ema_update, lr_traced, sparse_sign_sgd};
 
 use crate::grads::{Accumulated, StepWeights, accumulate, model_params};
 use crate::state::{Key, LossScaleState, StateLayout, TrainState};
@@ -219,7 +219,9 @@ fn next_state<'t>(
     let lr = lr_traced(&cfg.schedule, t);
     // The optimizer's count of updates: steps, less those loss scaling skipped.
     let updates = state.loss_scale.as_ref().map_or(t, |s| (new_step - s.skipped).cast(DType::F32));
-    let (params, opt) = dense_update(&cfg.optimizer, state, &grads, (lr, updates), keep);
+    // XLA:CPU lowers the atan2 prim to a scalar libm call per parameter.
+    let atan2 = if model.compiler == Compiler::Cpu { Atan2::Polynomial } else { Atan2::Prim };
+    let (params, opt) = dense_update(&cfg.optimizer, atan2, state, &grads, (lr, updates), keep);
     let ema = state.ema.as_ref().zip(cfg.ema_rate).map(|(shadow, rate)| {
         // The official loop moves the EMA after every batch, also past `total_steps` (and after
         // a skipped update, towards the unchanged weights).
@@ -259,12 +261,13 @@ fn next_state<'t>(
 /// where `keep` says so.
 fn dense_update<'t>(
     optimizer: &OptimizerConfig,
+    atan2: Atan2,
     state: &TrainState<Tensor<'t>>,
     grads: &[Tensor<'t>],
     (lr, updates): (Tensor<'t>, Tensor<'t>),
     keep: impl Fn(Tensor<'t>, Tensor<'t>) -> Tensor<'t>,
 ) -> (Named<Tensor<'t>>, Moments<Tensor<'t>>) {
-    let rule = optimizer.rule();
+    let rule = optimizer.rule_with(atan2);
     let mut params = Named::new();
     let mut slots = Vec::with_capacity(grads.len());
     for ((name, &p), &g) in state.params.iter().zip(grads) {
