@@ -40,6 +40,10 @@ pub struct BackendArgs {
     /// [1,2] lists, else a string); repeatable. OURO_PJRT_CLIENT_OPTIONS holds more, `;`-separated.
     #[arg(long = "client-option", global = true, value_name = "NAME=VALUE")]
     client_options: Vec<String>,
+    /// An XLA option every compile sets, NAME=VALUE (integers, floats, true/false, else a
+    /// string: `xla_cpu_use_onednn=false`); repeatable, after ouro's own CPU options.
+    #[arg(long = "compile-option", global = true, value_name = "NAME=VALUE")]
+    compile_options: Vec<String>,
     /// Several hosts: this process's id, 0 to N-1 (default: OURO_PROCESS_ID, the TPU
     /// environment, SLURM with --slurm, a TPU VM's metadata).
     #[arg(long, global = true, value_name = "ID", help_heading = "Several hosts")]
@@ -92,11 +96,7 @@ fn env_bool(names: &[&str]) -> Result<Option<bool>> {
 /// `NAME=VALUE` as a PJRT named value: an integer, a float, a bool, an `[a,b]` integer list,
 /// else a string.
 fn named_value(option: &str, from: &str) -> Result<(String, NamedValue)> {
-    let (name, value) = option.split_once('=').ok_or_else(|| anyhow!("{from}: {option:?} must be NAME=VALUE"))?;
-    let (name, value) = (name.trim(), value.trim());
-    if name.is_empty() {
-        bail!("{from}: {option:?} has no option name");
-    }
+    let (name, value) = split_option(option, from)?;
     let parsed = if let Ok(i) = value.parse::<i64>() {
         NamedValue::Int64(i)
     } else if let Ok(x) = value.parse::<f32>() {
@@ -111,6 +111,32 @@ fn named_value(option: &str, from: &str) -> Result<(String, NamedValue)> {
         NamedValue::String(value.to_string())
     };
     Ok((name.to_string(), parsed))
+}
+
+/// One `--compile-option NAME=VALUE`, typed as XLA's options take it (a string is parsed by
+/// XLA as in `XLA_FLAGS`).
+fn compile_value(option: &str) -> Result<(String, OptionOverrideValue)> {
+    let (name, value) = split_option(option, "--compile-option")?;
+    let parsed = if let Ok(i) = value.parse::<i64>() {
+        OptionOverrideValue::Int(i)
+    } else if let Ok(x) = value.parse::<f64>() {
+        OptionOverrideValue::Double(x)
+    } else if let Ok(b) = value.parse::<bool>() {
+        OptionOverrideValue::Bool(b)
+    } else {
+        OptionOverrideValue::String(value.to_string())
+    };
+    Ok((name.to_string(), parsed))
+}
+
+/// `NAME=VALUE`, trimmed, with a non-empty name.
+fn split_option<'a>(option: &'a str, from: &str) -> Result<(&'a str, &'a str)> {
+    let (name, value) = option.split_once('=').ok_or_else(|| anyhow!("{from}: {option:?} must be NAME=VALUE"))?;
+    let (name, value) = (name.trim(), value.trim());
+    if name.is_empty() {
+        bail!("{from}: {option:?} has no option name");
+    }
+    Ok((name, value))
 }
 
 impl BackendArgs {
@@ -142,7 +168,12 @@ impl BackendArgs {
     ) -> Result<ClientOptions> {
         let mut options = ClientOptions::new();
         match platform {
-            Platform::Cpu => options = options.cpu_device_count(cpu_devices),
+            Platform::Cpu => {
+                options = options.cpu_device_count(cpu_devices);
+                for (name, value) in cpu_compile_options() {
+                    options = options.compile_option(name, value);
+                }
+            }
             Platform::Gpu => {
                 let fraction = match self.gpu_memory_fraction {
                     Some(f) => Some(f),
@@ -183,6 +214,10 @@ impl BackendArgs {
         for (option, from) in extra.chain(self.client_options.iter().map(|o| (o.as_str(), "--client-option"))) {
             let (name, value) = named_value(option, from)?;
             options = options.option(&name, value);
+        }
+        for option in &self.compile_options {
+            let (name, value) = compile_value(option)?;
+            options = options.compile_option(&name, value);
         }
         Ok(options)
     }
@@ -289,6 +324,19 @@ impl BackendArgs {
     }
 }
 
+/// The XLA options every CPU compile sets: oneDNN for the dots that YNNPACK leaves as single
+/// dots. XLA:CPU hands YNNPACK each reduction with the elementwise ops and dots around it (the
+/// `mlp_t` token mixer of a no-grad cycle becomes one library call) and, by default, every
+/// other dot alone; oneDNN's bf16 kernels run those alone-standing dots 3-27 % faster on
+/// AVX-512 (docs/performance.md, "XLA:CPU's matmul libraries"). These win over `XLA_FLAGS`;
+/// `--compile-option xla_cpu_use_onednn=false` turns oneDNN off.
+fn cpu_compile_options() -> [(&'static str, OptionOverrideValue); 2] {
+    [
+        ("xla_cpu_use_onednn", OptionOverrideValue::Bool(true)),
+        ("xla_cpu_experimental_onednn_fusion_type", OptionOverrideValue::String("LIBRARY_FUSION_TYPE_DOT".into())),
+    ]
+}
+
 /// A plugin loaded to compile for devices this machine does not have.
 pub struct Compiler {
     /// The plugin.
@@ -350,6 +398,7 @@ mod tests {
             gpu_allocator: Some("platform".into()),
             gpu_devices: Some(vec![1]),
             client_options: vec!["extra=7".into()],
+            compile_options: vec!["xla_cpu_use_onednn=false".into(), "xla_dump_to=/tmp/x".into()],
             ..BackendArgs::default()
         };
         let names =
@@ -357,6 +406,16 @@ mod tests {
         assert_eq!(names(Platform::Cpu), ["cpu_device_count", "extra"]);
         assert_eq!(names(Platform::Gpu), ["memory_fraction", "preallocate", "allocator", "visible_devices", "extra"]);
         assert_eq!(names(Platform::Tpu), ["extra"]);
+        // The CPU's own compile options come first; a --compile-option of the same name replaces it.
+        let compile = |p| args.client_options(p, 4, None).unwrap().compile_overrides().to_vec();
+        let cpu = compile(Platform::Cpu);
+        let names: Vec<&str> = cpu.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["xla_cpu_experimental_onednn_fusion_type", "xla_cpu_use_onednn", "xla_dump_to"]);
+        assert_eq!(cpu[1].1, OptionOverrideValue::Bool(false));
+        assert_eq!(cpu[2].1, OptionOverrideValue::String("/tmp/x".into()));
+        assert_eq!(compile(Platform::Gpu).len(), 2, "no CPU options on a GPU");
+        let bad = BackendArgs { compile_options: vec!["novalue".into()], ..BackendArgs::default() };
+        assert!(bad.client_options(Platform::Cpu, 1, None).unwrap_err().to_string().contains("--compile-option"));
         let bad = BackendArgs { gpu_memory_fraction: Some(1.5), ..BackendArgs::default() };
         assert!(bad.client_options(Platform::Gpu, 1, None).unwrap_err().to_string().contains("1.5"));
         let bad = BackendArgs { gpu_allocator: Some("magic".into()), ..BackendArgs::default() };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::api::Api;
 use crate::buffer::Buffer;
 use crate::cache::CompileCache;
-use crate::compile_options::CompileOptions;
+use crate::compile_options::{CompileOptions, OptionOverrideValue};
 use crate::device::Device;
 use crate::element_type::{ElementType, NativeType, as_bytes};
 use crate::error::{Error, Result};
@@ -26,6 +26,7 @@ pub struct ClientOptions {
     values: Vec<(String, NamedValue)>,
     timeout: Option<(Duration, String)>,
     key_value_store: Option<KvBinding>,
+    compile_overrides: Vec<(String, OptionOverrideValue)>,
 }
 
 impl ClientOptions {
@@ -87,9 +88,22 @@ impl ClientOptions {
         self
     }
 
+    /// An XLA option (`xla_cpu_use_onednn`, ...) every compile of the client sets, before the
+    /// compile's own [`CompileOptions::env_option_overrides`] (which win on the same name).
+    pub fn compile_option(mut self, name: &str, value: OptionOverrideValue) -> ClientOptions {
+        self.compile_overrides.retain(|(n, _)| n != name);
+        self.compile_overrides.push((name.to_string(), value));
+        self
+    }
+
     /// The options as named values.
     pub fn values(&self) -> &[(String, NamedValue)] {
         &self.values
+    }
+
+    /// The XLA options every compile sets ([`ClientOptions::compile_option`]).
+    pub fn compile_overrides(&self) -> &[(String, OptionOverrideValue)] {
+        &self.compile_overrides
     }
 }
 
@@ -108,6 +122,8 @@ pub(crate) struct ClientInner {
     devices: Vec<NonNull<sys::PJRT_Device>>,
     addressable: Vec<NonNull<sys::PJRT_Device>>,
     cache: Option<CompileCache>,
+    /// XLA options every compile sets ([`ClientOptions::compile_option`]).
+    compile_overrides: Vec<(String, OptionOverrideValue)>,
     /// The store the plugin's key-value callbacks read; it must outlive the client, which the
     /// plugin may consult long after creation (collectives set up lazily).
     _key_value_store: Option<Box<KvBinding>>,
@@ -206,10 +222,15 @@ impl Client {
         };
         let raw = NonNull::new(raw)
             .ok_or(Error::PluginContract { function: "PJRT_Client_Create", message: "returned no client".into() })?;
-        Client::wrap(api.clone(), raw, binding)
+        Client::wrap(api.clone(), raw, binding, options.compile_overrides.clone())
     }
 
-    fn wrap(api: Arc<Api>, raw: NonNull<sys::PJRT_Client>, kv: Option<Box<KvBinding>>) -> Result<Client> {
+    fn wrap(
+        api: Arc<Api>,
+        raw: NonNull<sys::PJRT_Client>,
+        kv: Option<Box<KvBinding>>,
+        compile_overrides: Vec<(String, OptionOverrideValue)>,
+    ) -> Result<Client> {
         // Build the inner value first so the client is destroyed if a query below fails.
         let mut inner = ClientInner {
             api,
@@ -220,6 +241,7 @@ impl Client {
             devices: Vec::new(),
             addressable: Vec::new(),
             cache: None,
+            compile_overrides,
             _key_value_store: kv,
         };
         let api = inner.api.clone();
@@ -363,7 +385,7 @@ impl Client {
 
     /// Compiles `program`, through the compile cache if one is set.
     pub fn compile(&self, program: &Program, options: &CompileOptions) -> Result<LoadedExecutable> {
-        let options_bytes = options.to_bytes();
+        let options_bytes = self.with_client_overrides(options).to_bytes();
         let key = self.inner.cache.as_ref().map(|cache| cache.key(&self.inner.api, program, &options_bytes));
         if let (Some(cache), Some(key)) = (&self.inner.cache, &key)
             && let Some(serialized) = cache.lookup(key)
@@ -385,6 +407,19 @@ impl Client {
             }
         }
         Ok(exe)
+    }
+
+    /// `options` after the client's own XLA options (which the compile's may override).
+    fn with_client_overrides(&self, options: &CompileOptions) -> CompileOptions {
+        let mut merged = options.clone();
+        merged.env_option_overrides =
+            self.inner.compile_overrides.iter().chain(&options.env_option_overrides).cloned().collect();
+        merged
+    }
+
+    /// The XLA options every compile of this client sets.
+    pub fn compile_overrides(&self) -> &[(String, OptionOverrideValue)] {
+        &self.inner.compile_overrides
     }
 
     fn compile_uncached(&self, program: &Program, options_bytes: &[u8]) -> Result<LoadedExecutable> {

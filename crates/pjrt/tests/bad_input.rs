@@ -7,7 +7,7 @@ use std::process::Command;
 
 use common::{compile, cpu_client};
 use ouro_pjrt::plugin::{Provisioner, pinned};
-use ouro_pjrt::{Api, CompileOptions, ElementType, Error, Program};
+use ouro_pjrt::{Api, ClientOptions, CompileOptions, ElementType, Error, OptionOverrideValue, Program};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ouro-bad-input-{}-{name}", std::process::id()));
@@ -200,4 +200,25 @@ const struct api* GetPjrtApi(void) { return &the_api; }
     let msg = err.to_string();
     assert!(msg.contains("PJRT_Plugin_Initialize") && msg.contains("0.200") && msg.contains("0.114"), "{msg}");
     assert!(msg.contains("expected 24, got 16"), "{msg}");
+}
+
+#[test]
+fn a_client_sets_its_compile_options_on_every_compile_and_a_compile_overrides_them() {
+    let text = "func.func public @main(%x: tensor<4xf32>) -> tensor<4xf32> {\n  return %x : tensor<4xf32>\n}";
+    let options =
+        ClientOptions::new().cpu_device_count(1).compile_option("xla_no_such_option", OptionOverrideValue::Bool(true));
+    let client = ouro_pjrt::open_client(&ouro_pjrt::PluginChoice::Default, options).unwrap();
+    assert_eq!(client.compile_overrides().len(), 1);
+    let msg = client.compile(&Program::text(text), &CompileOptions::single_device()).unwrap_err().to_string();
+    assert!(msg.contains("xla_no_such_option"), "the client's option reaches the plugin: {msg}");
+
+    // A real option, overridden by the compile's own value of it: the program still compiles.
+    let options = ClientOptions::new()
+        .cpu_device_count(1)
+        .compile_option("xla_cpu_use_onednn", OptionOverrideValue::String("not a bool".into()));
+    let client = ouro_pjrt::open_client(&ouro_pjrt::PluginChoice::Default, options).unwrap();
+    assert!(client.compile(&Program::text(text), &CompileOptions::single_device()).is_err());
+    let mut own = CompileOptions::single_device();
+    own.env_option_overrides.push(("xla_cpu_use_onednn".into(), OptionOverrideValue::Bool(false)));
+    client.compile(&Program::text(text), &own).unwrap();
 }
