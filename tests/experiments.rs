@@ -247,14 +247,17 @@ fn row_of(stdout: &str, name: &str) -> String {
 fn names_cannot_lead_runs_out_of_the_output_root() {
     let root = scratch("escape").join("runs");
     let root_arg = root.to_str().unwrap();
-    for bad in ["experiment_group=../../x", "experiment_group=/tmp/abs", "run_name=../../y"] {
+    // The escape target is named for this process, so no other file of the temp dir can be it.
+    let outside = format!("ouro-test-{}-outside", std::process::id());
+    let (group, run) = (format!("experiment_group=../../{outside}"), format!("run_name=../../{outside}"));
+    for bad in [group.as_str(), "experiment_group=/tmp/abs", run.as_str()] {
         let (ok, _, stderr) = ouro(&["run", "tiny_h16", "--dry-run", "--output-root", root_arg, bad]);
         assert!(!ok && stderr.contains("cannot name a directory"), "{bad}: {stderr}");
     }
-    let (ok, _, stderr) = ouro(&["report", "../../x", "--output-root", root_arg]);
+    let (ok, _, stderr) = ouro(&["report", &format!("../../{outside}"), "--output-root", root_arg]);
     assert!(!ok && stderr.contains("cannot name a directory"), "{stderr}");
     // Nothing was written anywhere: not beside the root, not in it.
-    assert!(!root.exists() && !root.parent().unwrap().parent().unwrap().join("x").exists());
+    assert!(!root.exists() && !root.parent().unwrap().parent().unwrap().join(&outside).exists());
 }
 
 /// A run stopped at step 6 and again at step 12 has both steps committed; the dry run names the

@@ -328,12 +328,18 @@ impl BackendArgs {
 /// dots. XLA:CPU hands YNNPACK each reduction with the elementwise ops and dots around it (the
 /// `mlp_t` token mixer of a no-grad cycle becomes one library call) and, by default, every
 /// other dot alone; oneDNN's bf16 kernels run those alone-standing dots 3-27 % faster on
-/// AVX-512 (docs/performance.md, "XLA:CPU's matmul libraries"). These win over `XLA_FLAGS`;
+/// AVX-512 (docs/performance.md, "XLA:CPU's matmul libraries"). Each dot alone: oneDNN's dot
+/// fusions would take the adds after a dot too (a weight's gradient summed over its uses),
+/// which changes their rounding order, and AdamATan2's first steps turn that into runs that
+/// differ between one batch and its micro-batches. These win over `XLA_FLAGS`;
 /// `--compile-option xla_cpu_use_onednn=false` turns oneDNN off.
 fn cpu_compile_options() -> [(&'static str, OptionOverrideValue); 2] {
     [
         ("xla_cpu_use_onednn", OptionOverrideValue::Bool(true)),
-        ("xla_cpu_experimental_onednn_fusion_type", OptionOverrideValue::String("LIBRARY_FUSION_TYPE_DOT".into())),
+        (
+            "xla_cpu_experimental_onednn_fusion_type",
+            OptionOverrideValue::String("LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT".into()),
+        ),
     ]
 }
 
