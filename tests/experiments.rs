@@ -369,21 +369,22 @@ fn validate_checks_a_short_run_and_fails_a_rising_loss() {
 
 /// The guide's validation of the program's baseline at a small budget: its model, optimizer
 /// and schedule as the catalog has them, on a generated 9x9 Sudoku set (Sudoku-Extreme is not
-/// in the repository), 40 steps of 2 rows: enough for the loss's fall to stand out of the
-/// noise of so small a batch.
+/// in the repository), 60 steps of 2 rows: enough for the loss's fall to stand out of the
+/// noise of so small a batch (at 40 its slope's t was −2.0 to −4.3 over data seeds and matmul
+/// libraries: a rounding change could fail it).
 #[test]
-#[ignore = "about 90 s on 2 cores; .ci/run runs it"]
+#[ignore = "about 100 s on 2 cores; .ci/run runs it"]
 fn validate_passes_on_the_baseline_at_a_small_budget() {
     let dir = scratch("validate-baseline");
     let data = format!("data_paths=[{}]", dir.join("sudoku9").display());
     let generate = "+generate_sudoku={size: 9, train: 40, test: 8, num_aug: 2, seed: 1}";
     let root = dir.join("runs");
-    let args = ["validate", "baseline", &data, generate, "--output-root", root.to_str().unwrap(), "--steps", "40"];
+    let args = ["validate", "baseline", &data, generate, "--output-root", root.to_str().unwrap(), "--steps", "60"];
     let (ok, stdout, stderr) = ouro(&[&args[..], &["--batch", "2"]].concat());
     assert!(ok, "{stdout}\n{stderr}");
     assert!(
         stdout.contains(
-            "global_batch_size 6144 → 2; lr_warmup_steps 2000 → 10; eval_max_batches all → 1; data_shape dropped"
+            "global_batch_size 6144 → 2; lr_warmup_steps 2000 → 15; eval_max_batches all → 1; data_shape dropped"
         ),
         "{stdout}"
     );
