@@ -40,8 +40,9 @@ pub struct BackendArgs {
     /// [1,2] lists, else a string); repeatable. OURO_PJRT_CLIENT_OPTIONS holds more, `;`-separated.
     #[arg(long = "client-option", global = true, value_name = "NAME=VALUE")]
     client_options: Vec<String>,
-    /// An XLA option every compile sets, NAME=VALUE (integers, floats, true/false, else a
-    /// string: `xla_cpu_use_onednn=false`); repeatable, after ouro's own CPU options.
+    /// An XLA option every compile sets, deviceless ones (`ouro compile --target`) too,
+    /// NAME=VALUE (integers, floats, true/false, else a string: `xla_cpu_use_onednn=false`);
+    /// repeatable, after ouro's own CPU options.
     #[arg(long = "compile-option", global = true, value_name = "NAME=VALUE")]
     compile_options: Vec<String>,
     /// Several hosts: this process's id, 0 to N-1 (default: OURO_PROCESS_ID, the TPU
@@ -320,6 +321,9 @@ impl BackendArgs {
             overrides
                 .push(("xla_gpu_cuda_data_dir".to_string(), OptionOverrideValue::String(dir.display().to_string())));
         }
+        for option in &self.compile_options {
+            overrides.push(compile_value(option)?);
+        }
         Ok(Compiler { api, overrides })
     }
 }
@@ -347,7 +351,7 @@ fn cpu_compile_options() -> [(&'static str, OptionOverrideValue); 2] {
 pub struct Compiler {
     /// The plugin.
     pub api: Arc<ouro_pjrt::Api>,
-    /// XLA options its compiles need (the CUDA toolchain's directory).
+    /// XLA options its compiles need (the CUDA toolchain's directory) and `--compile-option`s.
     pub overrides: Vec<(String, OptionOverrideValue)>,
 }
 
